@@ -1,0 +1,98 @@
+/**
+ * Versioned schema migrations. Each entry runs once, in order, inside a transaction; the version
+ * reached is kept in `PRAGMA user_version`. Never edit a released migration: append a new one.
+ */
+export const MIGRATIONS: readonly {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE masks (
+        id          TEXT PRIMARY KEY,
+        source      TEXT NOT NULL CHECK (source IN ('region', 'cells', 'rect', 'upload', 'drawing')),
+        spec        TEXT NOT NULL,
+        file_path   TEXT NOT NULL,
+        sha256      TEXT NOT NULL,
+        width       INTEGER NOT NULL,
+        height      INTEGER NOT NULL,
+        user_id     TEXT,
+        created_at  INTEGER NOT NULL
+      );
+
+      CREATE TABLE jobs (
+        id           TEXT PRIMARY KEY,
+        kind         TEXT NOT NULL,
+        user_id      TEXT NOT NULL,
+        channel_id   TEXT,
+        platform     TEXT,
+        params       TEXT NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+        priority     INTEGER NOT NULL DEFAULT 0,
+        progress     REAL NOT NULL DEFAULT 0,
+        error        TEXT,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        result       TEXT,
+        created_at   INTEGER NOT NULL,
+        started_at   INTEGER,
+        finished_at  INTEGER,
+        seq          INTEGER NOT NULL
+      );
+      CREATE INDEX jobs_unfinished ON jobs (state, seq) WHERE state IN ('queued', 'running');
+      CREATE INDEX jobs_user ON jobs (user_id, state);
+
+      CREATE TABLE images (
+        id               TEXT PRIMARY KEY,
+        parent_id        TEXT REFERENCES images (id),
+        root_id          TEXT NOT NULL,
+        operation        TEXT NOT NULL CHECK (operation IN ('generate', 'variation', 'inpaint', 'upscale', 'grid')),
+        prompt           TEXT NOT NULL,
+        negative_prompt  TEXT NOT NULL DEFAULT '',
+        seed             INTEGER NOT NULL,
+        steps            INTEGER NOT NULL,
+        guidance         REAL NOT NULL,
+        scheduler        TEXT NOT NULL,
+        model            TEXT NOT NULL,
+        width            INTEGER NOT NULL,
+        height           INTEGER NOT NULL,
+        strength         REAL,
+        mask_id          TEXT REFERENCES masks (id),
+        file_path        TEXT NOT NULL,
+        sha256           TEXT NOT NULL,
+        user_id          TEXT NOT NULL,
+        job_id           TEXT REFERENCES jobs (id),
+        cell             INTEGER,
+        extra            TEXT,
+        created_at       INTEGER NOT NULL
+      );
+      CREATE INDEX images_parent ON images (parent_id);
+      CREATE INDEX images_job ON images (job_id, cell);
+
+      CREATE TABLE chat_messages (
+        platform    TEXT NOT NULL,
+        channel_id  TEXT NOT NULL,
+        message_id  TEXT NOT NULL,
+        thread_id   TEXT,
+        job_id      TEXT REFERENCES jobs (id),
+        image_id    TEXT REFERENCES images (id),
+        cell        INTEGER,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (platform, channel_id, message_id)
+      );
+      CREATE INDEX chat_messages_image ON chat_messages (image_id);
+      CREATE INDEX chat_messages_job ON chat_messages (job_id);
+
+      CREATE TABLE settings (
+        scope       TEXT NOT NULL CHECK (scope IN ('user', 'channel', 'global')),
+        scope_id    TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        value       TEXT NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (scope, scope_id, key)
+      );
+    `,
+  },
+];

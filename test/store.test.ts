@@ -1,0 +1,185 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isShortId } from '../src/ids.js';
+import { MIGRATIONS } from '../src/store/migrations.js';
+import { type NewImage, Store } from '../src/store/store.js';
+import { tempDir } from './helpers/tmp.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+function openStore(): { store: Store; file: string } {
+  const { dir, cleanup } = tempDir();
+  const file = path.join(dir, 'db', 'flowbot.db');
+  const store = Store.open(file);
+  cleanups.push(() => {
+    store.close();
+    cleanup();
+  });
+  return { store, file };
+}
+
+const baseImage: NewImage = {
+  operation: 'generate',
+  prompt: 'a lighthouse at dusk',
+  seed: 7,
+  steps: 8,
+  guidance: 3,
+  scheduler: 'flow_euler',
+  model: 'flowbot-emoji',
+  width: 128,
+  height: 128,
+  filePath: 'images/abc.png',
+  sha256: 'abc',
+  userId: 'u1',
+};
+
+describe('Store', () => {
+  it('migrates a new database to the latest version in WAL mode', () => {
+    const { store, file } = openStore();
+    expect(store.schemaVersion).toBe(MIGRATIONS.at(-1)!.version);
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    store.close();
+    // Opening again is a no-op migration that keeps the data.
+    const again = Store.open(file);
+    expect(again.schemaVersion).toBe(MIGRATIONS.at(-1)!.version);
+    again.close();
+  });
+
+  it('refuses a database from a newer flowbot', () => {
+    const { store, file } = openStore();
+    store.close();
+    const raw = new Database(file);
+    raw.pragma('user_version = 999');
+    raw.close();
+    expect(() => Store.open(file)).toThrow(/schema version 999/);
+  });
+
+  it('round-trips jobs through their states', () => {
+    const { store } = openStore();
+    const job = store.createJob({
+      kind: 'generate',
+      userId: 'u1',
+      channelId: 'c1',
+      platform: 'web',
+      params: { prompt: 'cat', n: 4 },
+    });
+    expect(isShortId(job.id)).toBe(true);
+    expect(job).toMatchObject({
+      state: 'queued',
+      attempts: 0,
+      params: { prompt: 'cat', n: 4 },
+      channelId: 'c1',
+    });
+    store.markJobRunning(job.id);
+    store.setJobProgress(job.id, 0.5);
+    expect(store.getJob(job.id)).toMatchObject({ state: 'running', attempts: 1, progress: 0.5 });
+    expect(store.unfinishedJobs().map((j) => j.id)).toEqual([job.id]);
+    store.finishJob(job.id, 'succeeded', { result: { images: ['x'] } });
+    expect(store.getJob(job.id)).toMatchObject({
+      state: 'succeeded',
+      progress: 1,
+      result: { images: ['x'] },
+    });
+    expect(store.unfinishedJobs()).toEqual([]);
+  });
+
+  it('keeps image lineage with roots, masks and cells', () => {
+    const { store } = openStore();
+    const mask = store.insertMask({
+      source: 'region',
+      spec: 'top left',
+      filePath: 'masks/m.png',
+      sha256: 'm',
+      width: 128,
+      height: 128,
+      userId: 'u1',
+    });
+    const job = store.createJob({ kind: 'generate', userId: 'u1', params: {} });
+    const root = store.insertImage({ ...baseImage, jobId: job.id, cell: 0 });
+    const child = store.insertImage({
+      ...baseImage,
+      operation: 'variation',
+      parentId: root.id,
+      strength: 0.35,
+      seed: 8,
+    });
+    const grandchild = store.insertImage({
+      ...baseImage,
+      operation: 'inpaint',
+      parentId: child.id,
+      maskId: mask.id,
+      negativePrompt: 'text',
+    });
+    expect(root.rootId).toBe(root.id);
+    expect(grandchild.rootId).toBe(root.id);
+    expect(store.lineage(grandchild.id).map((i) => [i.id, i.operation])).toEqual([
+      [grandchild.id, 'inpaint'],
+      [child.id, 'variation'],
+      [root.id, 'generate'],
+    ]);
+    expect(store.getImage(grandchild.id)).toMatchObject({
+      maskId: mask.id,
+      negativePrompt: 'text',
+      strength: null,
+    });
+    expect(store.getImage(child.id.toUpperCase())?.id).toBe(child.id);
+    expect(store.imagesOfJob(job.id).map((i) => i.cell)).toEqual([0]);
+    expect(store.getMask(mask.id)).toMatchObject({ source: 'region', spec: 'top left' });
+    expect(() => store.insertImage({ ...baseImage, parentId: 'nosuch' })).toThrow(/Parent image nosuch/);
+  });
+
+  it('maps chat messages to images and cells', () => {
+    const { store } = openStore();
+    const image = store.insertImage(baseImage);
+    store.recordChatMessage({
+      platform: 'slack',
+      channelId: 'C1',
+      messageId: '171.01',
+      imageId: image.id,
+      cell: 2,
+    });
+    store.recordChatMessage({
+      platform: 'slack',
+      channelId: 'C1',
+      messageId: '171.01',
+      imageId: image.id,
+      cell: 3,
+      threadId: '170.0',
+    });
+    expect(store.findChatMessage('slack', 'C1', '171.01')).toMatchObject({
+      imageId: image.id,
+      cell: 3,
+      threadId: '170.0',
+    });
+    expect(store.findChatMessage('discord', 'C1', '171.01')).toBeUndefined();
+    expect(store.chatMessagesOfImage(image.id)).toHaveLength(1);
+  });
+
+  it('stores settings per scope', () => {
+    const { store } = openStore();
+    store.setSetting('user', 'u1', 'steps', 12);
+    store.setSetting('user', 'u1', 'remix', true);
+    store.setSetting('channel', 'c1', 'steps', 4);
+    expect(store.settings('user', 'u1')).toEqual({ remix: true, steps: 12 });
+    store.setSetting('user', 'u1', 'remix', undefined);
+    expect(store.settings('user', 'u1')).toEqual({ steps: 12 });
+    expect(store.settings('channel', 'c1')).toEqual({ steps: 4 });
+  });
+
+  it('keeps everything across a reopen', () => {
+    const { store, file } = openStore();
+    const image = store.insertImage(baseImage);
+    const job = store.createJob({ kind: 'generate', userId: 'u1', params: { a: 1 } });
+    store.setSetting('user', 'u1', 'n', 1);
+    store.close();
+    const reopened = Store.open(file);
+    expect(reopened.getImage(image.id)).toEqual(image);
+    expect(reopened.getJob(job.id)).toEqual(job);
+    expect(reopened.settings('user', 'u1')).toEqual({ n: 1 });
+    reopened.close();
+  });
+});
