@@ -7,7 +7,9 @@ import { type BenchResult, benchQueue } from './queue.js';
 
 const benches: (() => Promise<BenchResult>)[] = [() => benchQueue(1000)];
 
-console.log(`flowbot bench · node ${process.version} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`);
+console.log(
+  `flowbot bench · node ${process.version} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
+);
 for (const bench of benches) {
   const result = await bench();
   console.log(`\n${result.name}`);
