@@ -1,0 +1,54 @@
+/**
+ * Schedulers compatible with diffusers' `scheduler_config.json`; `_class_name` picks the scheduler.
+ * They reproduce diffusers' trajectories (checked against reference vectors in the tests).
+ */
+import type { Scheduler, SchedulerConfig } from './common.js';
+import { DdimScheduler } from './ddim.js';
+import { DpmSolverMultistepScheduler } from './dpmsolver.js';
+import { EulerAncestralScheduler, EulerScheduler } from './euler.js';
+import { FlowMatchEulerScheduler } from './flowmatch.js';
+import { LcmScheduler } from './lcm.js';
+
+export type {
+  PredictionType,
+  Sample,
+  Scheduler,
+  SchedulerConfig,
+  StepOptions,
+  StepResult,
+} from './common.js';
+
+const FACTORIES: Record<string, (config: SchedulerConfig) => Scheduler> = {
+  DDIMScheduler: (config) => new DdimScheduler(config),
+  EulerDiscreteScheduler: (config) => new EulerScheduler(config),
+  EulerAncestralDiscreteScheduler: (config) => new EulerAncestralScheduler(config),
+  DPMSolverMultistepScheduler: (config) => new DpmSolverMultistepScheduler(config),
+  LCMScheduler: (config) => new LcmScheduler(config),
+  FlowMatchEulerDiscreteScheduler: (config) => new FlowMatchEulerScheduler(config),
+};
+
+/** The `_class_name` values understood by {@link createScheduler}. */
+export const SCHEDULER_CLASSES: readonly string[] = Object.keys(FACTORIES);
+
+/** Creates the scheduler a diffusers scheduler config names. */
+export function createScheduler(config: SchedulerConfig): Scheduler {
+  const className = config._class_name;
+  const factory = typeof className === 'string' ? FACTORIES[className] : undefined;
+  if (!factory) {
+    throw new Error(
+      `Unsupported scheduler ${JSON.stringify(className)}: expected one of ${SCHEDULER_CLASSES.join(', ')}`,
+    );
+  }
+  return factory(config);
+}
+
+/**
+ * The timesteps an img2img run visits for `strength` (diffusers' get_timesteps), with the begin index
+ * set on the scheduler. `setTimesteps(steps)` must have been called.
+ */
+export function img2imgTimesteps(scheduler: Scheduler, steps: number, strength: number): number[] {
+  const initTimestep = Math.min(Math.floor(steps * strength), steps);
+  const start = Math.max(steps - initTimestep, 0) * scheduler.order;
+  scheduler.setBeginIndex(start);
+  return scheduler.timesteps.slice(start);
+}
