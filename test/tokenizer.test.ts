@@ -4,8 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { ClipTokenizer } from '../src/pipeline/tokenizer.js';
 
 const fixtures = path.join(import.meta.dirname, 'fixtures');
-const tokenizer = ClipTokenizer.fromFiles(path.join(fixtures, 'clip/vocab.json'), path.join(fixtures, 'clip/merges.txt'));
-const vectors = JSON.parse(readFileSync(path.join(fixtures, 'vectors/clip-tokenizer-vectors.json'), 'utf8')) as {
+const tokenizer = ClipTokenizer.fromFiles(
+  path.join(fixtures, 'clip/vocab.json'),
+  path.join(fixtures, 'clip/merges.txt'),
+);
+const vectors = JSON.parse(
+  readFileSync(path.join(fixtures, 'vectors/clip-tokenizer-vectors.json'), 'utf8'),
+) as {
   cases: { text: string; ids: number[] }[];
 };
 
@@ -29,6 +34,8 @@ describe('ClipTokenizer', () => {
   });
 
   it('names a missing file', () => {
-    expect(() => ClipTokenizer.fromFiles('/nonexistent/vocab.json', 'x')).toThrow(/Cannot read the tokenizer vocabulary \/nonexistent\/vocab.json/);
+    expect(() => ClipTokenizer.fromFiles('/nonexistent/vocab.json', 'x')).toThrow(
+      /Cannot read the tokenizer vocabulary \/nonexistent\/vocab.json/,
+    );
   });
 });

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 /** Token ids of CLIP's special tokens. */
 export const CLIP_CONTEXT_LENGTH = 77;
 
-const PATTERN = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/giu;
+const PATTERN =
+  /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/giu;
 
 /** GPT-2's reversible map from bytes to printable unicode characters. */
 function bytesToUnicode(): string[] {
@@ -24,12 +25,22 @@ function bytesToUnicode(): string[] {
 }
 
 const BYTE_TO_CHAR = bytesToUnicode();
-const NAMED_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
+const NAMED_ENTITIES: Record<string, string> = {
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  nbsp: '\u00a0',
+};
 
 function htmlUnescape(text: string): string {
   return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, body: string) => {
     if (body[0] === '#') {
-      const code = body[1] === 'x' || body[1] === 'X' ? Number.parseInt(body.slice(2), 16) : Number.parseInt(body.slice(1), 10);
+      const code =
+        body[1] === 'x' || body[1] === 'X'
+          ? Number.parseInt(body.slice(2), 16)
+          : Number.parseInt(body.slice(1), 10);
       return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
     }
     return NAMED_ENTITIES[body.toLowerCase()] ?? whole;
@@ -57,7 +68,8 @@ export class ClipTokenizer {
     this.ranks = new Map(merges.map((merge, rank) => [merge, rank]));
     const start = this.vocab.get('<|startoftext|>');
     const end = this.vocab.get('<|endoftext|>');
-    if (start === undefined || end === undefined) throw new Error('CLIP vocabulary lacks <|startoftext|> or <|endoftext|>');
+    if (start === undefined || end === undefined)
+      throw new Error('CLIP vocabulary lacks <|startoftext|> or <|endoftext|>');
     this.startToken = start;
     this.endToken = end;
   }

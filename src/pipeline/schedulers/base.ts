@@ -16,9 +16,14 @@ export abstract class ScheduleWalker {
     return this.stepIndex;
   }
 
-  /** Index used by add_noise: the begin index when set, else the timestep's own position. */
+  /**
+   * Index used by add_noise, as diffusers picks it: the timestep's own position when no begin index is
+   * set; the current step once stepping has begun (inpainting re-noises the known region after each
+   * step); else the begin index (the img2img start).
+   */
   protected noiseIndex(t: number): number {
-    return this.beginIndex ?? indexForTimestep(this.timesteps, t);
+    if (this.beginIndex === undefined) return indexForTimestep(this.timesteps, t);
+    return this.stepIndex ?? this.beginIndex;
   }
 
   protected resetWalk(): void {

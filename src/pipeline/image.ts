@@ -1,0 +1,186 @@
+/**
+ * Image I/O: the one place that turns files into tensors and tensors into files (sharp).
+ * Inside the pipeline an image is RGB, channels-first float32 in [-1, 1]; a mask is float32 in [0, 1],
+ * 1 meaning "repaint".
+ */
+import sharp from 'sharp';
+import { ErrorCode, UserError } from '../errors.js';
+import { addPngText } from './png.js';
+
+/** Raw 8-bit RGB pixels. */
+export interface RgbImage {
+  readonly width: number;
+  readonly height: number;
+  /** width × height × 3 bytes, row-major, interleaved. */
+  readonly pixels: Uint8Array;
+}
+
+/** Largest image flowbot will decode, in pixels (guards memory against hostile uploads). */
+export const MAX_INPUT_PIXELS = 4096 * 4096;
+
+/** Decodes any image sharp reads into RGB, optionally resized (cover-cropped) to a size. */
+export async function readImage(
+  input: Buffer | string,
+  size?: { width: number; height: number },
+): Promise<RgbImage> {
+  try {
+    let pipeline = sharp(input, { limitInputPixels: MAX_INPUT_PIXELS })
+      .rotate()
+      .removeAlpha()
+      .toColourspace('srgb');
+    if (size) pipeline = pipeline.resize(size.width, size.height, { fit: 'cover', kernel: 'lanczos3' });
+    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    return {
+      width: info.width,
+      height: info.height,
+      pixels: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    };
+  } catch (error) {
+    throw new UserError(
+      ErrorCode.ImageInvalid,
+      `That file is not an image I can read (${(error as Error).message}).`,
+    );
+  }
+}
+
+/** Width and height of an encoded image without decoding it. */
+export async function imageSize(input: Buffer | string): Promise<{ width: number; height: number }> {
+  try {
+    const meta = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
+    if (!meta.width || !meta.height) throw new Error('no size');
+    return { width: meta.width, height: meta.height };
+  } catch (error) {
+    throw new UserError(
+      ErrorCode.ImageInvalid,
+      `That file is not an image I can read (${(error as Error).message}).`,
+    );
+  }
+}
+
+/**
+ * Reads a mask of any size: where the file has transparency, opaque pixels are repainted; otherwise
+ * white (bright) pixels are. The result is resized to `size` and thresholded at one half.
+ */
+export async function readMask(
+  input: Buffer | string,
+  size: { width: number; height: number },
+): Promise<Float32Array> {
+  try {
+    const image = sharp(input, { limitInputPixels: MAX_INPUT_PIXELS });
+    const meta = await image.metadata();
+    const useAlpha = meta.hasAlpha === true && !(await image.stats()).isOpaque;
+    const channel = useAlpha
+      ? sharp(input).ensureAlpha().extractChannel(3)
+      : sharp(input).flatten({ background: '#000000' }).greyscale();
+    const { data } = await channel
+      .resize(size.width, size.height, { fit: 'fill', kernel: 'linear' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const mask = new Float32Array(size.width * size.height);
+    for (let i = 0; i < mask.length; i++) mask[i] = data[i]! >= 128 ? 1 : 0;
+    return mask;
+  } catch (error) {
+    throw new UserError(
+      ErrorCode.ImageInvalid,
+      `That mask is not an image I can read (${(error as Error).message}).`,
+    );
+  }
+}
+
+/** RGB bytes → channels-first float32 in [-1, 1]. */
+export function toTensor(image: RgbImage): Float32Array {
+  const { width, height, pixels } = image;
+  const plane = width * height;
+  const out = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) {
+    out[i] = pixels[3 * i]! / 127.5 - 1;
+    out[plane + i] = pixels[3 * i + 1]! / 127.5 - 1;
+    out[2 * plane + i] = pixels[3 * i + 2]! / 127.5 - 1;
+  }
+  return out;
+}
+
+/** Channels-first float32 in [-1, 1] (clamped) → RGB bytes. */
+export function fromTensor(data: Float32Array, width: number, height: number, offset = 0): RgbImage {
+  const plane = width * height;
+  const pixels = new Uint8Array(3 * plane);
+  for (let c = 0; c < 3; c++) {
+    for (let i = 0; i < plane; i++) {
+      const value = (data[offset + c * plane + i]! + 1) * 127.5;
+      pixels[3 * i + c] = value <= 0 ? 0 : value >= 255 ? 255 : Math.round(value);
+    }
+  }
+  return { width, height, pixels };
+}
+
+/** Encodes RGB as PNG, with optional text chunks. */
+export async function encodePng(image: RgbImage, text?: Record<string, string>): Promise<Buffer> {
+  const png = await sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .png({ compressionLevel: 6 })
+    .toBuffer();
+  return text ? addPngText(png, text) : png;
+}
+
+/** Resizes with a Lanczos kernel (the upscale fallback, and preview scaling). */
+export async function resizeRgb(image: RgbImage, width: number, height: number): Promise<RgbImage> {
+  const { data, info } = await sharp(image.pixels, {
+    raw: { width: image.width, height: image.height, channels: 3 },
+  })
+    .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    width: info.width,
+    height: info.height,
+    pixels: new Uint8Array(data.buffer, data.byteOffset, data.length),
+  };
+}
+
+/** Lays out up to four images as a grid (2×2 for 3–4, side by side for 2). */
+export async function composeGrid(images: readonly RgbImage[], gap = 0): Promise<RgbImage> {
+  const first = images[0];
+  if (!first) throw new Error('composeGrid needs at least one image');
+  if (images.length === 1) return first;
+  const columns = 2;
+  const rows = Math.ceil(images.length / columns);
+  const width = columns * first.width + (columns - 1) * gap;
+  const height = rows * first.height + (rows - 1) * gap;
+  const pixels = new Uint8Array(width * height * 3);
+  images.forEach((image, index) => {
+    const x0 = (index % columns) * (first.width + gap);
+    const y0 = Math.floor(index / columns) * (first.height + gap);
+    for (let y = 0; y < image.height; y++) {
+      const source = image.pixels.subarray(y * image.width * 3, (y + 1) * image.width * 3);
+      pixels.set(source, ((y0 + y) * width + x0) * 3);
+    }
+  });
+  return { width, height, pixels };
+}
+
+/** One cell (0-based, row-major) cut out of a 2-column grid. */
+export function gridCell(grid: RgbImage, cell: number, cellWidth: number, cellHeight: number): RgbImage {
+  const x0 = (cell % 2) * cellWidth;
+  const y0 = Math.floor(cell / 2) * cellHeight;
+  const pixels = new Uint8Array(cellWidth * cellHeight * 3);
+  for (let y = 0; y < cellHeight; y++) {
+    const start = ((y0 + y) * grid.width + x0) * 3;
+    pixels.set(grid.pixels.subarray(start, start + cellWidth * 3), y * cellWidth * 3);
+  }
+  return { width: cellWidth, height: cellHeight, pixels };
+}
+
+/** A mask blurred with a Gaussian of `sigma` pixels (feathering). */
+export async function blurMask(
+  mask: Float32Array,
+  width: number,
+  height: number,
+  sigma: number,
+): Promise<Float32Array> {
+  if (sigma < 0.3) return mask;
+  const bytes = Uint8Array.from(mask, (v) => Math.round(v * 255));
+  const { data } = await sharp(bytes, { raw: { width, height, channels: 1 } })
+    .blur(sigma)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return Float32Array.from(data, (v) => v / 255);
+}
