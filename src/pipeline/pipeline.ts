@@ -546,10 +546,14 @@ export class Pipeline {
     const run = async (images: number[], embedding: HostTensor[]): Promise<Float32Array> => {
       const batch = images.length;
       const sample = new Float32Array(batch * shape.inChannels * plane);
-      images.forEach((image, k) => sample.set(modelInput(image), k * shape.inChannels * plane));
+      images.forEach((image, k) => {
+        sample.set(modelInput(image), k * shape.inChannels * plane);
+      });
       const hiddenSize = embedding[0]!.data.length;
       const hidden = new Float32Array(batch * hiddenSize);
-      embedding.forEach((e, k) => hidden.set(e.data as Float32Array, k * hiddenSize));
+      embedding.forEach((e, k) => {
+        hidden.set(e.data as Float32Array, k * hiddenSize);
+      });
       const count = shape.timestep.dims === 'batch' ? batch : 1;
       const timestep: HostTensor = {
         data: shape.timestep.integer
