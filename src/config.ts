@@ -17,6 +17,7 @@ export interface Config {
   readonly dataDir: string;
   readonly modelsDir: string;
   readonly model: string;
+  readonly upscaler: string;
   readonly executionProvider: 'cpu' | 'cuda';
   readonly queueConcurrency: number;
   readonly maxJobsPerUser: number;
@@ -82,6 +83,14 @@ export const SETTINGS: readonly SettingSpec[] = [
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
     defaultValue: 'flowbot-emoji',
     description: 'Default model, a folder under MODELS_DIR.',
+  },
+  {
+    env: 'UPSCALER',
+    key: 'upscaler',
+    expected: 'an upscaler folder name (letters, digits, . _ -)',
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+    defaultValue: 'esrgan-slim',
+    description: 'Super-resolution model, a folder under MODELS_DIR; Lanczos when it is missing.',
   },
   {
     env: 'EXECUTION_PROVIDER',

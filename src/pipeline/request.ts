@@ -1,0 +1,102 @@
+/**
+ * From what a person asked (prompt flags) to what the pipeline runs: sizes from aspect ratios,
+ * scheduler names to diffusers configs, PNG parameter text.
+ */
+import { ErrorCode, UserError } from '../errors.js';
+import type { PromptParams, SchedulerName } from '../prompt/params.js';
+import type { ModelSpec } from './model.js';
+import type { SchedulerConfig } from './schedulers/index.js';
+
+/** The size to generate: `--size` as given (rounded to the model's multiple), or `--ar` at the model's native area. */
+export function sizeFor(
+  spec: ModelSpec,
+  params: Pick<PromptParams, 'size' | 'aspectRatio'>,
+): { width: number; height: number } {
+  const multiple = spec.sizeMultiple;
+  const round = (value: number) => Math.max(multiple, Math.round(value / multiple) * multiple);
+  if (params.size) return { width: round(params.size.width), height: round(params.size.height) };
+  const { width: nativeW, height: nativeH } = spec.nativeSize;
+  if (!params.aspectRatio) return { width: nativeW, height: nativeH };
+  const area = nativeW * nativeH;
+  const ratio = params.aspectRatio.width / params.aspectRatio.height;
+  return { width: round(Math.sqrt(area * ratio)), height: round(Math.sqrt(area / ratio)) };
+}
+
+const FLOW_ONLY: readonly SchedulerName[] = ['flow_euler'];
+
+/** The scheduler config for a `--scheduler` name on a model, or the model's own when no name is given. */
+export function schedulerFor(spec: ModelSpec, name: SchedulerName | undefined): SchedulerConfig {
+  if (!name) return spec.scheduler;
+  if (spec.flow !== FLOW_ONLY.includes(name)) {
+    const allowed = spec.flow ? 'flow_euler' : 'euler, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras, lcm';
+    throw new UserError(
+      ErrorCode.FlagValue,
+      `The model ${spec.name} cannot use the ${name} scheduler; it works with: ${allowed}.`,
+    );
+  }
+  const base = { ...spec.scheduler };
+  switch (name) {
+    case 'flow_euler':
+      return base;
+    case 'euler':
+      return { ...base, _class_name: 'EulerDiscreteScheduler', use_karras_sigmas: false };
+    case 'euler_a':
+      return { ...base, _class_name: 'EulerAncestralDiscreteScheduler' };
+    case 'ddim':
+      return { ...base, _class_name: 'DDIMScheduler', clip_sample: false, set_alpha_to_one: false };
+    case 'dpmpp_2m':
+      return {
+        ...base,
+        _class_name: 'DPMSolverMultistepScheduler',
+        algorithm_type: 'dpmsolver++',
+        solver_order: 2,
+        use_karras_sigmas: false,
+      };
+    case 'dpmpp_2m_karras':
+      return {
+        ...base,
+        _class_name: 'DPMSolverMultistepScheduler',
+        algorithm_type: 'dpmsolver++',
+        solver_order: 2,
+        use_karras_sigmas: true,
+      };
+    case 'lcm':
+      return { ...base, _class_name: 'LCMScheduler' };
+  }
+}
+
+/** What an image was made with, as written into its PNG text chunks. */
+export interface ImageRecipe {
+  readonly prompt: string;
+  readonly negativePrompt: string;
+  readonly seed: number;
+  readonly steps: number;
+  readonly guidance: number;
+  readonly scheduler: string;
+  readonly model: string;
+  readonly width: number;
+  readonly height: number;
+  readonly operation: string;
+  readonly strength?: number | null;
+  readonly parent?: string | null;
+}
+
+/**
+ * PNG text entries: `parameters` in the widespread "prompt / Negative prompt / Steps: …" layout that
+ * image tools read, and `flowbot` as JSON.
+ */
+export function pngText(recipe: ImageRecipe): Record<string, string> {
+  const lines = [recipe.prompt];
+  if (recipe.negativePrompt) lines.push(`Negative prompt: ${recipe.negativePrompt}`);
+  const fields = [
+    `Steps: ${recipe.steps}`,
+    `Sampler: ${recipe.scheduler}`,
+    `CFG scale: ${recipe.guidance}`,
+    `Seed: ${recipe.seed}`,
+    `Size: ${recipe.width}x${recipe.height}`,
+    `Model: ${recipe.model}`,
+  ];
+  if (recipe.strength) fields.push(`Denoising strength: ${recipe.strength}`);
+  lines.push(fields.join(', '));
+  return { parameters: lines.join('\n'), flowbot: JSON.stringify(recipe) };
+}
