@@ -103,14 +103,13 @@ export function toTensor(image: RgbImage): Float32Array {
 /** Channels-first float32 in [-1, 1] (clamped) → RGB bytes. */
 export function fromTensor(data: Float32Array, width: number, height: number, offset = 0): RgbImage {
   const plane = width * height;
-  const pixels = new Uint8Array(3 * plane);
+  // A clamped array rounds and clamps on assignment, which is exactly the conversion wanted.
+  const clamped = new Uint8ClampedArray(3 * plane);
   for (let c = 0; c < 3; c++) {
-    for (let i = 0; i < plane; i++) {
-      const value = (data[offset + c * plane + i]! + 1) * 127.5;
-      pixels[3 * i + c] = value <= 0 ? 0 : value >= 255 ? 255 : Math.round(value);
-    }
+    const base = offset + c * plane;
+    for (let i = 0, k = c; i < plane; i++, k += 3) clamped[k] = (data[base + i]! + 1) * 127.5;
   }
-  return { width, height, pixels };
+  return { width, height, pixels: new Uint8Array(clamped.buffer) };
 }
 
 /** Encodes RGB as PNG, with optional text chunks. */

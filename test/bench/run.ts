@@ -3,9 +3,10 @@
  * as figures and ratios taken in one run, never asserted in tests.
  */
 import os from 'node:os';
+import { pipelineBenches } from './pipeline.js';
 import { type BenchResult, benchQueue } from './queue.js';
 
-const benches: (() => Promise<BenchResult>)[] = [() => benchQueue(1000)];
+const benches: (() => Promise<BenchResult>)[] = [() => benchQueue(1000), ...pipelineBenches()];
 
 console.log(
   `flowbot bench · node ${process.version} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,

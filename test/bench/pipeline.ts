@@ -1,0 +1,122 @@
+/**
+ * Pipeline figures: efficiency (time inside session.run ÷ end-to-end time), RSS growth over repeated
+ * generations, upscale memory, and the 2×2 grid time of the shipped model split by stage.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { encodePng } from '../../src/pipeline/image.js';
+import { loadModelSpec, loadUpscalerSpec, type ModelSpec } from '../../src/pipeline/model.js';
+import { OnnxBackend } from '../../src/pipeline/onnx.js';
+import { Pipeline } from '../../src/pipeline/pipeline.js';
+import type { BenchResult } from './queue.js';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+const fixtures = path.join(root, 'test', 'fixtures', 'models');
+
+async function efficiency(spec: ModelSpec, label: string, runs: number): Promise<BenchResult> {
+  const backend = new OnnxBackend({ executionProvider: 'cpu' });
+  const pipeline = new Pipeline(backend);
+  const request = { model: spec, prompt: 'a lighthouse at dusk', negativePrompt: 'fog', seed: 1, n: 4 };
+  await pipeline.generate(request); // warm-up: session creation is not part of a generation
+  const before = await pipeline.sessionRunMs(spec);
+  const start = performance.now();
+  const stages = { textEncoder: 0, denoise: 0, decode: 0, png: 0 };
+  for (let i = 0; i < runs; i++) {
+    const result = await pipeline.generate({ ...request, seed: i });
+    stages.textEncoder += result.timings.textEncoder!;
+    stages.denoise += result.timings.denoise!;
+    stages.decode += result.timings.decode!;
+    const pngStart = performance.now();
+    await pipeline.grid(result.images);
+    stages.png += performance.now() - pngStart;
+  }
+  const total = performance.now() - start;
+  const inside = (await pipeline.sessionRunMs(spec)) - before;
+  await backend.dispose();
+  const ms = (value: number) => Number((value / runs).toFixed(1));
+  return {
+    name: `${label}: 2×2 grid (n=4, ${spec.defaults.steps} steps, ${spec.nativeSize.width}px), ${runs} runs`,
+    figures: {
+      efficiency: Number((inside / (total - stages.png)).toFixed(3)),
+      gridMs: ms(total),
+      textEncoderMs: ms(stages.textEncoder),
+      denoiseMs: ms(stages.denoise),
+      decodeMs: ms(stages.decode),
+      pngEncodeMs: ms(stages.png),
+    },
+  };
+}
+
+async function rssGrowth(spec: ModelSpec, generations: number): Promise<BenchResult> {
+  const pipeline = new Pipeline(new OnnxBackend({ executionProvider: 'cpu' }));
+  const request = { model: spec, prompt: 'a cat', seed: 1, n: 4, steps: 4 };
+  for (let i = 0; i < 20; i++) await pipeline.generate({ ...request, seed: i });
+  global.gc?.();
+  const warm = process.memoryUsage().rss;
+  let peak = warm;
+  for (let i = 0; i < generations; i++) {
+    const result = await pipeline.generate({ ...request, seed: 100 + i });
+    await encodePng(result.images[0]!);
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }
+  global.gc?.();
+  const after = process.memoryUsage().rss;
+  return {
+    name: `RSS over ${generations} generations after 20 warm-up (${spec.name})`,
+    figures: {
+      warmMB: Math.round(warm / 1e6),
+      afterMB: Math.round(after / 1e6),
+      growthMB: Math.round((after - warm) / 1e6),
+      peakMB: Math.round(peak / 1e6),
+    },
+  };
+}
+
+async function upscaleMemory(): Promise<BenchResult> {
+  const pipeline = new Pipeline(new OnnxBackend({ executionProvider: 'cpu' }));
+  const shipped = path.join(root, 'models', 'esrgan-slim');
+  const spec = loadUpscalerSpec(existsSync(shipped) ? shipped : path.join(fixtures, 'sr-x4-tiny'));
+  const side = 1024;
+  const pixels = new Uint8Array(side * side * 3).map((_, i) => (i * 31) % 251);
+  const image = { width: side, height: side, pixels };
+  global.gc?.();
+  const before = process.memoryUsage().rss;
+  let peak = before;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20);
+  const start = performance.now();
+  const result = await pipeline.upscale({ image, scale: 4, upscaler: spec, tile: 128 });
+  const ms = performance.now() - start;
+  clearInterval(timer);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  const out = result.images[0]!;
+  const outputMB = (out.width * out.height * 3) / 1e6;
+  // Bound: the output bytes + two float bands (tile·scale rows × output width × 4 channels × 4 B, doubled) + one tile's tensors.
+  const boundMB =
+    outputMB + (2 * 128 * 4 * out.width * 4 * 4 * 2) / 1e6 + (128 * 128 * 3 * 4 * (1 + 16)) / 1e6;
+  return {
+    name: `upscale ×4 of ${side}×${side} with ${spec.name}, 128 px tiles`,
+    figures: {
+      ms: Math.round(ms),
+      output: `${out.width}×${out.height}`,
+      rssDeltaPeakMB: Math.round((peak - before) / 1e6),
+      statedBoundMB: Math.round(boundMB),
+    },
+  };
+}
+
+/** Every pipeline benchmark that can run here (the shipped model's only once it exists). */
+export function pipelineBenches(): (() => Promise<BenchResult>)[] {
+  const shippedDir = path.join(root, 'models', 'flowbot-emoji');
+  const benches = [
+    () => efficiency(loadModelSpec(path.join(fixtures, 'sd-tiny')), 'fixture sd-tiny', 20),
+    () => efficiency(loadModelSpec(path.join(fixtures, 'flow-tiny')), 'fixture flow-tiny', 20),
+    () => rssGrowth(loadModelSpec(path.join(fixtures, 'flow-tiny')), 200),
+    upscaleMemory,
+  ];
+  if (existsSync(path.join(shippedDir, 'model.json'))) {
+    benches.splice(2, 0, () => efficiency(loadModelSpec(shippedDir), 'shipped flowbot-emoji', 10));
+  }
+  return benches;
+}
