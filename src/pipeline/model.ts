@@ -49,6 +49,8 @@ export interface ModelSpec {
   /** Latent → RGB factors for previews ([channels][3]). */
   readonly latentRgb: readonly (readonly number[])[];
   readonly license: string | undefined;
+  /** Style words the model was trained with ("… in 3d style"), for --style. */
+  readonly styles: readonly string[];
 }
 
 /** Stable Diffusion 1.x latent → RGB approximation, for previews. */
@@ -109,6 +111,7 @@ const manifestSchema = z.object({
   }),
   prediction: z.enum(['flow_prediction', 'epsilon', 'v_prediction']),
   latent_rgb: z.array(z.array(z.number()).length(3)).optional(),
+  styles: z.array(z.string()).optional(),
 });
 
 /** Reads a flowbot `model.json`. */
@@ -146,6 +149,7 @@ function loadManifest(dir: string, name: string): ModelSpec {
     defaults: { steps: m.defaults.steps, guidance: m.defaults.guidance },
     latentRgb: m.latent_rgb ?? SD_LATENT_RGB,
     license: m.license,
+    styles: m.styles ?? [],
   };
 }
 
@@ -208,6 +212,7 @@ function loadDiffusers(dir: string, name: string): ModelSpec {
     defaults: turbo ? { steps: 2, guidance: 0 } : { steps: 25, guidance: 7.5 },
     latentRgb: SD_LATENT_RGB,
     license: undefined,
+    styles: [],
   };
 }
 

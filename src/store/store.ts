@@ -281,6 +281,11 @@ export class Store {
     return (this.sql.activeJobsOf.all(userId) as Row[]).map(toJob);
   }
 
+  /** How many jobs a user created since a time (for rate limits). */
+  countJobsSince(userId: string, since: number): number {
+    return (this.sql.countJobsSince.get(userId, since) as { count: number }).count;
+  }
+
   /** Marks a job running and counts the attempt. */
   markJobRunning(id: string): void {
     this.sql.markRunning.run({ id, now: this.now() });
@@ -410,6 +415,16 @@ export class Store {
     return row ? toChatMessage(row) : undefined;
   }
 
+  /** Messages that carry a job's status or result. */
+  chatMessagesOfJob(jobId: string): ChatMessageRecord[] {
+    return (this.sql.chatMessagesOfJob.all(jobId) as Row[]).map(toChatMessage);
+  }
+
+  /** Forgets a message (when it was deleted). */
+  deleteChatMessage(platform: string, channelId: string, messageId: string): void {
+    this.sql.deleteChatMessage.run(platform, channelId, messageId);
+  }
+
   /** Messages that carry an image, newest first (to thread later results under it). */
   chatMessagesOfImage(imageId: string): ChatMessageRecord[] {
     return (this.sql.chatMessagesOfImage.all(imageId) as Row[]).map(toChatMessage);
@@ -476,6 +491,7 @@ function prepareStatements(db: Database.Database) {
        VALUES (@id, @kind, @user_id, @channel_id, @platform, @params, 'queued', @priority, @created_at, @seq)`,
     ),
     getJob: db.prepare('SELECT * FROM jobs WHERE id = ?'),
+    countJobsSince: db.prepare('SELECT COUNT(*) AS count FROM jobs WHERE user_id = ? AND created_at >= ?'),
     unfinishedJobs: db.prepare("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq"),
     activeJobsOf: db.prepare(
       "SELECT * FROM jobs WHERE user_id = ? AND state IN ('queued', 'running') ORDER BY seq",
@@ -522,6 +538,10 @@ function prepareStatements(db: Database.Database) {
     ),
     getChatMessage: db.prepare(
       'SELECT * FROM chat_messages WHERE platform = ? AND channel_id = ? AND message_id = ?',
+    ),
+    chatMessagesOfJob: db.prepare('SELECT * FROM chat_messages WHERE job_id = ? ORDER BY created_at'),
+    deleteChatMessage: db.prepare(
+      'DELETE FROM chat_messages WHERE platform = ? AND channel_id = ? AND message_id = ?',
     ),
     chatMessagesOfImage: db.prepare(
       'SELECT * FROM chat_messages WHERE image_id = ? ORDER BY created_at DESC',

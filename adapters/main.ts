@@ -2,10 +2,10 @@
  * `npm start`: loads the configuration, opens the core, resumes unfinished jobs and starts the chat
  * adapters whose credentials are set. SIGINT/SIGTERM shut down gracefully.
  */
-import { createCore } from './app.js';
-import { type Config, describeConfig, loadConfig } from './config.js';
-import { ConfigError } from './errors.js';
-import { createLogger, setLogLevel } from './log.js';
+import { createCore } from '../src/app.js';
+import { type Config, describeConfig, loadConfig } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
+import { createLogger, setLogLevel } from '../src/log.js';
 
 const log = createLogger('main');
 

@@ -1,0 +1,184 @@
+/**
+ * What every command gets, and the shared steps: guard checks (channel, blocklist, rate limit),
+ * enqueueing with a one-line explanation, finding the image a message or button refers to, and
+ * turning stored images into result views.
+ */
+import { ErrorCode, UserError } from '../src/errors.js';
+import type { GenerateParams, InpaintParams, ModelRegistry, UpscaleParams, VaryParams } from '../src/jobs.js';
+import type { JobQueue } from '../src/queue/queue.js';
+import type { FileStore } from '../src/store/files.js';
+import type { ImageRecord, Store } from '../src/store/store.js';
+import { gridButtons, singleButtons } from './actions.js';
+import { adminSettings, blockedTerms } from './settings-model.js';
+import type { ChatContext, Reply, ResultView } from './types.js';
+
+/** Everything commands use. */
+export interface CommandDeps {
+  readonly store: Store;
+  readonly files: FileStore;
+  readonly queue: JobQueue;
+  readonly models: ModelRegistry;
+  /** The default model's folder name. */
+  readonly defaultModel: string;
+  /** Makes a signed mask-editor link for an image and user, when a public URL is configured. */
+  readonly editorLink?: (imageId: string, userId: string) => string | undefined;
+  readonly now?: () => number;
+}
+
+/** Job kinds and their parameters. */
+export type JobRequest =
+  | { readonly kind: 'generate'; readonly params: GenerateParams }
+  | { readonly kind: 'variation'; readonly params: VaryParams }
+  | { readonly kind: 'inpaint'; readonly params: InpaintParams }
+  | { readonly kind: 'upscale'; readonly params: UpscaleParams };
+
+/** Refuses politely when the bot may not work here, the prompt is blocked, or the user is over the hourly limit. */
+export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: string): UserError | undefined {
+  const admin = adminSettings(deps.store);
+  if (
+    admin.channels &&
+    admin.channels.length > 0 &&
+    !admin.channels.includes(ctx.channelId) &&
+    ctx.platform !== 'cli'
+  ) {
+    return new UserError(
+      ErrorCode.PromptInvalid,
+      "I don't work in this channel. Ask an admin, or try one of the channels I'm enabled in.",
+    );
+  }
+  if (prompt && admin.blocklist) {
+    const hits = blockedTerms(prompt, admin.blocklist);
+    if (hits.length > 0) {
+      return new UserError(
+        ErrorCode.PromptInvalid,
+        "Sorry, I can't make that: part of your prompt is on this server's blocklist. Please rephrase it.",
+        { blocked: hits },
+      );
+    }
+  }
+  if (admin.jobsPerHour !== undefined && !ctx.isAdmin) {
+    const now = (deps.now ?? Date.now)();
+    const recent = deps.store.countJobsSince(ctx.userId, now - 3_600_000);
+    if (recent >= admin.jobsPerHour) {
+      return new UserError(
+        ErrorCode.QueueUserLimit,
+        `You've reached the limit of ${admin.jobsPerHour} images per hour here. Please try again a little later.`,
+      );
+    }
+  }
+  return undefined;
+}
+
+/** Queues a job and answers with its place in line and the explanation. */
+export function enqueue(deps: CommandDeps, ctx: ChatContext, request: JobRequest): Reply {
+  const prompt = 'prompt' in request.params ? request.params.prompt : undefined;
+  const refused = checkAllowed(deps, ctx, prompt);
+  if (refused) return { type: 'text', text: refused.message, ephemeral: true };
+  const result = deps.queue.enqueue({
+    kind: request.kind,
+    userId: ctx.userId,
+    channelId: ctx.channelId,
+    platform: ctx.platform,
+    params: request.params,
+  });
+  if (!result.ok) return { type: 'text', text: result.error.message, ephemeral: true };
+  const { job, position } = result.value;
+  const place = position <= 1 ? 'starting now' : `#${position} in the queue`;
+  return { type: 'queued', jobId: job.id, position, text: `${request.params.explanation} · ${place}` };
+}
+
+/** A stored image, or a friendly error. */
+export function requireImage(deps: CommandDeps, imageId: string): ImageRecord {
+  const image = deps.store.getImage(imageId);
+  if (!image)
+    throw new UserError(
+      ErrorCode.JobNotFound,
+      `I can't find the image #${imageId}. It may have been deleted.`,
+    );
+  return image;
+}
+
+/** The image a chat message carries (the cell's image when a cell of a grid is named). */
+export function imageForMessage(
+  deps: CommandDeps,
+  platform: string,
+  channelId: string,
+  messageId: string,
+  cell?: number,
+): ImageRecord {
+  const record = deps.store.findChatMessage(platform, channelId, messageId);
+  let imageId = record?.imageId ?? null;
+  if (!imageId && record?.jobId) {
+    const job = deps.store.getJob(record.jobId);
+    const result = job?.result as { gridId?: string | null; imageIds?: string[] } | null;
+    imageId = result?.gridId ?? result?.imageIds?.[0] ?? null;
+  }
+  if (!imageId) {
+    throw new UserError(
+      ErrorCode.JobNotFound,
+      "That message isn't one of my images, so I don't know what to change. Reply to an image I posted.",
+    );
+  }
+  const image = requireImage(deps, imageId);
+  return cell === undefined ? image : cellOf(deps, image, cell);
+}
+
+/** Cell `cell` (1-based) of a grid; the image itself when it is not a grid. */
+export function cellOf(deps: CommandDeps, image: ImageRecord, cell: number): ImageRecord {
+  if (image.operation !== 'grid') return image;
+  const cells = (image.extra as { cells?: string[] } | null)?.cells ?? [];
+  const id = cells[cell - 1];
+  if (!id)
+    throw new UserError(ErrorCode.FlagValue, `That grid has ${cells.length} images; pick 1–${cells.length}.`);
+  return requireImage(deps, id);
+}
+
+/** When an edit starts from a grid without naming a cell, the first image is used. */
+export function single(deps: CommandDeps, image: ImageRecord): ImageRecord {
+  return image.operation === 'grid' ? cellOf(deps, image, 1) : image;
+}
+
+/** The result view of a stored image. */
+export function viewOf(deps: CommandDeps, image: ImageRecord, text: string): ResultView {
+  const cells = image.operation === 'grid' ? ((image.extra as { cells?: string[] } | null)?.cells ?? []) : [];
+  const link = deps.editorLink?.(
+    image.operation === 'grid' ? (cells[0] ?? image.id) : image.id,
+    image.userId,
+  );
+  return {
+    imageId: image.id,
+    jobId: image.jobId,
+    userId: image.userId,
+    isGrid: cells.length > 0,
+    cellIds: cells,
+    text,
+    context: `“${truncate(image.prompt, 120)}” · seed ${image.seed} · #${image.id}`,
+    file: deps.files.resolve(image.filePath),
+    width: image.width,
+    height: image.height,
+    buttons: cells.length > 0 ? gridButtons(image.id, cells.length, link) : singleButtons(image.id, link),
+    parentId: image.parentId,
+  };
+}
+
+/** The view of a finished job's result (its grid, or its single image). */
+export function viewOfJob(deps: CommandDeps, jobId: string): ResultView | undefined {
+  const job = deps.store.getJob(jobId);
+  if (job?.state !== 'succeeded') return undefined;
+  const result = job.result as { gridId?: string | null; imageIds?: string[] } | null;
+  const id = result?.gridId ?? result?.imageIds?.[0];
+  const image = id ? deps.store.getImage(id) : undefined;
+  if (!image) return undefined;
+  const explanation = (job.params as { explanation?: string }).explanation ?? '';
+  return viewOf(deps, image, explanation);
+}
+
+/** Shortens text for one-line displays. */
+export function truncate(text: string, length: number): string {
+  return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
+}
+
+/** A new random seed. */
+export function newSeed(): number {
+  return Math.floor(Math.random() * 4_294_967_295);
+}

@@ -1,0 +1,29 @@
+/** The command layer's entry: a {@link Bot} over the core. */
+import type { Core } from '../src/app.js';
+import { Bot } from './bot.js';
+
+export { Bot } from './bot.js';
+export type {
+  ButtonSpec,
+  ChatContext,
+  InboundEvent,
+  InboundEventInput,
+  ModalSpec,
+  Reply,
+  ResultView,
+} from './types.js';
+
+/** Builds the bot over a running core. */
+export function createBot(
+  core: Core,
+  editorLink?: (imageId: string, userId: string) => string | undefined,
+): Bot {
+  return new Bot({
+    store: core.store,
+    files: core.files,
+    queue: core.queue,
+    models: core.models,
+    defaultModel: core.config.model,
+    ...(editorLink ? { editorLink } : {}),
+  });
+}

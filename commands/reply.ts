@@ -1,0 +1,179 @@
+/**
+ * A reply to a result is an edit. The grammar says what was meant; this module turns it into a job on
+ * the right image, and every result says in one line how the reply was understood.
+ */
+import { ErrorCode, UserError } from '../src/errors.js';
+import { VARY_STRENGTH } from '../src/pipeline/pipeline.js';
+import { sizeFor } from '../src/pipeline/request.js';
+import type { ImageRecord } from '../src/store/store.js';
+import {
+  type CommandDeps,
+  enqueue,
+  imageForMessage,
+  requireImage,
+  single,
+  truncate,
+  viewOf,
+} from './context.js';
+import { interpretReply, type ParamChanges } from './grammar.js';
+import { inpaint, lastMask, maskFromUpload, maskFromWords } from './region.js';
+import { reroll } from './reroll.js';
+import type { Attachment, ChatContext, Reply } from './types.js';
+import { say } from './types.js';
+import { upscale } from './upscale.js';
+import { vary } from './vary.js';
+
+/** Strength of a conversational refine (moderate: keeps the composition). */
+export const REFINE_STRENGTH = 0.55;
+
+/** Handles a reply to one of flowbot's messages. */
+export async function reply(
+  deps: CommandDeps,
+  ctx: ChatContext,
+  text: string,
+  target: { channelId: string; messageId: string },
+  attachment?: Attachment,
+): Promise<Reply> {
+  const { cell, meaning } = interpretReply(text);
+  const replied = imageForMessage(deps, ctx.platform, target.channelId, target.messageId, cell);
+  if (attachment) {
+    const mask = await maskFromUpload(deps, single(deps, replied), attachment, ctx.userId);
+    return inpaint(deps, ctx, single(deps, replied), mask, text, 'Repainted');
+  }
+  if (meaning.kind === 'error') return say(meaning.message);
+  switch (meaning.kind) {
+    case 'undo': {
+      const image = single(deps, replied);
+      if (!image.parentId) return say('This is the first image of its line; there is nothing to go back to.');
+      const parent = requireImage(deps, image.parentId);
+      return {
+        type: 'image',
+        view: viewOf(deps, parent, `Back to #${parent.id} (the ${parent.operation} before #${image.id})`),
+      };
+    }
+    case 'reroll':
+      return reroll(deps, ctx, replied);
+    case 'upscale':
+      return upscale(deps, ctx, single(deps, replied), meaning.scale);
+    case 'variations':
+      return vary(
+        deps,
+        ctx,
+        single(deps, replied),
+        meaning.strength === 'subtle'
+          ? VARY_STRENGTH.subtle
+          : meaning.strength === 'strong'
+            ? VARY_STRENGTH.strong
+            : 0.6,
+      );
+    case 'inpaint': {
+      const image = single(deps, replied);
+      const mask = await maskFromWords(deps, image, meaning.region, ctx.userId);
+      return inpaint(deps, ctx, image, mask, meaning.prompt, 'Repainted');
+    }
+    case 'same_mask': {
+      const image = single(deps, replied);
+      const mask = lastMask(deps, image);
+      if (!mask)
+        return say('This image has no mask yet. Name a region first, e.g. "in the top left: a moon".');
+      return inpaint(deps, ctx, image, mask, meaning.prompt || image.prompt, 'Repainted (same mask)');
+    }
+    case 'params':
+      return applyParams(deps, ctx, single(deps, replied), meaning.changes);
+    case 'refine':
+      return refine(deps, ctx, single(deps, replied), meaning.phrase, meaning.mode);
+  }
+}
+
+/** img2img from the replied image with an edited prompt, the same seed and a moderate strength. */
+function refine(
+  deps: CommandDeps,
+  ctx: ChatContext,
+  image: ImageRecord,
+  phrase: string,
+  mode: 'append' | 'negative',
+): Reply {
+  const prompt = mode === 'append' ? `${image.prompt}, ${phrase}` : image.prompt;
+  const negativePrompt =
+    mode === 'negative' ? [image.negativePrompt, phrase].filter(Boolean).join(', ') : image.negativePrompt;
+  const change = mode === 'negative' ? ` without "${truncate(phrase, 80)}"` : '';
+  const explanation = `Refined: "${truncate(prompt, 200)}"${change} · img2img ${REFINE_STRENGTH} · seed ${image.seed} · from #${image.id}`;
+  return enqueue(deps, ctx, {
+    kind: 'variation',
+    params: {
+      parentId: image.id,
+      prompt,
+      negativePrompt,
+      seed: image.seed,
+      strength: REFINE_STRENGTH,
+      steps: image.steps,
+      guidance: image.guidance,
+      n: 1,
+      model: image.model,
+      explanation,
+    },
+  });
+}
+
+/** Seed, size, steps and strength changes: redo the image's own operation with them. */
+function applyParams(deps: CommandDeps, ctx: ChatContext, image: ImageRecord, changes: ParamChanges): Reply {
+  if (changes.strengthDelta !== undefined) {
+    const fromParent = (image.operation === 'variation' || image.operation === 'inpaint') && image.parentId;
+    const source = fromParent ? requireImage(deps, image.parentId!) : image;
+    const base = fromParent ? (image.strength ?? REFINE_STRENGTH) : REFINE_STRENGTH;
+    const strength = Math.round(Math.min(0.95, Math.max(0.1, base + changes.strengthDelta)) * 100) / 100;
+    const word = changes.strengthDelta > 0 ? 'Stronger' : 'Subtler';
+    const explanation = `${word}: "${truncate(image.prompt, 200)}" · img2img ${strength} · seed ${image.seed} · from #${source.id}`;
+    return enqueue(deps, ctx, {
+      kind: 'variation',
+      params: {
+        parentId: source.id,
+        prompt: image.prompt,
+        negativePrompt: image.negativePrompt,
+        seed: image.seed,
+        strength,
+        steps: image.steps,
+        guidance: image.guidance,
+        n: 1,
+        model: image.model,
+        explanation,
+      },
+    });
+  }
+  const spec = deps.models.get(image.model);
+  let { width, height } = image;
+  if (changes.aspectRatio) ({ width, height } = sizeFor(spec, { aspectRatio: changes.aspectRatio }));
+  if (changes.widen) {
+    const ratio = (width / height) * (changes.widen === 'wider' ? 1.5 : 1 / 1.5);
+    const clamped = Math.min(4, Math.max(0.25, ratio));
+    ({ width, height } = sizeFor(spec, { aspectRatio: { width: Math.round(clamped * 12), height: 12 } }));
+  }
+  const seed = changes.seed ?? image.seed;
+  const steps = changes.steps ?? image.steps;
+  const guidance = changes.guidance ?? image.guidance;
+  const parts = [
+    changes.seed !== undefined ? `seed ${seed}` : `seed ${seed}`,
+    ...(changes.steps !== undefined ? [`${steps} steps`] : []),
+    ...(changes.guidance !== undefined ? [`cfg ${guidance}`] : []),
+    ...(width !== image.width || height !== image.height ? [`${width}×${height}`] : []),
+  ];
+  if (steps > 150)
+    throw new UserError(ErrorCode.FlagValue, `Expected an integer 1–150 for steps but received ${steps}.`);
+  const explanation = `Re-generated: "${truncate(image.prompt, 200)}" · ${parts.join(' · ')} · from #${image.id}`;
+  return enqueue(deps, ctx, {
+    kind: 'generate',
+    params: {
+      prompt: image.prompt,
+      negativePrompt: image.negativePrompt,
+      seed,
+      steps,
+      guidance,
+      width,
+      height,
+      n: 1,
+      model: image.model,
+      parentId: image.id,
+      explanation,
+    },
+  });
+}

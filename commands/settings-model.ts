@@ -1,0 +1,85 @@
+/**
+ * Per-user, per-channel and admin (global) settings, and how they combine into the parameters of a job:
+ * model defaults ← channel defaults ← user defaults ← what the prompt says, capped by admin limits.
+ */
+import { z } from 'zod';
+import type { Store } from '../src/store/store.js';
+
+/** Defaults a person (or an admin, for a channel) can set. */
+export const defaultsSchema = z
+  .object({
+    steps: z.number().int().min(1).max(150),
+    guidance: z.number().min(0).max(30),
+    ar: z.string().regex(/^\d{1,2}:\d{1,2}$/),
+    model: z.string().regex(/^[a-z0-9._-]{1,64}$/),
+    style: z.string().regex(/^[a-z0-9._-]{1,64}$/),
+    negative: z.string().max(500),
+    n: z.number().int().min(1).max(4),
+    remix: z.boolean(),
+    private: z.boolean(),
+  })
+  .partial();
+
+/** Admin-only settings, stored globally. */
+export const adminSchema = z
+  .object({
+    channels: z.array(z.string()),
+    blocklist: z.array(z.string()),
+    jobsPerHour: z.number().int().min(1).max(10_000),
+    maxSteps: z.number().int().min(1).max(150),
+    maxN: z.number().int().min(1).max(4),
+    maxSide: z.number().int().min(64).max(2048),
+    maxUploadMB: z.number().min(0.1).max(50),
+  })
+  .partial();
+
+export type Defaults = z.infer<typeof defaultsSchema>;
+export type AdminSettings = z.infer<typeof adminSchema>;
+
+function read<T extends z.ZodType>(schema: T, raw: Record<string, unknown>): z.infer<T> {
+  const out: Record<string, unknown> = {};
+  const shape = (schema as unknown as z.ZodObject<Record<string, z.ZodType>>).shape;
+  for (const [key, value] of Object.entries(raw)) {
+    const field = shape[key];
+    if (field?.safeParse(value).success) out[key] = value;
+  }
+  return out as z.infer<T>;
+}
+
+/** A user's own defaults. */
+export function userDefaults(store: Store, userId: string): Defaults {
+  return read(defaultsSchema, store.settings('user', userId));
+}
+
+/** A channel's defaults (set by admins). */
+export function channelDefaults(store: Store, channelId: string): Defaults {
+  return read(defaultsSchema, store.settings('channel', channelId));
+}
+
+/** The admin settings. */
+export function adminSettings(store: Store): AdminSettings {
+  return read(adminSchema, store.settings('global', 'admin'));
+}
+
+/** Channel defaults overlaid by the user's own. */
+export function effectiveDefaults(store: Store, userId: string, channelId: string): Defaults {
+  return { ...channelDefaults(store, channelId), ...userDefaults(store, userId) };
+}
+
+/** Words or /regex/ patterns from the blocklist that `text` contains. */
+export function blockedTerms(text: string, blocklist: readonly string[]): string[] {
+  const hits: string[] = [];
+  for (const entry of blocklist) {
+    const regex = /^\/(.+)\/([a-z]*)$/.exec(entry);
+    let pattern: RegExp;
+    try {
+      pattern = regex
+        ? new RegExp(regex[1]!, regex[2]!.includes('i') ? regex[2] : `${regex[2]}i`)
+        : new RegExp(`\\b${entry.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`, 'i');
+    } catch {
+      continue;
+    }
+    if (pattern.test(text)) hits.push(entry);
+  }
+  return hits;
+}

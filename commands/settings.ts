@@ -1,0 +1,169 @@
+/**
+ * `settings`: per-user defaults (steps, cfg, ar, model, style, negative, n, remix, private); per-channel
+ * defaults and server-wide limits for admins.
+ *
+ *   settings                          show what applies to you here
+ *   settings steps 12 | settings remix on | settings ar 16:9 | settings steps reset | settings reset
+ *   settings channel steps 8          (admins) this channel's defaults
+ *   settings admin blocklist add gore | settings admin channels add C123 | settings admin jobs-per-hour 20
+ *   settings admin max-steps 30 | max-n 4 | max-side 1024 | max-upload-mb 10
+ */
+import type { CommandDeps } from './context.js';
+import {
+  adminSchema,
+  adminSettings,
+  channelDefaults,
+  type Defaults,
+  defaultsSchema,
+  userDefaults,
+} from './settings-model.js';
+import { type ChatContext, type Reply, say } from './types.js';
+
+const KEY_ALIASES: Record<string, keyof Defaults> = {
+  steps: 'steps',
+  step: 'steps',
+  cfg: 'guidance',
+  guidance: 'guidance',
+  ar: 'ar',
+  aspect: 'ar',
+  model: 'model',
+  style: 'style',
+  negative: 'negative',
+  no: 'negative',
+  n: 'n',
+  count: 'n',
+  remix: 'remix',
+  private: 'private',
+};
+const ADMIN_KEYS: Record<string, 'jobsPerHour' | 'maxSteps' | 'maxN' | 'maxSide' | 'maxUploadMB'> = {
+  'jobs-per-hour': 'jobsPerHour',
+  'max-steps': 'maxSteps',
+  'max-n': 'maxN',
+  'max-side': 'maxSide',
+  'max-upload-mb': 'maxUploadMB',
+};
+const RANGES: Record<string, string> = {
+  steps: 'an integer 1–150',
+  guidance: 'a number 0–30',
+  ar: 'an aspect ratio W:H such as 16:9',
+  model: 'a model name',
+  style: 'a style name',
+  negative: 'text (up to 500 characters)',
+  n: 'an integer 1–4',
+  remix: 'on or off',
+  private: 'on or off',
+  jobsPerHour: 'an integer 1–10000',
+  maxSteps: 'an integer 1–150',
+  maxN: 'an integer 1–4',
+  maxSide: 'an integer 64–2048',
+  maxUploadMB: 'a number 0.1–50',
+};
+
+function coerce(key: string, raw: string): unknown {
+  if (key === 'remix' || key === 'private')
+    return /^(on|yes|true|1)$/i.test(raw) ? true : /^(off|no|false|0)$/i.test(raw) ? false : raw;
+  if (['steps', 'guidance', 'n', 'jobsPerHour', 'maxSteps', 'maxN', 'maxSide', 'maxUploadMB'].includes(key))
+    return /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+  return key === 'model' || key === 'style' ? raw.toLowerCase() : raw;
+}
+
+function describe(values: Record<string, unknown>): string {
+  const entries = Object.entries(values);
+  return entries.length === 0
+    ? 'none'
+    : entries
+        .map(
+          ([k, v]) =>
+            `${k} ${typeof v === 'boolean' ? (v ? 'on' : 'off') : Array.isArray(v) ? v.join(', ') || '(empty)' : v}`,
+        )
+        .join(' · ');
+}
+
+/** Handles `settings`. */
+export function settings(deps: CommandDeps, ctx: ChatContext, text: string): Reply {
+  const words = text.trim().split(/\s+/).filter(Boolean);
+  if (words.length === 0) {
+    const lines = [
+      `Your defaults: ${describe(userDefaults(deps.store, ctx.userId))}`,
+      `This channel: ${describe(channelDefaults(deps.store, ctx.channelId))}`,
+      `Server limits: ${describe(adminSettings(deps.store))}`,
+      'Change one with e.g. "settings steps 12", "settings remix on", "settings ar 16:9"; "settings reset" clears yours.',
+    ];
+    return say(lines.join('\n'));
+  }
+  const [first, ...rest] = words as [string, ...string[]];
+  if (first === 'reset' && rest.length === 0) {
+    for (const key of Object.keys(userDefaults(deps.store, ctx.userId)))
+      deps.store.setSetting('user', ctx.userId, key, undefined);
+    return say('Your defaults are cleared.');
+  }
+  if (first === 'channel' || first === 'admin') {
+    if (!ctx.isAdmin) return say('Only admins can change channel defaults and server limits.');
+    return first === 'channel' ? setDefault(deps, 'channel', ctx.channelId, rest) : setAdmin(deps, rest);
+  }
+  return setDefault(deps, 'user', ctx.userId, words);
+}
+
+function setDefault(deps: CommandDeps, scope: 'user' | 'channel', scopeId: string, words: string[]): Reply {
+  const [name, ...valueWords] = words;
+  const key = name ? KEY_ALIASES[name.toLowerCase()] : undefined;
+  if (!key)
+    return say(`Unknown setting "${name ?? ''}". Settings: ${Object.keys(RANGES).slice(0, 9).join(', ')}.`);
+  const raw = valueWords.join(' ');
+  const who = scope === 'user' ? 'Your' : "This channel's";
+  if (raw === '' || /^(reset|default|none|clear)$/i.test(raw)) {
+    deps.store.setSetting(scope, scopeId, key, undefined);
+    return say(`${who} ${key} default is cleared.`);
+  }
+  const value = coerce(key, raw);
+  const check = defaultsSchema.shape[key].safeParse(value);
+  if (!check.success) return say(`Expected ${RANGES[key]} for ${key} but received "${raw}".`);
+  if (key === 'model' && !deps.models.list().includes(value as string)) {
+    return say(`There is no model "${raw}". Models: ${deps.models.list().join(', ') || 'none installed'}.`);
+  }
+  deps.store.setSetting(scope, scopeId, key, value);
+  return say(
+    `${who} default ${key} is now ${typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value)}.`,
+  );
+}
+
+function setAdmin(deps: CommandDeps, words: string[]): Reply {
+  const [name, verb, ...restWords] = words;
+  const current = adminSettings(deps.store);
+  if (name === 'channels' || name === 'blocklist') {
+    const list = [...(current[name] ?? [])];
+    const item = restWords.join(' ');
+    if (verb === 'add' && item) list.push(item);
+    else if (verb === 'remove' && item) list.splice(list.indexOf(item), list.includes(item) ? 1 : 0);
+    else if (verb === 'clear') list.length = 0;
+    else
+      return say(
+        `Use "settings admin ${name} add <${name === 'channels' ? 'channel id' : 'word or /regex/'}>", "remove …" or "clear".`,
+      );
+    if (name === 'blocklist' && verb === 'add' && /^\/.+\/[a-z]*$/.test(item)) {
+      try {
+        new RegExp(item.slice(1, item.lastIndexOf('/')));
+      } catch {
+        return say(`"${item}" is not a valid regular expression.`);
+      }
+    }
+    deps.store.setSetting('global', 'admin', name, [...new Set(list)]);
+    return say(
+      `${name === 'channels' ? 'Enabled channels' : 'Blocklist'}: ${[...new Set(list)].join(', ') || (name === 'channels' ? 'all channels' : 'empty')}.`,
+    );
+  }
+  const key = name ? ADMIN_KEYS[name] : undefined;
+  if (!key)
+    return say(
+      `Unknown admin setting "${name ?? ''}". Admin settings: channels, blocklist, ${Object.keys(ADMIN_KEYS).join(', ')}.`,
+    );
+  if (!verb || /^(off|reset|none)$/i.test(verb)) {
+    deps.store.setSetting('global', 'admin', key, undefined);
+    return say(`${name} is cleared.`);
+  }
+  const value = coerce(key, verb);
+  if (!adminSchema.shape[key].safeParse(value).success)
+    return say(`Expected ${RANGES[key]} for ${name} but received "${verb}".`);
+  deps.store.setSetting('global', 'admin', key, value);
+  return say(`${name} is now ${value}.`);
+}

@@ -1,0 +1,19 @@
+/** Upscales: U1–U4 on grids, Upscale x2/x4 (and Creative) on single images, 🔍 reactions, "upscale" replies. */
+import type { ImageRecord } from '../src/store/store.js';
+import { type CommandDeps, enqueue, newSeed } from './context.js';
+import type { ChatContext, Reply } from './types.js';
+
+/** Queues an upscale of an image. */
+export function upscale(
+  deps: CommandDeps,
+  ctx: ChatContext,
+  source: ImageRecord,
+  scale: 2 | 4,
+  creative = false,
+): Reply {
+  const explanation = `Upscaled ×${scale}${creative ? ' (creative)' : ''} · #${source.id} · ${source.width * scale}×${source.height * scale}`;
+  return enqueue(deps, ctx, {
+    kind: 'upscale',
+    params: { parentId: source.id, scale, creative, seed: newSeed(), explanation },
+  });
+}
