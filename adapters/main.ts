@@ -1,11 +1,15 @@
 /**
- * `npm start`: loads the configuration, opens the core, resumes unfinished jobs and starts the chat
- * adapters whose credentials are set. SIGINT/SIGTERM shut down gracefully.
+ * `npm start`: loads the configuration, opens the core, starts the chat adapters whose credentials are
+ * set, and always the local web playground (which also hosts the mask editor). Unfinished jobs resume.
+ * SIGINT/SIGTERM shut down gracefully.
  */
+import { createBot } from '../commands/index.js';
 import { createCore } from '../src/app.js';
 import { type Config, describeConfig, loadConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
+import { LinkSigner } from '../src/links.js';
 import { createLogger, setLogLevel } from '../src/log.js';
+import { WebAdapter } from './web/server.js';
 
 const log = createLogger('main');
 
@@ -26,18 +30,38 @@ async function main(): Promise<void> {
   setLogLevel(config.logLevel);
   log.info('starting flowbot', describeConfig(config));
   const core = createCore(config);
+  const signer = new LinkSigner(config.linkSecret);
+  let web: WebAdapter | undefined;
+  const editorLink = (
+    imageId: string,
+    userId: string,
+    platform: string,
+    channelId: string,
+  ): string | undefined => {
+    if (!web) return undefined;
+    const relative = web.editorPath(imageId, userId, platform, channelId);
+    if (platform === 'web') return relative;
+    return config.publicUrl ? `${config.publicUrl}${relative}` : undefined;
+  };
+  const bot = createBot(core, editorLink);
+  web = new WebAdapter({ core, bot, signer, host: config.host, port: config.port, token: config.webToken });
+  const url = await web.listen();
+  const chatAdapters = [
+    config.discordToken ? 'Discord' : undefined,
+    config.slackBotToken ? 'Slack' : undefined,
+  ].filter(Boolean);
+  if (chatAdapters.length > 0)
+    log.warn(`chat adapters for ${chatAdapters.join(' and ')} are not built yet; only the playground runs`);
   const { resumed, failed } = core.queue.recover();
   log.info('job queue ready', { resumed: resumed.length, failedOnRecovery: failed.length });
+  process.stdout.write(`\nflowbot playground: ${url}${config.webToken ? '/?token=<WEB_TOKEN>' : ''}\n\n`);
 
-  // Keeps the process alive while the core waits for work; adapters hold their own sockets open.
-  const keepAlive = setInterval(() => undefined, 1 << 30);
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    clearInterval(keepAlive);
     log.info('shutting down; running jobs get a grace period, queued jobs resume at next start', { signal });
-    core.close().then(
+    Promise.all([web?.close(), core.close()]).then(
       () => process.exit(0),
       (error: unknown) => {
         log.error('error during shutdown', { error });
@@ -47,7 +71,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  log.warn('no chat adapter is available in this build yet; the core is running and waiting for jobs');
 }
 
 main().catch((error: unknown) => {

@@ -8,7 +8,7 @@ import { createLogger } from '../src/log.js';
 import { VARY_STRENGTH } from '../src/pipeline/pipeline.js';
 import { type ActionId, decodeAction, encodeAction } from './actions.js';
 import { cancel } from './cancel.js';
-import { type CommandDeps, cellOf, requireImage, single, viewOfJob } from './context.js';
+import { type CommandDeps, cellOf, requireImage, single, viewOf, viewOfJob } from './context.js';
 import { help } from './help.js';
 import { imagine } from './imagine.js';
 import { info } from './info.js';
@@ -62,6 +62,29 @@ export class Bot {
   /** The view of a finished job, for adapters to post. */
   resultView(jobId: string): ResultView | undefined {
     return viewOfJob(this.deps, jobId);
+  }
+
+  /** The view of any stored image (shown again, e.g. after "undo"). */
+  imageView(imageId: string, text: string): ResultView | undefined {
+    const image = this.deps.store.getImage(imageId);
+    return image ? viewOf(this.deps, image, text) : undefined;
+  }
+
+  /** A mask drawn in the web editor: saved as a drawing, then the region is repainted. */
+  async applyDrawnMask(
+    ctx: ChatContext,
+    imageId: string,
+    drawing: Attachment,
+    prompt: string,
+  ): Promise<Reply[]> {
+    try {
+      const image = single(this.deps, requireImage(this.deps, imageId));
+      const mask = await maskFromUpload(this.deps, image, drawing, ctx.userId, 'drawing');
+      return [inpaint(this.deps, ctx, image, mask, prompt, 'Repainted')];
+    } catch (error) {
+      if (!(error instanceof UserError)) log.error('applying a drawn mask failed', { error });
+      return [say(friendlyMessage(error))];
+    }
   }
 
   private async dispatch(event: InboundEvent): Promise<Reply[]> {
@@ -149,7 +172,12 @@ export class Bot {
         return this.runVary(continued, ctx, fields.prompt?.trim() || undefined);
       }
       case 'region': {
-        const link = this.deps.editorLink?.(single(this.deps, image).id, ctx.userId);
+        const link = this.deps.editorLink?.(
+          single(this.deps, image).id,
+          ctx.userId,
+          ctx.platform,
+          ctx.channelId,
+        );
         if (link) return say(`Open the mask editor: ${link}`);
         return {
           type: 'modal',

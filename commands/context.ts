@@ -20,8 +20,16 @@ export interface CommandDeps {
   readonly models: ModelRegistry;
   /** The default model's folder name. */
   readonly defaultModel: string;
-  /** Makes a signed mask-editor link for an image and user, when a public URL is configured. */
-  readonly editorLink?: (imageId: string, userId: string) => string | undefined;
+  /**
+   * A signed mask-editor link for an image, its owner, and where the result should go; undefined where
+   * the editor cannot be reached (Discord and Slack without PUBLIC_URL).
+   */
+  readonly editorLink?: (
+    imageId: string,
+    userId: string,
+    platform: string,
+    channelId: string,
+  ) => string | undefined;
   readonly now?: () => number;
 }
 
@@ -141,10 +149,9 @@ export function single(deps: CommandDeps, image: ImageRecord): ImageRecord {
 /** The result view of a stored image. */
 export function viewOf(deps: CommandDeps, image: ImageRecord, text: string): ResultView {
   const cells = image.operation === 'grid' ? ((image.extra as { cells?: string[] } | null)?.cells ?? []) : [];
-  const link = deps.editorLink?.(
-    image.operation === 'grid' ? (cells[0] ?? image.id) : image.id,
-    image.userId,
-  );
+  const job = image.jobId ? deps.store.getJob(image.jobId) : undefined;
+  const target = image.operation === 'grid' ? (cells[0] ?? image.id) : image.id;
+  const link = deps.editorLink?.(target, image.userId, job?.platform ?? 'web', job?.channelId ?? '');
   return {
     imageId: image.id,
     jobId: image.jobId,

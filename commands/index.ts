@@ -16,7 +16,7 @@ export type {
 /** Builds the bot over a running core. */
 export function createBot(
   core: Core,
-  editorLink?: (imageId: string, userId: string) => string | undefined,
+  editorLink?: (imageId: string, userId: string, platform: string, channelId: string) => string | undefined,
 ): Bot {
   return new Bot({
     store: core.store,

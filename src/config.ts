@@ -26,6 +26,8 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly publicUrl: string | undefined;
+  readonly webToken: string | undefined;
+  readonly linkSecret: string | undefined;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly discordToken: string | undefined;
   readonly discordApiUrl: string | undefined;
@@ -154,6 +156,22 @@ export const SETTINGS: readonly SettingSpec[] = [
     expected: 'an absolute http(s) URL',
     schema: url,
     description: 'Public address of the web server, for mask-editor links from Discord and Slack.',
+  },
+  {
+    env: 'WEB_TOKEN',
+    key: 'webToken',
+    expected: 'a token of at least 16 characters',
+    schema: z.string().min(16),
+    secret: true,
+    description: 'Login token for the playground; required when HOST is not a loopback address.',
+  },
+  {
+    env: 'LINK_SECRET',
+    key: 'linkSecret',
+    expected: 'a secret of at least 16 characters',
+    schema: z.string().min(16),
+    secret: true,
+    description: 'Signs mask-editor links; random per start when unset (links then end at restart).',
   },
   {
     env: 'LOG_LEVEL',

@@ -315,3 +315,15 @@ describe('image files', () => {
     expect(Math.abs(variance - 1)).toBeLessThan(0.05);
   });
 });
+
+describe('mask feathering', () => {
+  it('keeps one value per pixel and feathers a thin stroke without losing it', async () => {
+    const { blurMask } = await import('../src/pipeline/image.js');
+    const mask = new Float32Array(64 * 64);
+    for (let y = 30; y < 34; y++) for (let x = 20; x < 44; x++) mask[y * 64 + x] = 1;
+    const feathered = await blurMask(mask, 64, 64, 1);
+    expect(feathered).toHaveLength(64 * 64);
+    expect(feathered[31 * 64 + 30]).toBeGreaterThan(0.5);
+    expect(feathered[20 * 64 + 30]).toBe(0);
+  });
+});

@@ -179,6 +179,7 @@ export async function blurMask(
   const bytes = Uint8Array.from(mask, (v) => Math.round(v * 255));
   const { data } = await sharp(bytes, { raw: { width, height, channels: 1 } })
     .blur(sigma)
+    .extractChannel(0) // sharp would otherwise hand back three channels
     .raw()
     .toBuffer({ resolveWithObject: true });
   return Float32Array.from(data, (v) => v / 255);

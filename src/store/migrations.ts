@@ -95,4 +95,24 @@ export const MIGRATIONS: readonly {
       );
     `,
   },
+  {
+    version: 2,
+    name: 'chat log for the web playground',
+    sql: `
+      CREATE TABLE chat_log (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        platform    TEXT NOT NULL,
+        channel_id  TEXT NOT NULL,
+        message_id  TEXT NOT NULL UNIQUE,
+        author      TEXT NOT NULL,
+        from_bot    INTEGER NOT NULL,
+        text        TEXT NOT NULL,
+        reply_to    TEXT,
+        job_id      TEXT,
+        image_id    TEXT,
+        created_at  INTEGER NOT NULL
+      );
+      CREATE INDEX chat_log_channel ON chat_log (platform, channel_id, seq);
+    `,
+  },
 ];

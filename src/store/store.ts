@@ -200,6 +200,37 @@ function toChatMessage(row: Row): ChatMessageRecord {
   };
 }
 
+/** One line of a playground conversation. */
+export interface ChatLogEntry {
+  readonly seq: number;
+  readonly platform: string;
+  readonly channelId: string;
+  readonly messageId: string;
+  readonly author: string;
+  readonly fromBot: boolean;
+  readonly text: string;
+  readonly replyTo: string | null;
+  readonly jobId: string | null;
+  readonly imageId: string | null;
+  readonly createdAt: number;
+}
+
+function toChatLog(row: Row): ChatLogEntry {
+  return {
+    seq: row.seq as number,
+    platform: row.platform as string,
+    channelId: row.channel_id as string,
+    messageId: row.message_id as string,
+    author: row.author as string,
+    fromBot: row.from_bot === 1,
+    text: row.text as string,
+    replyTo: (row.reply_to as string | null) ?? null,
+    jobId: (row.job_id as string | null) ?? null,
+    imageId: (row.image_id as string | null) ?? null,
+    createdAt: row.created_at as number,
+  };
+}
+
 /** Options of {@link Store.open}. */
 export interface StoreOptions {
   /** Clock, injectable for tests. */
@@ -430,6 +461,41 @@ export class Store {
     return (this.sql.chatMessagesOfImage.all(imageId) as Row[]).map(toChatMessage);
   }
 
+  // ---- conversation log (the web playground's history) -------------------------------------------
+
+  /** Appends a line to a conversation, or replaces the line with the same message id. */
+  logChat(entry: Omit<ChatLogEntry, 'seq' | 'createdAt'>): ChatLogEntry {
+    this.sql.upsertChatLog.run({
+      platform: entry.platform,
+      channel_id: entry.channelId,
+      message_id: entry.messageId,
+      author: entry.author,
+      from_bot: entry.fromBot ? 1 : 0,
+      text: entry.text,
+      reply_to: entry.replyTo,
+      job_id: entry.jobId,
+      image_id: entry.imageId,
+      created_at: this.now(),
+    });
+    return toChatLog(this.sql.getChatLog.get(entry.messageId) as Row);
+  }
+
+  /** The last `limit` lines of a conversation, oldest first. */
+  chatLog(platform: string, channelId: string, limit = 200): ChatLogEntry[] {
+    return (this.sql.chatLogOf.all(platform, channelId, limit) as Row[]).map(toChatLog).reverse();
+  }
+
+  /** One logged line. */
+  chatLogEntry(messageId: string): ChatLogEntry | undefined {
+    const row = this.sql.getChatLog.get(messageId) as Row | undefined;
+    return row ? toChatLog(row) : undefined;
+  }
+
+  /** Removes a logged line (a deleted result). */
+  deleteChatLog(messageId: string): void {
+    this.sql.deleteChatLog.run(messageId);
+  }
+
   // ---- settings -------------------------------------------------------------------------------------
 
   /** Sets one setting; `undefined` removes it. */
@@ -546,6 +612,16 @@ function prepareStatements(db: Database.Database) {
     chatMessagesOfImage: db.prepare(
       'SELECT * FROM chat_messages WHERE image_id = ? ORDER BY created_at DESC',
     ),
+    upsertChatLog: db.prepare(
+      `INSERT INTO chat_log (platform, channel_id, message_id, author, from_bot, text, reply_to, job_id, image_id, created_at)
+       VALUES (@platform, @channel_id, @message_id, @author, @from_bot, @text, @reply_to, @job_id, @image_id, @created_at)
+       ON CONFLICT (message_id) DO UPDATE SET text = excluded.text, job_id = excluded.job_id, image_id = excluded.image_id`,
+    ),
+    getChatLog: db.prepare('SELECT * FROM chat_log WHERE message_id = ?'),
+    chatLogOf: db.prepare(
+      'SELECT * FROM chat_log WHERE platform = ? AND channel_id = ? ORDER BY seq DESC LIMIT ?',
+    ),
+    deleteChatLog: db.prepare('DELETE FROM chat_log WHERE message_id = ?'),
     upsertSetting: db.prepare(
       `INSERT INTO settings (scope, scope_id, key, value, updated_at) VALUES (@scope, @scope_id, @key, @value, @now)
        ON CONFLICT (scope, scope_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,

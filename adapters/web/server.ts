@@ -1,0 +1,519 @@
+/**
+ * The local web playground and mask editor: an adapter like Discord and Slack. It serves a chat page,
+ * turns its requests into internal events, streams job progress over server-sent events, keeps the
+ * conversation in the store (so it survives reloads and restarts), and hosts the signed mask editor.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import path from 'node:path';
+import type { Bot } from '../../commands/bot.js';
+import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../commands/types.js';
+import type { Core } from '../../src/app.js';
+import type { LinkSigner } from '../../src/links.js';
+import { createLogger } from '../../src/log.js';
+import type { ChatLogEntry, JobRecord } from '../../src/store/store.js';
+
+const log = createLogger('web');
+const PUBLIC = path.join(import.meta.dirname, 'public');
+const PLATFORM = 'web';
+const CHANNEL = 'playground';
+const USER = 'local';
+/** Largest request body (a drawn mask as a data URL fits easily). */
+const MAX_BODY = 12 * 1024 * 1024;
+const STATIC: Record<string, [file: string, type: string]> = {
+  '/': ['index.html', 'text/html; charset=utf-8'],
+  '/app.js': ['app.js', 'text/javascript; charset=utf-8'],
+  '/app.css': ['app.css', 'text/css; charset=utf-8'],
+  '/editor.js': ['editor.js', 'text/javascript; charset=utf-8'],
+};
+
+/** An entry as the page shows it. */
+interface EntryJson {
+  readonly messageId: string;
+  readonly author: string;
+  readonly fromBot: boolean;
+  readonly text: string;
+  readonly replyTo: string | null;
+  readonly jobId: string | null;
+  readonly image: (ResultView & { url: string }) | null;
+}
+
+/** Options of {@link WebAdapter}. */
+export interface WebOptions {
+  readonly core: Core;
+  readonly bot: Bot;
+  readonly signer: LinkSigner;
+  readonly host: string;
+  readonly port: number;
+  /** Required on non-loopback hosts. */
+  readonly token?: string | undefined;
+}
+
+/** The playground server. */
+export class WebAdapter {
+  private readonly options: WebOptions;
+  private readonly server: Server;
+  private readonly clients = new Set<ServerResponse>();
+  private readonly lastProgress = new Map<string, number>();
+
+  constructor(options: WebOptions) {
+    this.options = options;
+    this.server = createServer((req, res) => {
+      this.route(req, res).catch((error: unknown) => {
+        log.error('request failed', { path: req.url?.split('?')[0], error });
+        if (!res.headersSent) this.json(res, 500, { error: 'Something went wrong on my side.' });
+        else res.end();
+      });
+    });
+    this.subscribe();
+  }
+
+  /** Starts listening; resolves with the URL. */
+  listen(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        const address = this.server.address();
+        const port = typeof address === 'object' && address ? address.port : this.options.port;
+        const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
+        resolve(`http://${host}:${port}`);
+      });
+    });
+  }
+
+  /** Stops the server and closes event streams. */
+  async close(): Promise<void> {
+    for (const client of this.clients) client.end();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** A mask-editor link (relative to this server) for an image. */
+  editorPath(imageId: string, userId: string, platform: string, channelId: string): string {
+    return `/editor?${this.options.signer.query(imageId, userId, platform, channelId)}`;
+  }
+
+  // ---- requests ---------------------------------------------------------------------------------------
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/editor') return this.editorPage(url, res);
+    if (!this.authorised(req, url, res)) return;
+    const staticFile = STATIC[url.pathname];
+    if (req.method === 'GET' && staticFile) {
+      res.writeHead(200, { 'content-type': staticFile[1], 'cache-control': 'no-cache' });
+      res.end(readFileSync(path.join(PUBLIC, staticFile[0])));
+      return;
+    }
+    const imageMatch = /^\/images\/([a-z0-9]{4,12})\.png$/.exec(url.pathname);
+    if (req.method === 'GET' && imageMatch)
+      return this.image(imageMatch[1]!, url.searchParams.has('download'), res);
+    if (req.method === 'GET' && url.pathname === '/api/history')
+      return this.json(res, 200, { entries: this.history() });
+    if (req.method === 'GET' && url.pathname === '/api/events') return this.events(req, res);
+    const lineage = /^\/api\/images\/([a-z0-9]{4,12})$/.exec(url.pathname);
+    if (req.method === 'GET' && lineage) return this.lineage(lineage[1]!, res);
+    if (req.method === 'POST' && url.pathname === '/api/message')
+      return this.message(await this.body(req), res);
+    if (req.method === 'POST' && url.pathname === '/api/action')
+      return this.action(await this.body(req), res);
+    if (req.method === 'POST' && url.pathname === '/api/reaction')
+      return this.reaction(await this.body(req), res);
+    if (req.method === 'POST' && url.pathname === '/api/editor')
+      return this.applyMask(await this.body(req), res);
+    this.json(res, 404, { error: 'Not found' });
+  }
+
+  /** Loopback hosts need no login; others need the token (as ?token= once, then a cookie). */
+  private authorised(req: IncomingMessage, url: URL, res: ServerResponse): boolean {
+    const token = this.options.token;
+    if (!token) return true;
+    const given =
+      url.searchParams.get('token') ??
+      /(?:^|;\s*)flowbot_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1] ??
+      '';
+    const a = Buffer.from(given);
+    const b = Buffer.from(token);
+    if (a.length === b.length && timingSafeEqual(a, b)) {
+      if (url.searchParams.has('token'))
+        res.setHeader('set-cookie', `flowbot_token=${token}; HttpOnly; SameSite=Strict; Path=/`);
+      return true;
+    }
+    res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end('flowbot: this playground needs a login token. Open it with ?token=<WEB_TOKEN>.');
+    return false;
+  }
+
+  private body(req: IncomingMessage): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_BODY) {
+          reject(new BodyError('That upload is too large (the limit is 12 MB).'));
+          req.destroy();
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.on('end', () => {
+        try {
+          const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as unknown;
+          resolve(typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {});
+        } catch {
+          reject(new BodyError('That request was not valid JSON.'));
+        }
+      });
+      req.on('error', reject);
+    }).catch((error: unknown) => {
+      if (error instanceof BodyError) return { __error: error.message };
+      throw error;
+    }) as Promise<Record<string, unknown>>;
+  }
+
+  private json(res: ServerResponse, status: number, value: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(value));
+  }
+
+  private ctx(): ChatContext {
+    return { platform: PLATFORM, userId: USER, userName: 'you', channelId: CHANNEL, isAdmin: true };
+  }
+
+  private async message(body: Record<string, unknown>, res: ServerResponse): Promise<void> {
+    if (typeof body.__error === 'string') return this.json(res, 413, { error: body.__error });
+    const text = typeof body.text === 'string' ? body.text.trim() : '';
+    const replyTo = typeof body.replyTo === 'string' ? body.replyTo : null;
+    if (!text) return this.json(res, 400, { error: 'Type a prompt, or /help.' });
+    const user = this.store().logChat({
+      platform: PLATFORM,
+      channelId: CHANNEL,
+      messageId: `u-${randomId()}`,
+      author: USER,
+      fromBot: false,
+      text,
+      replyTo,
+      jobId: null,
+      imageId: null,
+    });
+    this.broadcast({ type: 'entry', entry: this.entryJson(user) });
+    let event: InboundEventInput;
+    if (replyTo) {
+      event = { kind: 'reply', text, target: { channelId: CHANNEL, messageId: replyTo }, ctx: this.ctx() };
+    } else {
+      const command = /^\/(\w+)\s*([\s\S]*)$/.exec(text);
+      event = command
+        ? { kind: 'command', name: command[1]!, text: command[2]!, ctx: this.ctx() }
+        : { kind: 'command', name: 'imagine', text, ctx: this.ctx() };
+    }
+    const replies = await this.options.bot.handle(event);
+    this.json(res, 200, { replies: replies.map((r) => this.deliver(r, user.messageId)) });
+  }
+
+  private async action(body: Record<string, unknown>, res: ServerResponse): Promise<void> {
+    const customId = typeof body.customId === 'string' ? body.customId : '';
+    const fields =
+      typeof body.fields === 'object' && body.fields !== null
+        ? (body.fields as Record<string, string>)
+        : undefined;
+    const replies = await this.options.bot.handle({
+      kind: 'action',
+      customId,
+      ctx: this.ctx(),
+      ...(fields ? { fields } : {}),
+    });
+    this.json(res, 200, { replies: replies.map((r) => this.deliver(r, null)) });
+  }
+
+  private async reaction(body: Record<string, unknown>, res: ServerResponse): Promise<void> {
+    const emoji = typeof body.emoji === 'string' ? body.emoji : '';
+    const messageId = typeof body.messageId === 'string' ? body.messageId : '';
+    const replies = await this.options.bot.handle({
+      kind: 'reaction',
+      emoji,
+      target: { channelId: CHANNEL, messageId },
+      ctx: this.ctx(),
+    });
+    this.json(res, 200, { replies: replies.map((r) => this.deliver(r, messageId)) });
+  }
+
+  /** Shows a reply: logged into the conversation, or returned to the page for forms and notes. */
+  private deliver(reply: Reply, replyTo: string | null): unknown {
+    switch (reply.type) {
+      case 'text':
+      case 'dm':
+        return { type: reply.type === 'dm' ? 'note' : 'text', text: reply.text };
+      case 'modal':
+        return { type: 'modal', modal: reply.modal };
+      case 'delete':
+        this.store().deleteChatLog(reply.messageId);
+        this.broadcast({ type: 'delete', messageId: reply.messageId });
+        return { type: 'deleted' };
+      case 'image': {
+        const entry = this.postImage(reply.view, `i-${randomId()}`, replyTo);
+        return { type: 'entry', entry };
+      }
+      case 'queued': {
+        const status = this.store().logChat({
+          platform: PLATFORM,
+          channelId: CHANNEL,
+          messageId: `s-${reply.jobId}`,
+          author: 'flowbot',
+          fromBot: true,
+          text: reply.text,
+          replyTo,
+          jobId: reply.jobId,
+          imageId: null,
+        });
+        this.store().recordChatMessage({
+          platform: PLATFORM,
+          channelId: CHANNEL,
+          messageId: status.messageId,
+          jobId: reply.jobId,
+        });
+        const entry = this.entryJson(status);
+        this.broadcast({ type: 'entry', entry });
+        return { type: 'entry', entry };
+      }
+    }
+  }
+
+  private postImage(view: ResultView, messageId: string, replyTo: string | null): EntryJson {
+    this.store().recordChatMessage({
+      platform: PLATFORM,
+      channelId: CHANNEL,
+      messageId,
+      imageId: view.imageId,
+      jobId: view.jobId,
+    });
+    const logged = this.store().logChat({
+      platform: PLATFORM,
+      channelId: CHANNEL,
+      messageId,
+      author: 'flowbot',
+      fromBot: true,
+      text: view.text,
+      replyTo,
+      jobId: view.jobId,
+      imageId: view.imageId,
+    });
+    const entry = this.entryJson(logged);
+    this.broadcast({ type: 'entry', entry });
+    return entry;
+  }
+
+  private history(): EntryJson[] {
+    return this.store()
+      .chatLog(PLATFORM, CHANNEL)
+      .map((e) => this.entryJson(e));
+  }
+
+  private entryJson(entry: ChatLogEntry): EntryJson {
+    let image: EntryJson['image'] = null;
+    if (entry.imageId) {
+      const record = this.store().getImage(entry.imageId);
+      if (record) {
+        const view = this.viewFor(record.id, entry.text);
+        if (view) image = { ...view, file: '', url: `/images/${record.id}.png` };
+      }
+    }
+    return {
+      messageId: entry.messageId,
+      author: entry.author,
+      fromBot: entry.fromBot,
+      text: entry.text,
+      replyTo: entry.replyTo,
+      jobId: entry.jobId,
+      image,
+    };
+  }
+
+  private viewFor(imageId: string, text: string): ResultView | undefined {
+    const record = this.store().getImage(imageId);
+    if (!record) return undefined;
+    const view = record.jobId ? this.options.bot.resultView(record.jobId) : undefined;
+    if (view && view.imageId === imageId) return { ...view, text };
+    // An older image shown again (undo): build its view through the job-less path.
+    return this.options.bot.imageView(imageId, text);
+  }
+
+  private image(imageId: string, download: boolean, res: ServerResponse): void {
+    const record = this.store().getImage(imageId);
+    if (!record) return this.json(res, 404, { error: 'No such image.' });
+    const headers: Record<string, string> = {
+      'content-type': 'image/png',
+      'cache-control': 'public, max-age=31536000, immutable',
+    };
+    if (download) headers['content-disposition'] = `attachment; filename="flowbot-${record.id}.png"`;
+    res.writeHead(200, headers);
+    res.end(readFileSync(this.options.core.files.resolve(record.filePath)));
+  }
+
+  private lineage(imageId: string, res: ServerResponse): void {
+    const chain = this.store().lineage(imageId);
+    if (chain.length === 0) return this.json(res, 404, { error: 'No such image.' });
+    this.json(res, 200, {
+      lineage: chain.map((i) => ({
+        id: i.id,
+        operation: i.operation,
+        prompt: i.prompt,
+        negativePrompt: i.negativePrompt,
+        seed: i.seed,
+        steps: i.steps,
+        guidance: i.guidance,
+        scheduler: i.scheduler,
+        model: i.model,
+        width: i.width,
+        height: i.height,
+        strength: i.strength,
+        url: `/images/${i.id}.png`,
+      })),
+    });
+  }
+
+  // ---- progress ---------------------------------------------------------------------------------------
+
+  private events(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    res.write(': connected\n\n');
+    this.clients.add(res);
+    req.on('close', () => this.clients.delete(res));
+  }
+
+  private broadcast(event: Record<string, unknown>): void {
+    const data = `data: ${JSON.stringify(event)}\n\n`;
+    for (const client of this.clients) client.write(data);
+  }
+
+  private subscribe(): void {
+    const queue = this.options.core.queue;
+    const mine = (job: JobRecord) => job.platform === PLATFORM;
+    queue.on(
+      'started',
+      (job) => mine(job) && this.broadcast({ type: 'progress', jobId: job.id, step: 0, total: 1 }),
+    );
+    queue.on('progress', (job, progress) => {
+      if (!mine(job)) return;
+      const now = Date.now();
+      const last = this.lastProgress.get(job.id) ?? 0;
+      if (now - last < 250 && progress.step < progress.total && !progress.preview) return;
+      this.lastProgress.set(job.id, now);
+      this.broadcast({
+        type: 'progress',
+        jobId: job.id,
+        step: progress.step,
+        total: progress.total,
+        ...(progress.preview
+          ? { preview: `data:image/png;base64,${Buffer.from(progress.preview).toString('base64')}` }
+          : {}),
+      });
+    });
+    queue.on('succeeded', (job) => {
+      if (!mine(job)) return;
+      this.lastProgress.delete(job.id);
+      const view = this.options.bot.resultView(job.id);
+      if (!view) return;
+      const status = this.store().chatLogEntry(`s-${job.id}`);
+      this.postImage(view, `r-${job.id}`, status?.replyTo ?? null);
+      this.broadcast({ type: 'done', jobId: job.id });
+    });
+    const ended = (job: JobRecord, text: string) => {
+      if (!mine(job)) return;
+      this.lastProgress.delete(job.id);
+      const entry = this.store().logChat({
+        platform: PLATFORM,
+        channelId: CHANNEL,
+        messageId: `e-${job.id}`,
+        author: 'flowbot',
+        fromBot: true,
+        text,
+        replyTo: `s-${job.id}`,
+        jobId: job.id,
+        imageId: null,
+      });
+      this.broadcast({ type: 'entry', entry: this.entryJson(entry) });
+      this.broadcast({ type: 'done', jobId: job.id });
+    };
+    queue.on('failed', (job) => ended(job, `Sorry, that didn't work: ${job.error ?? 'unknown error'}`));
+    queue.on('cancelled', (job) => ended(job, 'Cancelled.'));
+  }
+
+  // ---- mask editor ------------------------------------------------------------------------------------
+
+  private editorPage(url: URL, res: ServerResponse): void {
+    const grant = this.options.signer.verify(url.searchParams);
+    if (!grant.ok) {
+      const why =
+        grant.error === 'expired'
+          ? 'This editing link has expired (links last 15 minutes).'
+          : 'This editing link is not valid: it was changed or is incomplete.';
+      res.writeHead(grant.error === 'expired' ? 410 : 403, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(
+        `<!doctype html><meta charset="utf-8"><title>flowbot · link problem</title><link rel="stylesheet" href="/app.css"><main class="notice"><h1>Can't open the editor</h1><p id="problem">${why}</p><p>Press “Vary region” on the image again for a fresh link.</p></main>`,
+      );
+      return;
+    }
+    const record = this.store().getImage(grant.value.imageId);
+    if (!record) return this.json(res, 404, { error: 'No such image.' });
+    const page = readFileSync(path.join(PUBLIC, 'editor.html'), 'utf8')
+      .replace('__IMAGE_URL__', `/images/${record.id}.png?${url.searchParams.toString()}`)
+      .replace('__PROMPT__', escapeHtml(record.prompt))
+      .replace('__QUERY__', escapeHtml(url.searchParams.toString()))
+      .replace(/__WIDTH__/g, String(record.width))
+      .replace(/__HEIGHT__/g, String(record.height));
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(page);
+  }
+
+  private async applyMask(body: Record<string, unknown>, res: ServerResponse): Promise<void> {
+    if (typeof body.__error === 'string') return this.json(res, 413, { error: body.__error });
+    const grant = this.options.signer.verify(
+      new URLSearchParams(typeof body.query === 'string' ? body.query : ''),
+    );
+    if (!grant.ok)
+      return this.json(res, grant.error === 'expired' ? 410 : 403, {
+        error:
+          grant.error === 'expired' ? 'This editing link has expired.' : 'This editing link is not valid.',
+      });
+    const dataUrl = typeof body.mask === 'string' ? body.mask : '';
+    const match = /^data:image\/png;base64,([A-Za-z0-9+/=]+)$/.exec(dataUrl);
+    if (!match) return this.json(res, 400, { error: 'The mask must be a PNG image.' });
+    const bytes = Buffer.from(match[1]!, 'base64');
+    const { userId, platform, channelId, imageId } = grant.value;
+    const ctx = { platform: platform as ChatContext['platform'], userId, channelId, isAdmin: false };
+    const replies = await this.options.bot.applyDrawnMask(
+      ctx,
+      imageId,
+      { name: 'drawing', size: bytes.length, bytes },
+      typeof body.prompt === 'string' ? body.prompt : '',
+    );
+    const reply = replies[0];
+    if (reply?.type === 'queued' && platform === PLATFORM) this.deliver(reply, null);
+    this.json(res, 200, {
+      replies: replies.map((r) =>
+        r.type === 'text'
+          ? { type: 'text', text: r.text }
+          : { type: r.type, ...(r.type === 'queued' ? { jobId: r.jobId, text: r.text } : {}) },
+      ),
+    });
+  }
+
+  private store() {
+    return this.options.core.store;
+  }
+}
+
+class BodyError extends Error {}
+
+function randomId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
