@@ -340,7 +340,10 @@ export class WebAdapter {
 
   private image(imageId: string, download: boolean, res: ServerResponse): void {
     const record = this.store().getImage(imageId);
-    if (!record) return this.json(res, 404, { error: 'No such image.' });
+    if (!record) {
+      this.json(res, 404, { error: 'No such image.' });
+      return;
+    }
     const headers: Record<string, string> = {
       'content-type': 'image/png',
       'cache-control': 'public, max-age=31536000, immutable',
@@ -352,7 +355,10 @@ export class WebAdapter {
 
   private lineage(imageId: string, res: ServerResponse): void {
     const chain = this.store().lineage(imageId);
-    if (chain.length === 0) return this.json(res, 404, { error: 'No such image.' });
+    if (chain.length === 0) {
+      this.json(res, 404, { error: 'No such image.' });
+      return;
+    }
     this.json(res, 200, {
       lineage: chain.map((i) => ({
         id: i.id,
@@ -459,7 +465,10 @@ export class WebAdapter {
       return;
     }
     const record = this.store().getImage(grant.value.imageId);
-    if (!record) return this.json(res, 404, { error: 'No such image.' });
+    if (!record) {
+      this.json(res, 404, { error: 'No such image.' });
+      return;
+    }
     const page = readFileSync(path.join(PUBLIC, 'editor.html'), 'utf8')
       .replace('__IMAGE_URL__', `/images/${record.id}.png?${url.searchParams.toString()}`)
       .replace('__PROMPT__', escapeHtml(record.prompt))

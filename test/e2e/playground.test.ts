@@ -88,7 +88,9 @@ describe.skipIf(!available)('playground in a browser', () => {
     const grid = results().first();
     await expect
       .poll(() =>
-        grid.locator('[data-testid="result-image"]').evaluate((img: HTMLImageElement) => img.naturalWidth),
+        grid
+          .locator('[data-testid="result-image"]')
+          .evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth),
       )
       .toBe(128);
     await page.screenshot({ path: path.join(SHOTS, '2-grid.png') });

@@ -141,8 +141,10 @@ function progress({ jobId, step, total, preview }) {
   if (bar) bar.style.width = `${Math.round((100 * step) / Math.max(1, total))}%`;
   if (preview) {
     let img = status.querySelector('img.preview');
-    if (!img)
-      status.append((img = el('img', { class: 'preview', alt: 'preview', 'data-testid': 'preview' })));
+    if (!img) {
+      img = el('img', { class: 'preview', alt: 'preview', 'data-testid': 'preview' });
+      status.append(img);
+    }
     img.src = preview;
   }
 }
