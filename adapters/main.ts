@@ -9,6 +9,7 @@ import { type Config, describeConfig, loadConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { LinkSigner } from '../src/links.js';
 import { createLogger, setLogLevel } from '../src/log.js';
+import { SlackAdapter } from './slack/adapter.js';
 import { WebAdapter } from './web/server.js';
 
 const log = createLogger('main');
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('shutting down; running jobs get a grace period, queued jobs resume at next start', { signal });
-    Promise.all([web?.close(), core.close()]).then(
+    Promise.all([web?.close(), slack?.stop(), core.close()]).then(
       () => process.exit(0),
       (error: unknown) => {
         log.error('error during shutdown', { error });

@@ -1,0 +1,437 @@
+/**
+ * The Slack adapter (@slack/bolt): translates slash commands, mentions, thread replies, reactions and
+ * button clicks into internal events, and posts queue progress and results back. Results are uploaded
+ * with the external upload flow (files.uploadV2) and the `ts` of the message that carries each image is
+ * recorded, so reactions and thread replies find their image, also after a restart.
+ */
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { App, LogLevel } from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
+import type { Bot } from '../../commands/bot.js';
+import type { ChatContext, InboundEventInput, Reply } from '../../commands/types.js';
+import type { Core } from '../../src/app.js';
+import { createLogger } from '../../src/log.js';
+import type { JobRecord } from '../../src/store/store.js';
+import { modalView, progressText, resultBlocks } from './blocks.js';
+
+const log = createLogger('slack');
+const PLATFORM = 'slack';
+
+/** Options of {@link SlackAdapter}. */
+export interface SlackOptions {
+  readonly core: Core;
+  readonly bot: Bot;
+  readonly botToken: string;
+  readonly signingSecret?: string | undefined;
+  /** Socket Mode when set. */
+  readonly appToken?: string | undefined;
+  readonly port: number;
+  /** Web API base URL override (proxies, tests). */
+  readonly apiUrl?: string | undefined;
+  /** Minimum time between progress edits of one status message. */
+  readonly progressIntervalMs?: number;
+}
+
+interface Where {
+  readonly channel: string;
+  readonly threadTs?: string | undefined;
+}
+
+/** Slack, through Bolt. */
+export class SlackAdapter {
+  readonly app: App;
+  private readonly options: SlackOptions;
+  private botUserId: string | undefined;
+  private readonly lastEdit = new Map<string, number>();
+  private server: Server | undefined;
+
+  constructor(options: SlackOptions) {
+    this.options = options;
+    const clientOptions = options.apiUrl ? { slackApiUrl: `${options.apiUrl}/` } : {};
+    this.app = new App({
+      token: options.botToken,
+      ...(options.appToken
+        ? { appToken: options.appToken, socketMode: true }
+        : { signingSecret: options.signingSecret ?? '' }),
+      clientOptions,
+      logLevel: LogLevel.ERROR,
+    });
+    this.routes();
+    this.subscribe();
+  }
+
+  /** Starts the HTTP receiver (or connects Socket Mode); resolves with the HTTP port when there is one. */
+  async start(): Promise<number | undefined> {
+    const auth = await this.app.client.auth.test().catch((error: unknown) => {
+      log.error('auth.test failed; check SLACK_BOT_TOKEN', { error: describe(error) });
+      return undefined;
+    });
+    this.botUserId = (auth?.user_id as string | undefined) ?? undefined;
+    const started = (await (this.options.appToken
+      ? this.app.start()
+      : this.app.start(this.options.port))) as unknown;
+    if (started && typeof (started as Server).address === 'function') {
+      this.server = started as Server;
+      const address = this.server.address();
+      return typeof address === 'object' && address ? address.port : this.options.port;
+    }
+    return undefined;
+  }
+
+  async stop(): Promise<void> {
+    await this.app.stop().catch(() => undefined);
+  }
+
+  private get client(): WebClient {
+    return this.app.client;
+  }
+
+  // ---- inbound ------------------------------------------------------------------------------------------
+
+  private ctx(userId: string, channel: string, threadTs?: string): ChatContext {
+    return {
+      platform: PLATFORM,
+      userId,
+      channelId: channel,
+      isAdmin: false,
+      ...(threadTs ? { threadId: threadTs } : {}),
+    };
+  }
+
+  private routes(): void {
+    this.app.command('/imagine', async ({ command, ack }) => {
+      const replies = await this.options.bot.handle({
+        kind: 'command',
+        name: 'imagine',
+        text: command.text,
+        ctx: this.ctx(command.user_id, command.channel_id),
+      });
+      const first = replies[0];
+      if (first?.type === 'text') {
+        await ack({ response_type: 'ephemeral', text: first.text });
+        return;
+      }
+      await ack();
+      await this.deliver(replies, { channel: command.channel_id }, command.user_id);
+    });
+
+    this.app.event('app_mention', async ({ event }) => {
+      if (!event.user || event.bot_id) return;
+      const text = event.text.replace(/<@[A-Z0-9]+>/g, '').trim();
+      const thread = event.thread_ts;
+      const isEditOfImage =
+        thread && this.options.core.store.findChatMessage(PLATFORM, event.channel, thread);
+      const inbound: InboundEventInput = isEditOfImage
+        ? {
+            kind: 'reply',
+            text,
+            target: { channelId: event.channel, messageId: thread },
+            ctx: this.ctx(event.user, event.channel, thread),
+          }
+        : { kind: 'command', name: 'imagine', text, ctx: this.ctx(event.user, event.channel, thread) };
+      await this.deliver(
+        await this.options.bot.handle(inbound),
+        { channel: event.channel, threadTs: thread ?? event.ts },
+        event.user,
+      );
+    });
+
+    this.app.message(async ({ message }) => {
+      const m = message as {
+        subtype?: string;
+        bot_id?: string;
+        user?: string;
+        text?: string;
+        thread_ts?: string;
+        ts: string;
+        channel: string;
+      };
+      if (
+        m.subtype ||
+        m.bot_id ||
+        !m.user ||
+        m.user === this.botUserId ||
+        !m.thread_ts ||
+        m.thread_ts === m.ts
+      )
+        return;
+      if (this.botUserId && m.text?.includes(`<@${this.botUserId}>`)) return; // handled as app_mention
+      if (!this.options.core.store.findChatMessage(PLATFORM, m.channel, m.thread_ts)) return; // not one of ours
+      const replies = await this.options.bot.handle({
+        kind: 'reply',
+        text: m.text ?? '',
+        target: { channelId: m.channel, messageId: m.thread_ts },
+        ctx: this.ctx(m.user, m.channel, m.thread_ts),
+      });
+      await this.deliver(replies, { channel: m.channel, threadTs: m.thread_ts }, m.user);
+    });
+
+    this.app.event('reaction_added', async ({ event }) => {
+      if (event.item.type !== 'message' || event.user === this.botUserId) return;
+      const record = this.options.core.store.findChatMessage(PLATFORM, event.item.channel, event.item.ts);
+      if (!record) return;
+      const replies = await this.options.bot.handle({
+        kind: 'reaction',
+        emoji: event.reaction,
+        target: { channelId: event.item.channel, messageId: event.item.ts },
+        ctx: this.ctx(event.user, event.item.channel),
+      });
+      await this.deliver(
+        replies,
+        { channel: event.item.channel, threadTs: record.threadId ?? event.item.ts },
+        event.user,
+      );
+    });
+
+    this.app.action(/^fb:/, async ({ ack, body, action }) => {
+      await ack();
+      const b = body as {
+        user: { id: string };
+        channel?: { id: string };
+        message?: { ts: string; thread_ts?: string };
+        trigger_id?: string;
+      };
+      const customId = (action as { action_id: string }).action_id;
+      const channel = b.channel?.id ?? '';
+      const threadTs = b.message?.thread_ts ?? b.message?.ts;
+      const replies = await this.options.bot.handle({
+        kind: 'action',
+        customId,
+        ctx: this.ctx(b.user.id, channel, threadTs),
+      });
+      await this.deliver(replies, { channel, threadTs }, b.user.id, b.trigger_id);
+    });
+
+    this.app.view(/^fb:/, async ({ ack, view, body }) => {
+      await ack();
+      const where = JSON.parse(view.private_metadata || '{}') as Where;
+      const fields: Record<string, string> = {};
+      for (const [blockId, values] of Object.entries(view.state.values)) {
+        const value = Object.values(values)[0] as { value?: string | null } | undefined;
+        fields[blockId] = value?.value ?? '';
+      }
+      const replies = await this.options.bot.handle({
+        kind: 'action',
+        customId: view.callback_id,
+        fields,
+        ctx: this.ctx(body.user.id, where.channel, where.threadTs),
+      });
+      await this.deliver(replies, where, body.user.id);
+    });
+
+    this.app.error(async (error) => {
+      log.error('unhandled Slack error', { error: describe(error) });
+    });
+  }
+
+  /** Shows replies: status messages for jobs, ephemeral text, DMs, modals, deletions. */
+  private async deliver(replies: Reply[], where: Where, userId: string, triggerId?: string): Promise<void> {
+    for (const reply of replies) {
+      switch (reply.type) {
+        case 'text':
+          await this.call('chat.postEphemeral', () =>
+            this.client.chat.postEphemeral({
+              channel: where.channel,
+              user: userId,
+              text: reply.text,
+              ...(where.threadTs ? { thread_ts: where.threadTs } : {}),
+            }),
+          );
+          break;
+        case 'queued': {
+          const posted = await this.call('chat.postMessage', () =>
+            this.client.chat.postMessage({
+              channel: where.channel,
+              text: `<@${userId}> ${reply.text}`,
+              ...(where.threadTs ? { thread_ts: where.threadTs } : {}),
+            }),
+          );
+          if (posted?.ts) {
+            this.options.core.store.recordChatMessage({
+              platform: PLATFORM,
+              channelId: where.channel,
+              messageId: posted.ts,
+              jobId: reply.jobId,
+              threadId: where.threadTs ?? null,
+            });
+          }
+          break;
+        }
+        case 'image':
+          await this.postResult(reply.view.imageId, reply.view.jobId, reply.view.text, where);
+          break;
+        case 'dm': {
+          const opened = await this.call('conversations.open', () =>
+            this.client.conversations.open({ users: userId }),
+          );
+          const channel = opened?.channel?.id;
+          if (channel)
+            await this.call('chat.postMessage', () =>
+              this.client.chat.postMessage({ channel, text: reply.text }),
+            );
+          break;
+        }
+        case 'modal':
+          if (triggerId) {
+            await this.call('views.open', () =>
+              this.client.views.open({
+                trigger_id: triggerId,
+                view: modalView(reply.modal, JSON.stringify(where)) as never,
+              }),
+            );
+          }
+          break;
+        case 'delete':
+          await this.call('chat.delete', () =>
+            this.client.chat.delete({ channel: reply.channelId, ts: reply.messageId }),
+          );
+          break;
+      }
+    }
+  }
+
+  // ---- outbound -----------------------------------------------------------------------------------------
+
+  private subscribe(): void {
+    const queue = this.options.core.queue;
+    const mine = (job: JobRecord) => job.platform === PLATFORM;
+    queue.on('progress', (job, progress) => {
+      if (!mine(job)) return;
+      const now = Date.now();
+      if (now - (this.lastEdit.get(job.id) ?? 0) < (this.options.progressIntervalMs ?? 1000)) return;
+      this.lastEdit.set(job.id, now);
+      const status = this.status(job.id);
+      if (!status) return;
+      const text = progressText(
+        `${(job.params as { explanation?: string }).explanation ?? ''}`,
+        progress.step,
+        progress.total,
+      );
+      void this.call('chat.update', () =>
+        this.client.chat.update({ channel: status.channelId, ts: status.messageId, text }),
+      );
+    });
+    queue.on('succeeded', (job) => {
+      if (!mine(job)) return;
+      this.lastEdit.delete(job.id);
+      const view = this.options.bot.resultView(job.id);
+      const status = this.status(job.id);
+      if (!view || !status) return;
+      void this.postResult(view.imageId, job.id, view.text, {
+        channel: status.channelId,
+        threadTs: status.threadId ?? undefined,
+      }).then(() =>
+        this.call('chat.update', () =>
+          this.client.chat.update({
+            channel: status.channelId,
+            ts: status.messageId,
+            text: `✅ ${view.text}`,
+          }),
+        ),
+      );
+    });
+    const ended = (job: JobRecord, text: string) => {
+      if (!mine(job)) return;
+      this.lastEdit.delete(job.id);
+      const status = this.status(job.id);
+      if (status)
+        void this.call('chat.update', () =>
+          this.client.chat.update({ channel: status.channelId, ts: status.messageId, text }),
+        );
+    };
+    queue.on('failed', (job) => ended(job, `Sorry, that didn't work: ${job.error ?? 'unknown error'}`));
+    queue.on('cancelled', (job) => ended(job, 'Cancelled.'));
+  }
+
+  private status(jobId: string) {
+    return this.options.core.store
+      .chatMessagesOfJob(jobId)
+      .find((m) => m.platform === PLATFORM && !m.imageId);
+  }
+
+  /**
+   * Uploads an image into the channel (or thread), finds the ts of the message that carries it, and
+   * posts the buttons and context line. Both messages are recorded against the image.
+   */
+  private async postResult(imageId: string, jobId: string | null, text: string, where: Where): Promise<void> {
+    const view = this.options.bot.imageView(imageId, text);
+    if (!view) return;
+    const upload = (await this.call('files.uploadV2', () =>
+      this.client.files.uploadV2({
+        channel_id: where.channel,
+        file: readFileSync(view.file),
+        filename: `flowbot-${view.imageId}.png`,
+        title: view.context,
+        initial_comment: text,
+        ...(where.threadTs ? { thread_ts: where.threadTs } : {}),
+      } as Parameters<WebClient['files']['uploadV2']>[0]),
+    )) as { files?: { files?: { id?: string }[] }[] } | undefined;
+    const fileId = upload?.files?.[0]?.files?.[0]?.id;
+    const ts = fileId ? await this.shareTs(fileId, where.channel) : undefined;
+    const store = this.options.core.store;
+    if (ts)
+      store.recordChatMessage({
+        platform: PLATFORM,
+        channelId: where.channel,
+        messageId: ts,
+        imageId: view.imageId,
+        jobId,
+        threadId: where.threadTs ?? null,
+      });
+    const buttons = await this.call('chat.postMessage', () =>
+      this.client.chat.postMessage({
+        channel: where.channel,
+        text,
+        blocks: resultBlocks(view) as never,
+        ...(where.threadTs ? { thread_ts: where.threadTs } : ts ? { thread_ts: ts } : {}),
+      }),
+    );
+    if (buttons?.ts)
+      store.recordChatMessage({
+        platform: PLATFORM,
+        channelId: where.channel,
+        messageId: buttons.ts,
+        imageId: view.imageId,
+        jobId,
+        threadId: where.threadTs ?? ts ?? null,
+      });
+  }
+
+  /** The ts of the message that shares a file in a channel; Slack fills it in shortly after the upload. */
+  private async shareTs(fileId: string, channel: string): Promise<string | undefined> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const info = (await this.call('files.info', () => this.client.files.info({ file: fileId }))) as
+        | {
+            file?: {
+              shares?: {
+                public?: Record<string, { ts: string }[]>;
+                private?: Record<string, { ts: string }[]>;
+              };
+            };
+          }
+        | undefined;
+      const shares = info?.file?.shares;
+      const ts = shares?.public?.[channel]?.[0]?.ts ?? shares?.private?.[channel]?.[0]?.ts;
+      if (ts) return ts;
+      await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
+    }
+    log.warn('no share ts for an uploaded file; reactions on it will not find the image', { file: fileId });
+    return undefined;
+  }
+
+  /** Runs a Web API call; errors (429s are retried by the client) are logged with the method and never thrown. */
+  private async call<T>(method: string, fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await fn();
+    } catch (error) {
+      log.error('Slack Web API call failed', { method, error: describe(error) });
+      return undefined;
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  const data = (error as { data?: { error?: string }; code?: string }).data;
+  return data?.error ?? (error as Error).message ?? String(error);
+}

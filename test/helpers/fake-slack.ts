@@ -1,0 +1,177 @@
+/**
+ * A fake Slack on loopback, at the protocol level: the Web API over HTTP (recording every call and
+ * serving the external upload flow) and a Socket Mode WebSocket speaking Slack's envelope/ack protocol.
+ * The real @slack/bolt and @slack/web-api talk to it.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type WebSocket, WebSocketServer } from 'ws';
+
+/** One recorded Web API call. */
+export interface SlackCall {
+  readonly method: string;
+  readonly args: Record<string, unknown>;
+}
+
+/** The fake server. */
+export class FakeSlack {
+  readonly calls: SlackCall[] = [];
+  readonly uploads = new Map<string, Buffer>();
+  private readonly server: Server;
+  private readonly wss: WebSocketServer;
+  private socket: WebSocket | undefined;
+  private readonly acks = new Map<string, (payload: unknown) => void>();
+  private tsCounter = 1_700_000_000;
+  private fileCounter = 0;
+  private readonly fileShares = new Map<string, { channel: string; ts: string; infoCalls: number }>();
+  base = '';
+
+  constructor() {
+    this.server = createServer((req, res) => {
+      void this.handle(req).then(([status, body]) => {
+        res.writeHead(status, {
+          'content-type': typeof body === 'string' ? 'text/plain' : 'application/json',
+        });
+        res.end(typeof body === 'string' ? body : JSON.stringify(body));
+      });
+    });
+    this.wss = new WebSocketServer({ server: this.server, path: '/socket' });
+    this.wss.on('connection', (socket) => {
+      this.socket = socket;
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { envelope_id?: string; payload?: unknown };
+        if (message.envelope_id) this.acks.get(message.envelope_id)?.(message.payload);
+      });
+      socket.send(
+        JSON.stringify({
+          type: 'hello',
+          num_connections: 1,
+          debug_info: { host: 'fake' },
+          connection_info: { app_id: 'AFAKE' },
+        }),
+      );
+    });
+  }
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.base;
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.wss.clients) client.terminate();
+    this.wss.close();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Calls of one method. */
+  of(method: string): SlackCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  /** True once a Socket Mode client is connected. */
+  get socketConnected(): boolean {
+    return this.socket !== undefined;
+  }
+
+  /** Sends a Socket Mode envelope; resolves with the ack's payload. */
+  sendEnvelope(type: string, payload: unknown): Promise<unknown> {
+    const envelopeId = `env-${++this.fileCounter}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ack for ${envelopeId}`)), 5000);
+      this.acks.set(envelopeId, (ackPayload) => {
+        clearTimeout(timer);
+        resolve(ackPayload ?? null);
+      });
+      this.socket!.send(
+        JSON.stringify({
+          envelope_id: envelopeId,
+          type,
+          payload,
+          accepts_response_payload: type !== 'events_api',
+        }),
+      );
+    });
+  }
+
+  /** The ts of the message that shares an uploaded file. */
+  shareTsOf(fileId: string): string | undefined {
+    return this.fileShares.get(fileId)?.ts;
+  }
+
+  private nextTs(): string {
+    return `${++this.tsCounter}.000100`;
+  }
+
+  private async handle(req: IncomingMessage): Promise<[number, unknown]> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks);
+    const url = new URL(req.url ?? '/', this.base);
+    const upload = /^\/upload\/(F\w+)$/.exec(url.pathname);
+    if (upload) {
+      // The client sends the file as multipart form data: keep the file's own bytes.
+      const start = raw.indexOf(Buffer.from([0x89, 0x50, 0x4e, 0x47]));
+      const iend = raw.indexOf(Buffer.from('IEND'), start);
+      this.uploads.set(upload[1]!, start >= 0 && iend > 0 ? raw.subarray(start, iend + 8) : raw);
+      this.calls.push({ method: 'upload', args: { file_id: upload[1], bytes: raw.length } });
+      return [200, 'OK'];
+    }
+    const method = url.pathname.replace(/^\/api\//, '');
+    const args = this.parse(req.headers['content-type'] ?? '', raw);
+    this.calls.push({ method, args });
+    return [200, this.respond(method, args)];
+  }
+
+  private parse(type: string, raw: Buffer): Record<string, unknown> {
+    const text = raw.toString('utf8');
+    if (type.includes('application/json')) return JSON.parse(text || '{}') as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of new URLSearchParams(text)) {
+      out[key] = /^[[{]/.test(value) ? (JSON.parse(value) as unknown) : value;
+    }
+    return out;
+  }
+
+  private respond(method: string, args: Record<string, unknown>): unknown {
+    switch (method) {
+      case 'auth.test':
+        return { ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1', user: 'flowbot' };
+      case 'apps.connections.open':
+        return { ok: true, url: `${this.base.replace('http', 'ws')}/socket` };
+      case 'chat.postMessage':
+        return { ok: true, channel: args.channel, ts: this.nextTs(), message: { text: args.text } };
+      case 'chat.update':
+        return { ok: true, channel: args.channel, ts: args.ts };
+      case 'chat.postEphemeral':
+        return { ok: true, message_ts: this.nextTs() };
+      case 'chat.delete':
+        return { ok: true };
+      case 'conversations.open':
+        return { ok: true, channel: { id: 'DDM1' } };
+      case 'views.open':
+        return { ok: true, view: { id: 'V1' } };
+      case 'files.getUploadURLExternal': {
+        const id = `F${++this.fileCounter}`;
+        return { ok: true, upload_url: `${this.base}/upload/${id}`, file_id: id };
+      }
+      case 'files.completeUploadExternal': {
+        const files = args.files as { id: string; title?: string }[];
+        for (const file of files)
+          this.fileShares.set(file.id, { channel: String(args.channel_id), ts: this.nextTs(), infoCalls: 0 });
+        return { ok: true, files: files.map((f) => ({ id: f.id, title: f.title })) };
+      }
+      case 'files.info': {
+        const share = this.fileShares.get(String(args.file));
+        if (!share) return { ok: false, error: 'file_not_found' };
+        share.infoCalls++;
+        // Like Slack, the share information arrives a moment after the upload completes.
+        const shares = share.infoCalls < 2 ? {} : { public: { [share.channel]: [{ ts: share.ts }] } };
+        return { ok: true, file: { id: args.file, shares } };
+      }
+      default:
+        return { ok: false, error: 'unknown_method' };
+    }
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * The Slack adapter with the real @slack/bolt against a loopback Slack: signed HTTP requests in, Web API
+ * calls (and the external upload flow) out; and a Socket Mode start-up over a loopback WebSocket.
+ */
+import { createHmac } from 'node:crypto';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SlackAdapter } from '../adapters/slack/adapter.js';
+import { encodeAction } from '../commands/actions.js';
+import { TestBot } from './helpers/bot.js';
+import { FakeSlack } from './helpers/fake-slack.js';
+import { tempDir, waitFor } from './helpers/tmp.js';
+
+const SECRET = 'slack-signing-secret-for-tests';
+
+function sign(body: string, timestamp = Math.floor(Date.now() / 1000)): Record<string, string> {
+  const signature = `v0=${createHmac('sha256', SECRET).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+  return { 'x-slack-signature': signature, 'x-slack-request-timestamp': String(timestamp) };
+}
+
+describe('Slack adapter over HTTP', () => {
+  const t = tempDir();
+  const fake = new FakeSlack();
+  let bot: TestBot;
+  let slack: SlackAdapter;
+  let url: string;
+
+  async function send(body: string, type: string, headers = sign(body)): Promise<Response> {
+    return fetch(url, { method: 'POST', headers: { 'content-type': type, ...headers }, body });
+  }
+  const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+  const event = (inner: Record<string, unknown>) =>
+    JSON.stringify({
+      type: 'event_callback',
+      team_id: 'T1',
+      api_app_id: 'A1',
+      event_id: `Ev${Math.random()}`,
+      event_time: 1,
+      event: inner,
+    });
+  const uploads = () => fake.of('files.completeUploadExternal');
+  async function pngOf(index: number) {
+    const fileId = (uploads()[index]!.args.files as { id: string }[])[0]!.id;
+    const ts = fake.shareTsOf(fileId)!;
+    // The adapter records the message only once Slack has reported where the file was shared.
+    await waitFor(
+      () => bot.core.store.findChatMessage('slack', 'C1', ts) !== undefined || index < 0,
+      10_000,
+      'the share record',
+    );
+    return { fileId, meta: await sharp(fake.uploads.get(fileId)!).metadata(), ts };
+  }
+
+  beforeAll(async () => {
+    const base = await fake.start();
+    bot = new TestBot(t.dir);
+    slack = new SlackAdapter({
+      core: bot.core,
+      bot: bot.bot,
+      botToken: 'xoxb-test',
+      signingSecret: SECRET,
+      port: 0,
+      apiUrl: `${base}/api`,
+      progressIntervalMs: 0,
+    });
+    const port = await slack.start();
+    url = `http://127.0.0.1:${port}/slack/events`;
+  });
+
+  afterAll(async () => {
+    await slack.stop();
+    await bot.close();
+    await fake.stop();
+    t.cleanup();
+  });
+
+  it('/imagine acks within 3 s and uploads the grid with its buttons', async () => {
+    const started = Date.now();
+    const res = await send(
+      form({
+        command: '/imagine',
+        text: 'a red apple --seed 3',
+        user_id: 'U1',
+        channel_id: 'C1',
+        team_id: 'T1',
+        trigger_id: 'tr1',
+        response_url: `${fake.base}/respond`,
+      }),
+      'application/x-www-form-urlencoded',
+    );
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(3000);
+    await waitFor(() => uploads().length === 1, 20_000, 'the grid upload');
+    const { meta } = await pngOf(0);
+    expect(meta).toMatchObject({ format: 'png', width: 128, height: 128 });
+    expect(uploads()[0]!.args).toMatchObject({ channel_id: 'C1' });
+    await waitFor(
+      () => fake.of('chat.postMessage').some((c) => Array.isArray(c.args.blocks)),
+      5000,
+      'the buttons',
+    );
+    const withButtons = fake.of('chat.postMessage').find((c) => Array.isArray(c.args.blocks))!;
+    const labels = (withButtons.args.blocks as { type: string; elements?: { text?: { text: string } }[] }[])
+      .filter((b) => b.type === 'actions')
+      .flatMap((b) => b.elements!.map((e) => e.text!.text));
+    expect(labels).toEqual(['U1', 'U2', 'U3', 'U4', '🔄', 'V1', 'V2', 'V3', 'V4', 'Vary region']);
+    expect(JSON.stringify(withButtons.args.blocks)).toMatch(/seed 3 · #\w+/);
+    expect(fake.of('chat.postMessage')[0]!.args.text).toMatch(/^<@U1> Imagined: "a red apple"/);
+  });
+
+  it('answers bad flags with an ephemeral message and queues nothing', async () => {
+    const before = fake.calls.length;
+    const res = await send(
+      form({
+        command: '/imagine',
+        text: 'a cat --stpes 3',
+        user_id: 'U1',
+        channel_id: 'C1',
+        team_id: 'T1',
+        trigger_id: 'tr',
+      }),
+      'application/x-www-form-urlencoded',
+    );
+    const body = (await res.json()) as { response_type: string; text: string };
+    expect(body).toMatchObject({ response_type: 'ephemeral' });
+    expect(body.text).toContain('Did you mean --steps?');
+    expect(fake.calls.slice(before).some((c) => c.method === 'chat.postMessage')).toBe(false);
+  });
+
+  it('a mag reaction uploads a larger PNG into the image thread', async () => {
+    const grid = await pngOf(0);
+    await send(
+      event({
+        type: 'reaction_added',
+        user: 'U2',
+        reaction: 'mag',
+        item: { type: 'message', channel: 'C1', ts: grid.ts },
+        event_ts: '1.1',
+      }),
+      'application/json',
+    );
+    await waitFor(() => uploads().length === 2, 20_000, 'the upscale upload');
+    const up = await pngOf(1);
+    expect(up.meta.width).toBe(128);
+    expect(uploads()[1]!.args).toMatchObject({ channel_id: 'C1', thread_ts: grid.ts });
+    const record = bot.core.store.findChatMessage('slack', 'C1', up.ts)!;
+    expect(bot.core.store.getImage(record.imageId!)).toMatchObject({ operation: 'upscale', width: 128 });
+  });
+
+  it('a thread reply "make it night" posts a refined PNG in that thread', async () => {
+    const grid = await pngOf(0);
+    await send(
+      event({
+        type: 'message',
+        channel: 'C1',
+        user: 'U1',
+        text: '#2 make it night',
+        ts: '1700000999.000100',
+        thread_ts: grid.ts,
+        event_ts: '1.2',
+      }),
+      'application/json',
+    );
+    await waitFor(() => uploads().length === 3, 20_000, 'the refined upload');
+    expect(uploads()[2]!.args).toMatchObject({ thread_ts: grid.ts });
+    const refined = await pngOf(2);
+    const record = bot.core.store.findChatMessage('slack', 'C1', refined.ts)!;
+    expect(bot.core.store.getImage(record.imageId!)).toMatchObject({
+      operation: 'variation',
+      prompt: 'a red apple, night',
+      strength: 0.55,
+    });
+  });
+
+  it('a V1 button makes variations, also for buttons made before a restart', async () => {
+    const gridId = bot.core.store.findChatMessage('slack', 'C1', (await pngOf(0)).ts)!.imageId!;
+    const payload = {
+      type: 'block_actions',
+      user: { id: 'U3' },
+      channel: { id: 'C1' },
+      trigger_id: 'tr2',
+      team: { id: 'T1' },
+      api_app_id: 'A1',
+      message: { ts: '1700000100.000100' },
+      container: { type: 'message' },
+      actions: [
+        {
+          action_id: encodeAction({ action: 'vary', imageId: gridId, cell: 1 }),
+          block_id: 'row1-0',
+          type: 'button',
+          value: 'x',
+          action_ts: '1',
+        },
+      ],
+    };
+    await send(form({ payload: JSON.stringify(payload) }), 'application/x-www-form-urlencoded');
+    await waitFor(() => uploads().length === 4, 20_000, 'the variation upload');
+    const varied = await pngOf(3);
+    const record = bot.core.store.findChatMessage('slack', 'C1', varied.ts)!;
+    const image = bot.core.store.getImage(record.imageId!)!;
+    expect(image.operation).toBe('grid');
+    expect(bot.core.store.getImage((image.extra as { cells: string[] }).cells[0]!)).toMatchObject({
+      operation: 'variation',
+    });
+  });
+
+  it('rejects unsigned and stale requests with 401 and runs nothing', async () => {
+    const jobsBefore = bot.core.store.db.prepare('SELECT COUNT(*) AS n FROM jobs').get() as { n: number };
+    const body = form({
+      command: '/imagine',
+      text: 'a pear',
+      user_id: 'U1',
+      channel_id: 'C1',
+      team_id: 'T1',
+    });
+    expect((await send(body, 'application/x-www-form-urlencoded', {})).status).toBe(401);
+    expect(
+      (await send(body, 'application/x-www-form-urlencoded', sign(body, Math.floor(Date.now() / 1000) - 600)))
+        .status,
+    ).toBe(401);
+    expect(
+      (
+        await send(body, 'application/x-www-form-urlencoded', {
+          ...sign(body),
+          'x-slack-signature': 'v0=deadbeef',
+        })
+      ).status,
+    ).toBe(401);
+    const jobsAfter = bot.core.store.db.prepare('SELECT COUNT(*) AS n FROM jobs').get() as { n: number };
+    expect(jobsAfter.n).toBe(jobsBefore.n);
+  });
+});
+
+describe('Slack adapter in Socket Mode', () => {
+  it('connects over the WebSocket, acks envelopes and runs /imagine', async () => {
+    const t = tempDir();
+    const fake = new FakeSlack();
+    const base = await fake.start();
+    const bot = new TestBot(t.dir);
+    const slack = new SlackAdapter({
+      core: bot.core,
+      bot: bot.bot,
+      botToken: 'xoxb-test',
+      appToken: 'xapp-test',
+      port: 0,
+      apiUrl: `${base}/api`,
+    });
+    try {
+      await slack.start();
+      await waitFor(() => fake.socketConnected, 5000, 'the socket');
+      expect(fake.of('apps.connections.open')).toHaveLength(1);
+      await fake.sendEnvelope('slash_commands', {
+        command: '/imagine',
+        text: 'a plum --n 1',
+        user_id: 'U9',
+        channel_id: 'C9',
+        team_id: 'T1',
+        trigger_id: 't',
+      });
+      await waitFor(() => fake.of('files.completeUploadExternal').length === 1, 20_000, 'the upload');
+      expect(fake.of('files.completeUploadExternal')[0]!.args).toMatchObject({ channel_id: 'C9' });
+      await waitFor(() => fake.of('files.info').length >= 2, 10_000, 'the share lookup');
+    } finally {
+      await slack.stop();
+      await bot.close();
+      await fake.stop();
+      t.cleanup();
+    }
+  });
+});
