@@ -47,12 +47,25 @@ async function main(): Promise<void> {
   const bot = createBot(core, editorLink);
   web = new WebAdapter({ core, bot, signer, host: config.host, port: config.port, token: config.webToken });
   const url = await web.listen();
-  const chatAdapters = [
-    config.discordToken ? 'Discord' : undefined,
-    config.slackBotToken ? 'Slack' : undefined,
-  ].filter(Boolean);
-  if (chatAdapters.length > 0)
-    log.warn(`chat adapters for ${chatAdapters.join(' and ')} are not built yet; only the playground runs`);
+  let slack: SlackAdapter | undefined;
+  if (config.slackBotToken) {
+    slack = new SlackAdapter({
+      core,
+      bot,
+      botToken: config.slackBotToken,
+      signingSecret: config.slackSigningSecret,
+      appToken: config.slackAppToken,
+      port: config.slackPort,
+      apiUrl: config.slackApiUrl,
+    });
+    const port = await slack.start();
+    log.info(
+      config.slackAppToken
+        ? 'Slack connected in Socket Mode'
+        : `Slack listening on port ${port} at /slack/events`,
+    );
+  }
+  if (config.discordToken) log.warn('the Discord adapter is not built yet; DISCORD_TOKEN is ignored');
   const { resumed, failed } = core.queue.recover();
   log.info('job queue ready', { resumed: resumed.length, failedOnRecovery: failed.length });
   process.stdout.write(`\nflowbot playground: ${url}${config.webToken ? '/?token=<WEB_TOKEN>' : ''}\n\n`);

@@ -7,34 +7,32 @@ type Block = Record<string, unknown>;
 export function resultBlocks(view: ResultView): Block[] {
   const rows = new Map<number, ButtonSpec[]>();
   for (const button of view.buttons) rows.set(button.row, [...(rows.get(button.row) ?? []), button]);
-  const blocks: Block[] = [{ type: 'section', text: { type: 'mrkdwn', text: escape(view.text) } }];
+  const blocks: Block[] = [{ type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(view.text) } }];
   for (const [row, buttons] of rows) {
     for (let i = 0; i < buttons.length; i += 5) {
       blocks.push({
         type: 'actions',
         block_id: `row${row}-${i}`,
-        elements: buttons
-          .slice(i, i + 5)
-          .map((b) =>
-            b.url
-              ? {
-                  type: 'button',
-                  text: { type: 'plain_text', text: b.label },
-                  url: b.url,
-                  action_id: b.customId,
-                }
-              : {
-                  type: 'button',
-                  text: { type: 'plain_text', text: b.label },
-                  action_id: b.customId,
-                  value: b.customId,
-                  ...(b.style === 'primary' ? { style: 'primary' } : {}),
-                },
-          ),
+        elements: buttons.slice(i, i + 5).map((b) =>
+          b.url
+            ? {
+                type: 'button',
+                text: { type: 'plain_text', text: b.label },
+                url: b.url,
+                action_id: b.customId,
+              }
+            : {
+                type: 'button',
+                text: { type: 'plain_text', text: b.label },
+                action_id: b.customId,
+                value: b.customId,
+                ...(b.style === 'primary' ? { style: 'primary' } : {}),
+              },
+        ),
       });
     }
   }
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: escape(view.context) }] });
+  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: escapeMrkdwn(view.context) }] });
   return blocks;
 }
 
@@ -72,6 +70,6 @@ export function progressText(base: string, step: number, total: number): string 
 }
 
 /** Escapes Slack's control characters in mrkdwn text. */
-export function escape(text: string): string {
+export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
