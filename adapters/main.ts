@@ -9,6 +9,7 @@ import { type Config, describeConfig, loadConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { LinkSigner } from '../src/links.js';
 import { createLogger, setLogLevel } from '../src/log.js';
+import { DiscordAdapter } from './discord/adapter.js';
 import { SlackAdapter } from './slack/adapter.js';
 import { WebAdapter } from './web/server.js';
 
@@ -65,7 +66,20 @@ async function main(): Promise<void> {
         : `Slack listening on port ${port} at /slack/events`,
     );
   }
-  if (config.discordToken) log.warn('the Discord adapter is not built yet; DISCORD_TOKEN is ignored');
+  let discord: DiscordAdapter | undefined;
+  if (config.discordToken) {
+    discord = new DiscordAdapter({
+      core,
+      bot,
+      token: config.discordToken,
+      apiUrl: config.discordApiUrl,
+      guildId: config.discordGuildId,
+    });
+    await discord.start();
+    log.info(`Discord connected as ${discord.client.user?.tag ?? 'the bot'}`, {
+      commands: config.discordGuildId ? `guild ${config.discordGuildId}` : 'global',
+    });
+  }
   const { resumed, failed } = core.queue.recover();
   log.info('job queue ready', { resumed: resumed.length, failedOnRecovery: failed.length });
   process.stdout.write(`\nflowbot playground: ${url}${config.webToken ? '/?token=<WEB_TOKEN>' : ''}\n\n`);
@@ -75,7 +89,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('shutting down; running jobs get a grace period, queued jobs resume at next start', { signal });
-    Promise.all([web?.close(), slack?.stop(), core.close()]).then(
+    Promise.all([web?.close(), slack?.stop(), discord?.stop(), core.close()]).then(
       () => process.exit(0),
       (error: unknown) => {
         log.error('error during shutdown', { error });

@@ -1,0 +1,523 @@
+/**
+ * The Discord adapter (discord.js v14): slash commands, buttons and modals, replies to results and
+ * reactions become internal events; queue progress edits the interaction reply (at most every 1.5 s);
+ * results are posted as regular channel messages that mention the requester, so people can reply and
+ * react to them and the 15-minute interaction-token limit does not matter. Every button id carries the
+ * image and the action, so buttons keep working after a restart.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+  Client,
+  Events,
+  GatewayIntentBits,
+  type Interaction,
+  type Message,
+  type MessageReaction,
+  type ModalSubmitInteraction,
+  type PartialMessageReaction,
+  Partials,
+  type PartialUser,
+  REST,
+  type SendableChannels,
+  SlashCommandBuilder,
+  type User,
+} from 'discord.js';
+import type { Bot } from '../../commands/bot.js';
+import type { ChatContext, InboundEventInput, Reply } from '../../commands/types.js';
+import type { Core } from '../../src/app.js';
+import { createLogger } from '../../src/log.js';
+import type { JobRecord } from '../../src/store/store.js';
+import { componentRows, DEFAULT_ATTACHMENT_LIMIT, fitAttachment, modal } from './render.js';
+
+const log = createLogger('discord');
+const PLATFORM = 'discord';
+
+/** Options of {@link DiscordAdapter}. */
+export interface DiscordOptions {
+  readonly core: Core;
+  readonly bot: Bot;
+  readonly token: string;
+  /** REST base URL override (proxies, tests), e.g. http://127.0.0.1:1234/api. */
+  readonly apiUrl?: string | undefined;
+  /** Register commands in this guild only (instant) instead of globally. */
+  readonly guildId?: string | undefined;
+  /** Minimum time between progress edits. */
+  readonly progressIntervalMs?: number;
+}
+
+/** The /imagine command with options for the common flags. */
+export function imagineCommand() {
+  return new SlashCommandBuilder()
+    .setName('imagine')
+    .setDescription('Make images from a prompt')
+    .addStringOption((o) =>
+      o
+        .setName('prompt')
+        .setDescription('What to draw (flags like --ar 16:9 work too)')
+        .setRequired(true)
+        .setMaxLength(1500),
+    )
+    .addStringOption((o) => o.setName('negative').setDescription('What to avoid'))
+    .addStringOption((o) => o.setName('aspect').setDescription('Aspect ratio W:H, e.g. 16:9'))
+    .addIntegerOption((o) =>
+      o
+        .setName('seed')
+        .setDescription('Seed for a repeatable image')
+        .setMinValue(0)
+        .setMaxValue(4_294_967_295),
+    )
+    .addIntegerOption((o) =>
+      o.setName('steps').setDescription('Denoising steps').setMinValue(1).setMaxValue(150),
+    )
+    .addStringOption((o) => o.setName('model').setDescription('Model').setAutocomplete(true))
+    .addStringOption((o) => o.setName('style').setDescription('Style word, e.g. 3d'));
+}
+
+/** Other commands, with their text argument. */
+const SIMPLE_COMMANDS: [name: string, description: string, argument?: string][] = [
+  ['settings', 'Your defaults (e.g. "steps 12", "remix on")', 'what'],
+  ['info', 'Parameters and lineage of an image', 'image'],
+  ['cancel', 'Cancel your job', 'job'],
+  ['queue', 'Your jobs and their places in line'],
+  ['help', 'How to use flowbot'],
+];
+
+interface Progress {
+  readonly interaction?: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
+  last: number;
+}
+
+/** Discord, through discord.js. */
+export class DiscordAdapter {
+  readonly client: Client;
+  private readonly options: DiscordOptions;
+  private readonly progress = new Map<string, Progress>();
+  private readonly uploadLimits = new Map<string, number>();
+
+  constructor(options: DiscordOptions) {
+    this.options = options;
+    this.client = new Client({
+      intents: [
+        GatewayIntentBits.Guilds,
+        GatewayIntentBits.GuildMessages,
+        GatewayIntentBits.GuildMessageReactions,
+        GatewayIntentBits.DirectMessages,
+        GatewayIntentBits.MessageContent,
+      ],
+      partials: [Partials.Message, Partials.Channel, Partials.Reaction, Partials.User],
+      ...(options.apiUrl ? { rest: { api: options.apiUrl } } : {}),
+    });
+    this.client.rest.on('response', (request, response) => {
+      if (response.status >= 400)
+        log.warn('Discord REST error', {
+          route: `${request.method} ${request.route}`,
+          status: response.status,
+        });
+    });
+    this.client.on(
+      Events.InteractionCreate,
+      (interaction) => void this.guard('interaction', () => this.onInteraction(interaction)),
+    );
+    this.client.on(
+      Events.MessageCreate,
+      (message) => void this.guard('message', () => this.onMessage(message)),
+    );
+    this.client.on(
+      Events.MessageReactionAdd,
+      (reaction, user) => void this.guard('reaction', () => this.onReaction(reaction, user)),
+    );
+    this.client.on(Events.Error, (error) => log.error('discord.js error', { error }));
+    this.subscribe();
+  }
+
+  /** Logs in, registers the slash commands, and resolves once the client is ready. */
+  async start(): Promise<void> {
+    const ready = new Promise<void>((resolve) => this.client.once(Events.ClientReady, () => resolve()));
+    await this.client.login(this.options.token);
+    await ready;
+    await this.registerCommands();
+  }
+
+  async stop(): Promise<void> {
+    await this.client.destroy();
+  }
+
+  private async registerCommands(): Promise<void> {
+    const commands = [
+      imagineCommand().toJSON(),
+      ...SIMPLE_COMMANDS.map(([name, description, argument]) => {
+        const builder = new SlashCommandBuilder().setName(name).setDescription(description);
+        if (argument) builder.addStringOption((o) => o.setName(argument).setDescription(argument));
+        return builder.toJSON();
+      }),
+    ];
+    const rest = new REST(this.options.apiUrl ? { api: this.options.apiUrl } : {}).setToken(
+      this.options.token,
+    );
+    const appId = this.client.application?.id ?? this.client.user?.id;
+    if (!appId) return;
+    const route = this.options.guildId
+      ? `/applications/${appId}/guilds/${this.options.guildId}/commands`
+      : `/applications/${appId}/commands`;
+    await rest
+      .put(route as `/${string}`, { body: commands })
+      .catch((error: unknown) => log.error('registering slash commands failed', { route, error }));
+  }
+
+  /** Runs a handler; nothing a handler throws takes the process down. */
+  private async guard(what: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      log.error(`handling a Discord ${what} failed`, { error });
+    }
+  }
+
+  private ctx(user: User | PartialUser, channelId: string, isAdmin = false): ChatContext {
+    return { platform: PLATFORM, userId: user.id, userName: user.username ?? user.id, channelId, isAdmin };
+  }
+
+  // ---- inbound ------------------------------------------------------------------------------------------
+
+  private async onInteraction(interaction: Interaction): Promise<void> {
+    const channelId = interaction.channelId ?? '';
+    const isAdmin = interaction.memberPermissions?.has('ManageGuild') ?? false;
+    if ('attachmentSizeLimit' in interaction && typeof interaction.attachmentSizeLimit === 'number') {
+      this.uploadLimits.set(channelId, interaction.attachmentSizeLimit);
+    }
+    if (interaction.isAutocomplete()) {
+      const typed = String(interaction.options.getFocused()).toLowerCase();
+      const models = this.options.core.models
+        .list()
+        .filter((m) => m.includes(typed))
+        .slice(0, 25);
+      await interaction.respond(models.map((m) => ({ name: m, value: m })));
+      return;
+    }
+    if (interaction.isChatInputCommand()) {
+      await interaction.deferReply();
+      const text =
+        interaction.commandName === 'imagine'
+          ? imagineText(interaction)
+          : (interaction.options.data[0]?.value?.toString() ?? '');
+      const replies = await this.options.bot.handle({
+        kind: 'command',
+        name: interaction.commandName,
+        text,
+        ctx: this.ctx(interaction.user, channelId, isAdmin),
+      });
+      await this.answerInteraction(interaction, replies);
+      return;
+    }
+    if (interaction.isButton() || interaction.isModalSubmit()) {
+      const fields: Record<string, string> = {};
+      if (interaction.isModalSubmit())
+        for (const [id, field] of interaction.fields.fields)
+          fields[id] = 'value' in field ? String(field.value) : '';
+      const replies = await this.options.bot.handle({
+        kind: 'action',
+        customId: interaction.customId,
+        ctx: this.ctx(interaction.user, channelId, isAdmin),
+        ...(interaction.isModalSubmit() ? { fields } : {}),
+      });
+      const form = replies.find((r) => r.type === 'modal');
+      if (form && form.type === 'modal' && interaction.isButton()) {
+        await interaction.showModal(modal(form.modal));
+        return;
+      }
+      const replyTo = interaction.isButton() ? interaction.message.id : interaction.message?.id;
+      await interaction.deferReply({ ephemeral: replies.every((r) => r.type === 'text') });
+      await this.answerInteraction(interaction, replies, replyTo);
+    }
+  }
+
+  /** A reply to one of flowbot's messages is an edit; other messages are ignored. */
+  private async onMessage(message: Message): Promise<void> {
+    if (message.author.bot || message.author.id === this.client.user?.id) return;
+    const target = message.reference?.messageId;
+    if (!target) return;
+    const record = this.options.core.store.findChatMessage(PLATFORM, message.channelId, target);
+    if (!record) return;
+    // Without the privileged MessageContent intent, only messages that mention the bot carry text.
+    const text = message.content.replace(/<@!?\d+>/g, '').trim();
+    if (!text && message.attachments.size === 0) return;
+    const attachment = message.attachments.first();
+    const upload = attachment
+      ? await this.download(attachment.url, attachment.size, attachment.name)
+      : undefined;
+    const event: InboundEventInput = {
+      kind: 'reply',
+      text,
+      target: { channelId: message.channelId, messageId: target },
+      ctx: this.ctx(message.author, message.channelId),
+      ...(upload ? { attachment: upload } : {}),
+    };
+    await this.answerMessage(
+      message.channel as SendableChannels,
+      message.author,
+      await this.options.bot.handle(event),
+      message.id,
+    );
+  }
+
+  private async onReaction(
+    reaction: MessageReaction | PartialMessageReaction,
+    user: User | PartialUser,
+  ): Promise<void> {
+    if (user.bot || user.id === this.client.user?.id) return;
+    const message = reaction.message;
+    if (!this.options.core.store.findChatMessage(PLATFORM, message.channelId, message.id)) return;
+    const replies = await this.options.bot.handle({
+      kind: 'reaction',
+      emoji: reaction.emoji.name ?? '',
+      target: { channelId: message.channelId, messageId: message.id },
+      ctx: this.ctx(user, message.channelId),
+    });
+    const channel = (message.channel ??
+      (await this.client.channels.fetch(message.channelId))) as SendableChannels;
+    await this.answerMessage(channel, user, replies, message.id);
+  }
+
+  private async download(url: string, size: number, name: string) {
+    // The size is checked by the command layer before anything is read; fetch only what may be used.
+    if (size > 50 * 1024 * 1024) return { name, size };
+    const response = await fetch(url).catch(() => undefined);
+    if (!response?.ok) return { name, size };
+    return { name, size, bytes: new Uint8Array(await response.arrayBuffer()) };
+  }
+
+  // ---- answers ------------------------------------------------------------------------------------------
+
+  private async answerInteraction(
+    interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction,
+    replies: Reply[],
+    replyTo?: string,
+  ): Promise<void> {
+    for (const reply of replies) {
+      if (reply.type === 'text') await interaction.editReply({ content: reply.text });
+      else if (reply.type === 'queued') {
+        await interaction.editReply({ content: reply.text });
+        this.progress.set(reply.jobId, { interaction, last: 0 });
+        this.options.core.store.recordChatMessage({
+          platform: PLATFORM,
+          channelId: interaction.channelId ?? '',
+          messageId: `interaction-${interaction.id}`,
+          jobId: reply.jobId,
+          threadId: replyTo ?? null,
+        });
+      } else if (reply.type === 'image') {
+        await interaction.editReply({ content: reply.view.text });
+        await this.postResult(
+          reply.view.imageId,
+          reply.view.jobId,
+          reply.view.text,
+          interaction.channelId ?? '',
+          interaction.user.id,
+          replyTo,
+        );
+      } else if (reply.type === 'dm') {
+        await interaction.user
+          .send(reply.text)
+          .catch((error: unknown) => log.warn('cannot DM the user', { error }));
+        await interaction.editReply({ content: 'Sent you a direct message.' });
+      }
+    }
+  }
+
+  private async answerMessage(
+    channel: SendableChannels,
+    user: User | PartialUser,
+    replies: Reply[],
+    replyTo: string,
+  ): Promise<void> {
+    for (const reply of replies) {
+      switch (reply.type) {
+        case 'text':
+          // No interaction to answer privately: tell the person by DM rather than in the channel.
+          try {
+            await user.send(reply.text);
+          } catch {
+            await channel.send({
+              content: `<@${user.id}> ${reply.text}`,
+              reply: { messageReference: replyTo, failIfNotExists: false },
+            });
+          }
+          break;
+        case 'queued': {
+          const status = await channel.send({
+            content: `<@${user.id}> ${reply.text}`,
+            reply: { messageReference: replyTo, failIfNotExists: false },
+          });
+          this.progress.set(reply.jobId, { last: 0 });
+          this.options.core.store.recordChatMessage({
+            platform: PLATFORM,
+            channelId: status.channelId,
+            messageId: status.id,
+            jobId: reply.jobId,
+            threadId: replyTo,
+          });
+          break;
+        }
+        case 'image':
+          await this.postResult(
+            reply.view.imageId,
+            reply.view.jobId,
+            reply.view.text,
+            channel.id,
+            user.id,
+            replyTo,
+          );
+          break;
+        case 'dm':
+          await user.send(reply.text).catch((error: unknown) => log.warn('cannot DM the user', { error }));
+          break;
+        case 'delete':
+          await channel.messages
+            .delete(reply.messageId)
+            .catch((error: unknown) => log.warn('cannot delete the message', { error }));
+          break;
+        case 'modal':
+          break; // forms need an interaction; reactions and replies never ask for one
+      }
+    }
+  }
+
+  // ---- outbound -----------------------------------------------------------------------------------------
+
+  private subscribe(): void {
+    const queue = this.options.core.queue;
+    const mine = (job: JobRecord) => job.platform === PLATFORM;
+    queue.on('progress', (job, p) => {
+      if (!mine(job)) return;
+      const entry = this.progress.get(job.id);
+      const now = Date.now();
+      if (!entry || now - entry.last < (this.options.progressIntervalMs ?? 1500)) return;
+      entry.last = now;
+      const explanation = (job.params as { explanation?: string }).explanation ?? '';
+      const content = `${explanation}\n${bar(p.step, p.total)}`;
+      const files = p.preview ? [{ attachment: Buffer.from(p.preview), name: 'preview.png' }] : [];
+      void this.editStatus(job.id, entry, content, files);
+    });
+    queue.on('succeeded', (job) => {
+      if (!mine(job)) return;
+      const view = this.options.bot.resultView(job.id);
+      const status = this.options.core.store
+        .chatMessagesOfJob(job.id)
+        .find((m) => m.platform === PLATFORM && !m.imageId);
+      const entry = this.progress.get(job.id);
+      this.progress.delete(job.id);
+      if (!view) return;
+      void this.guard('result', async () => {
+        await this.postResult(
+          view.imageId,
+          job.id,
+          view.text,
+          job.channelId ?? status?.channelId ?? '',
+          job.userId,
+          status?.threadId ?? undefined,
+        );
+        if (entry) await this.editStatus(job.id, entry, `✅ ${view.text}`, []);
+      });
+    });
+    const ended = (job: JobRecord, text: string) => {
+      if (!mine(job)) return;
+      const entry = this.progress.get(job.id);
+      this.progress.delete(job.id);
+      if (entry) void this.editStatus(job.id, entry, text, []);
+    };
+    queue.on('failed', (job) => ended(job, `Sorry, that didn't work: ${job.error ?? 'unknown error'}`));
+    queue.on('cancelled', (job) => ended(job, 'Cancelled.'));
+  }
+
+  private async editStatus(
+    jobId: string,
+    entry: Progress,
+    content: string,
+    files: { attachment: Buffer; name: string }[],
+  ): Promise<void> {
+    try {
+      if (entry.interaction) {
+        await entry.interaction.editReply({
+          content,
+          files,
+          attachments: files.length ? undefined : [],
+        } as never);
+        return;
+      }
+      const status = this.options.core.store
+        .chatMessagesOfJob(jobId)
+        .find((m) => m.platform === PLATFORM && !m.imageId && !m.messageId.startsWith('interaction-'));
+      if (!status) return;
+      const channel = (await this.client.channels.fetch(status.channelId)) as SendableChannels | null;
+      await channel?.messages.edit(status.messageId, { content, files });
+    } catch (error) {
+      log.warn('progress edit failed', { error });
+    }
+  }
+
+  /** Posts a result as a regular channel message that mentions the requester, with its buttons. */
+  private async postResult(
+    imageId: string,
+    jobId: string | null,
+    text: string,
+    channelId: string,
+    userId: string,
+    replyTo?: string,
+  ): Promise<void> {
+    const view = this.options.bot.imageView(imageId, text);
+    if (!view) return;
+    const channel = (await this.client.channels.fetch(channelId)) as SendableChannels | null;
+    if (!channel) {
+      log.warn('result channel is gone', { channel: channelId });
+      return;
+    }
+    const file = await fitAttachment(
+      readFileSync(view.file),
+      `flowbot-${view.imageId}`,
+      this.uploadLimits.get(channelId) ?? DEFAULT_ATTACHMENT_LIMIT,
+    );
+    const message = await channel.send({
+      content: `<@${userId}> ${text}\n-# ${view.context}`,
+      files: [file],
+      components: componentRows(view.buttons),
+      allowedMentions: { users: [userId] },
+      ...(replyTo && /^\d+$/.test(replyTo)
+        ? { reply: { messageReference: replyTo, failIfNotExists: false } }
+        : {}),
+    });
+    this.options.core.store.recordChatMessage({
+      platform: PLATFORM,
+      channelId,
+      messageId: message.id,
+      imageId: view.imageId,
+      jobId,
+    });
+  }
+}
+
+/** The /imagine options as prompt text with flags. */
+function imagineText(interaction: ChatInputCommandInteraction): string {
+  const o = interaction.options;
+  const parts = [o.getString('prompt', true)];
+  const negative = o.getString('negative');
+  const aspect = o.getString('aspect');
+  const seed = o.getInteger('seed');
+  const steps = o.getInteger('steps');
+  const model = o.getString('model');
+  const style = o.getString('style');
+  if (aspect) parts.push(`--ar ${aspect}`);
+  if (seed !== null) parts.push(`--seed ${seed}`);
+  if (steps !== null) parts.push(`--steps ${steps}`);
+  if (model) parts.push(`--model ${model}`);
+  if (style) parts.push(`--style ${style}`);
+  if (negative) parts.push(`--no ${negative}`);
+  return parts.join(' ');
+}
+
+function bar(step: number, total: number): string {
+  const width = 20;
+  const filled = Math.round((step / Math.max(1, total)) * width);
+  return `\`${'█'.repeat(filled)}${'░'.repeat(width - filled)}\` ${step}/${total}`;
+}

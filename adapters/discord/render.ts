@@ -1,0 +1,90 @@
+/** Discord components, modals and attachments for flowbot's results. */
+import {
+  ActionRowBuilder,
+  AttachmentBuilder,
+  ButtonBuilder,
+  ButtonStyle,
+  ModalBuilder,
+  TextInputBuilder,
+  TextInputStyle,
+} from 'discord.js';
+import sharp from 'sharp';
+import type { ButtonSpec, ModalSpec } from '../../commands/types.js';
+import { addPngText, readPngText } from '../../src/pipeline/png.js';
+
+/** Rows of buttons (at most five per row, as Discord allows). */
+export function componentRows(buttons: readonly ButtonSpec[]): ActionRowBuilder<ButtonBuilder>[] {
+  const rows: ActionRowBuilder<ButtonBuilder>[] = [];
+  const byRow = new Map<number, ButtonSpec[]>();
+  for (const button of buttons) byRow.set(button.row, [...(byRow.get(button.row) ?? []), button]);
+  for (const group of byRow.values()) {
+    for (let i = 0; i < group.length; i += 5) {
+      rows.push(
+        new ActionRowBuilder<ButtonBuilder>().addComponents(
+          group.slice(i, i + 5).map((b) =>
+            b.url
+              ? new ButtonBuilder().setStyle(ButtonStyle.Link).setURL(b.url).setLabel(b.label)
+              : new ButtonBuilder()
+                  .setCustomId(b.customId)
+                  .setLabel(b.label)
+                  .setStyle(
+                    b.style === 'primary'
+                      ? ButtonStyle.Primary
+                      : b.style === 'danger'
+                        ? ButtonStyle.Danger
+                        : ButtonStyle.Secondary,
+                  ),
+          ),
+        ),
+      );
+    }
+  }
+  return rows.slice(0, 5);
+}
+
+/** A Discord modal for a flowbot form. */
+export function modal(spec: ModalSpec): ModalBuilder {
+  return new ModalBuilder()
+    .setCustomId(spec.customId)
+    .setTitle(spec.title.slice(0, 45))
+    .addComponents(
+      spec.fields.map((field) => {
+        const input = new TextInputBuilder()
+          .setCustomId(field.id)
+          .setLabel(field.label.slice(0, 45))
+          .setStyle(field.long ? TextInputStyle.Paragraph : TextInputStyle.Short)
+          .setRequired(field.id !== 'prompt');
+        if (field.value) input.setValue(field.value.slice(0, 4000));
+        if (field.placeholder) input.setPlaceholder(field.placeholder.slice(0, 100));
+        return new ActionRowBuilder<TextInputBuilder>().addComponents(input);
+      }),
+    );
+}
+
+/** Default upload limit when an interaction does not say (Discord's own default). */
+export const DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024;
+
+/**
+ * The result file within the upload limit: the PNG as it is (with its parameter text chunk) when it
+ * fits, else a smaller PNG, else a JPEG.
+ */
+export async function fitAttachment(png: Buffer, name: string, limit: number): Promise<AttachmentBuilder> {
+  if (png.length <= limit) return new AttachmentBuilder(png, { name: `${name}.png` });
+  const meta = await sharp(png).metadata();
+  for (const factor of [0.75, 0.5, 0.35, 0.25]) {
+    const width = Math.max(16, Math.round((meta.width ?? 512) * factor));
+    // sharp drops text chunks: put the parameters back so the image still carries its recipe.
+    const smaller = addPngText(
+      await sharp(png).resize({ width }).png({ compressionLevel: 9 }).toBuffer(),
+      readPngText(png),
+    );
+    if (smaller.length <= limit) return new AttachmentBuilder(smaller, { name: `${name}.png` });
+  }
+  for (const quality of [85, 70, 50]) {
+    const jpeg = await sharp(png).jpeg({ quality }).toBuffer();
+    if (jpeg.length <= limit) return new AttachmentBuilder(jpeg, { name: `${name}.jpg` });
+  }
+  return new AttachmentBuilder(await sharp(png).resize({ width: 256 }).jpeg({ quality: 50 }).toBuffer(), {
+    name: `${name}.jpg`,
+  });
+}

@@ -1,0 +1,283 @@
+/**
+ * The Discord adapter with the real discord.js client against a loopback Discord (REST + gateway v10).
+ */
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DiscordAdapter } from '../adapters/discord/adapter.js';
+import { encodeAction } from '../commands/actions.js';
+import { readPngText } from '../src/pipeline/png.js';
+import { TestBot } from './helpers/bot.js';
+import { APP, CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
+import { tempDir, waitFor } from './helpers/tmp.js';
+
+const ALICE = user('960000000000000001', 'alice');
+const member = (u: Record<string, unknown>) => ({
+  user: u,
+  roles: [],
+  joined_at: new Date().toISOString(),
+  deaf: false,
+  mute: false,
+  flags: 0,
+  permissions: '1071698660929',
+});
+
+describe('Discord adapter', () => {
+  const t = tempDir();
+  const fake = new FakeDiscord();
+  let bot: TestBot;
+  let discord: DiscordAdapter;
+
+  function interaction(type: number, data: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+    const id = fake.nextId();
+    return {
+      id,
+      application_id: APP,
+      type,
+      data,
+      guild_id: GUILD,
+      channel_id: CHANNEL,
+      channel: { id: CHANNEL, type: 0, guild_id: GUILD, name: 'general' },
+      member: member(ALICE),
+      token: `token-${id}`,
+      version: 1,
+      app_permissions: '1071698660929',
+      locale: 'en-US',
+      guild_locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: {},
+      context: 0,
+      attachment_size_limit: 10 * 1024 * 1024,
+      ...extra,
+    };
+  }
+
+  async function start(dataBot: TestBot): Promise<DiscordAdapter> {
+    const adapter = new DiscordAdapter({
+      core: dataBot.core,
+      bot: dataBot.bot,
+      token: 'discord-test-token',
+      apiUrl: `${fake.base}/api`,
+      guildId: GUILD,
+      progressIntervalMs: 0,
+    });
+    await adapter.start();
+    return adapter;
+  }
+
+  const imageOf = (call: { body: Record<string, unknown> } | undefined, index: number) => {
+    const messageId = fake.posted()[index]!.messageId!;
+    const record = bot.core.store.findChatMessage('discord', CHANNEL, messageId)!;
+    return { messageId, image: bot.core.store.getImage(record.imageId!)!, call };
+  };
+
+  beforeAll(async () => {
+    await fake.start();
+    bot = new TestBot(t.dir);
+    discord = await start(bot);
+  });
+
+  afterAll(async () => {
+    await discord.stop();
+    await bot.close();
+    await fake.stop();
+    t.cleanup();
+  });
+
+  it('logs in through /gateway/bot and registers the guild commands', () => {
+    expect(fake.identified).toBe(true);
+    const put = fake.of('PUT', new RegExp(`/applications/${APP}/guilds/${GUILD}/commands`))[0]!;
+    const names = (put.body as unknown as { name: string }[]).map((c) => c.name);
+    expect(names).toEqual(['imagine', 'settings', 'info', 'cancel', 'queue', 'help']);
+  });
+
+  it('/imagine defers within 3 s and posts a PNG with components in the channel', async () => {
+    const started = Date.now();
+    fake.dispatch(
+      'INTERACTION_CREATE',
+      interaction(2, {
+        id: '1',
+        name: 'imagine',
+        type: 1,
+        options: [
+          { name: 'prompt', type: 3, value: 'a red apple' },
+          { name: 'seed', type: 4, value: 3 },
+        ],
+      }),
+    );
+    await waitFor(
+      () => fake.of('POST', /\/interactions\/\d+\/[^/]+\/callback/).length === 1,
+      3000,
+      'the deferral',
+    );
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(fake.of('POST', /callback/)[0]!.body).toMatchObject({ type: 5 });
+    await waitFor(() => fake.posted().length === 1, 20_000, 'the grid');
+    const post = fake.posted()[0]!;
+    expect(post.body.content).toMatch(new RegExp(`^<@${ALICE.id}> Imagined: "a red apple" · 4 images`));
+    const file = post.files[0]!;
+    expect(await sharp(file.data).metadata()).toMatchObject({ format: 'png', width: 128 });
+    expect(readPngText(file.data).parameters).toContain('Seed: 3');
+    const labels = (post.body.components as { components: { label: string }[] }[]).flatMap((row) =>
+      row.components.map((c) => c.label),
+    );
+    expect(labels).toEqual(['U1', 'U2', 'U3', 'U4', '🔄', 'V1', 'V2', 'V3', 'V4', 'Vary region']);
+    expect(imageOf(post, 0).image.operation).toBe('grid');
+  });
+
+  it('🔍 on a result posts a larger PNG', async () => {
+    const { messageId } = imageOf(undefined, 0);
+    fake.dispatch('MESSAGE_REACTION_ADD', {
+      user_id: ALICE.id,
+      channel_id: CHANNEL,
+      message_id: messageId,
+      guild_id: GUILD,
+      member: member(ALICE),
+      emoji: { id: null, name: '🔍' },
+      type: 0,
+      burst: false,
+    });
+    await waitFor(() => fake.posted().length === 2, 20_000, 'the upscale');
+    const up = imageOf(fake.posted()[1], 1);
+    expect(up.image).toMatchObject({ operation: 'upscale', width: 128 });
+    const cell = bot.core.store.getImage(up.image.parentId!)!;
+    expect(cell.width).toBe(64);
+  });
+
+  it('a reply "make it night" posts a new PNG replying to it', async () => {
+    const { messageId } = imageOf(undefined, 0);
+    const replyId = fake.nextId();
+    fake.dispatch('MESSAGE_CREATE', {
+      id: replyId,
+      channel_id: CHANNEL,
+      guild_id: GUILD,
+      author: ALICE,
+      member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
+      content: 'make it night',
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments: [],
+      embeds: [],
+      pinned: false,
+      type: 19,
+      flags: 0,
+      components: [],
+      message_reference: { message_id: messageId, channel_id: CHANNEL, guild_id: GUILD },
+    });
+    await waitFor(() => fake.posted().length === 3, 20_000, 'the refined image');
+    const post = fake.posted()[2]!;
+    expect(post.body.message_reference).toMatchObject({ message_id: replyId });
+    expect(imageOf(post, 2).image).toMatchObject({ operation: 'variation', prompt: 'a red apple, night' });
+  });
+
+  it('U2 and V3 act on the right cells', async () => {
+    const grid = imageOf(undefined, 0);
+    const cells = (grid.image.extra as { cells: string[] }).cells;
+    const message = fake.messages.get(grid.messageId)!;
+    fake.dispatch(
+      'INTERACTION_CREATE',
+      interaction(
+        3,
+        {
+          custom_id: encodeAction({ action: 'upscale', imageId: grid.image.id, cell: 2 }),
+          component_type: 2,
+        },
+        { message },
+      ),
+    );
+    await waitFor(() => fake.posted().length === 4, 20_000, 'U2');
+    expect(imageOf(fake.posted()[3], 3).image).toMatchObject({ operation: 'upscale', parentId: cells[1] });
+    fake.dispatch(
+      'INTERACTION_CREATE',
+      interaction(
+        3,
+        { custom_id: encodeAction({ action: 'vary', imageId: grid.image.id, cell: 3 }), component_type: 2 },
+        { message },
+      ),
+    );
+    await waitFor(() => fake.posted().length === 5, 20_000, 'V3');
+    const varied = imageOf(fake.posted()[4], 4).image;
+    expect(varied.operation).toBe('grid');
+    expect(bot.core.store.getImage((varied.extra as { cells: string[] }).cells[0]!)).toMatchObject({
+      operation: 'variation',
+      parentId: cells[2],
+    });
+  });
+
+  it('a button pressed after a restart still works', async () => {
+    const grid = imageOf(undefined, 0);
+    const cells = (grid.image.extra as { cells: string[] }).cells;
+    await discord.stop();
+    await bot.close();
+    bot = new TestBot(t.dir);
+    discord = await start(bot);
+    const message = fake.messages.get(grid.messageId)!;
+    const before = fake.posted().length;
+    fake.dispatch(
+      'INTERACTION_CREATE',
+      interaction(
+        3,
+        {
+          custom_id: encodeAction({ action: 'upscale', imageId: grid.image.id, cell: 4 }),
+          component_type: 2,
+        },
+        { message },
+      ),
+    );
+    await waitFor(() => fake.posted().length === before + 1, 20_000, 'the upscale after restart');
+    expect(imageOf(fake.posted()[before], before).image).toMatchObject({
+      operation: 'upscale',
+      parentId: cells[3],
+    });
+  });
+
+  it('answers bad input privately and ignores other bots', async () => {
+    fake.dispatch(
+      'INTERACTION_CREATE',
+      interaction(2, {
+        id: '1',
+        name: 'imagine',
+        type: 1,
+        options: [{ name: 'prompt', type: 3, value: 'a cat --stpes 3' }],
+      }),
+    );
+    await waitFor(
+      () =>
+        fake
+          .of('PATCH', /\/webhooks\/.*@original/)
+          .some((c) => String(c.body.content).includes('Did you mean --steps?')),
+      5000,
+      'the error',
+    );
+    const posted = fake.posted().length;
+    fake.dispatch('MESSAGE_CREATE', {
+      id: fake.nextId(),
+      channel_id: CHANNEL,
+      guild_id: GUILD,
+      author: { ...user('970000000000000001', 'otherbot'), bot: true },
+      content: 'make it night',
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments: [],
+      embeds: [],
+      pinned: false,
+      type: 19,
+      flags: 0,
+      components: [],
+      message_reference: {
+        message_id: imageOf(undefined, 0).messageId,
+        channel_id: CHANNEL,
+        guild_id: GUILD,
+      },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(fake.posted().length).toBe(posted);
+  });
+});

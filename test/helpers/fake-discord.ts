@@ -1,0 +1,344 @@
+/**
+ * A fake Discord on loopback, at the protocol level: a REST side that records every call and answers with
+ * plausible objects, and a gateway WebSocket speaking v10 JSON (HELLO, IDENTIFY, READY, GUILD_CREATE,
+ * heartbeats and ACKs, and dispatches). The real discord.js client talks to it.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type WebSocket, WebSocketServer } from 'ws';
+
+/** One recorded REST call. */
+export interface DiscordCall {
+  readonly method: string;
+  readonly path: string;
+  readonly body: Record<string, unknown>;
+  readonly files: { name: string; data: Buffer }[];
+  /** The id of the message this call created, for message posts. */
+  messageId?: string;
+}
+
+const BOT = {
+  id: '900000000000000001',
+  username: 'flowbot',
+  discriminator: '0',
+  avatar: null,
+  bot: true,
+  global_name: null,
+};
+export const GUILD = '910000000000000001';
+export const CHANNEL = '920000000000000001';
+export const APP = BOT.id;
+
+/** A Discord user for tests. */
+export function user(id: string, name: string) {
+  return { id, username: name, discriminator: '0', avatar: null, global_name: name };
+}
+
+/** The fake. */
+export class FakeDiscord {
+  readonly calls: DiscordCall[] = [];
+  readonly messages = new Map<string, Record<string, unknown>>();
+  private readonly server: Server;
+  private readonly wss: WebSocketServer;
+  private socket: WebSocket | undefined;
+  private seq = 0;
+  private idCounter = 930000000000000000n;
+  identified = false;
+  base = '';
+
+  constructor() {
+    this.server = createServer((req, res) => {
+      void this.handle(req).then(([status, body]) => {
+        if (status === 204) {
+          res.writeHead(204);
+          res.end();
+          return;
+        }
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      });
+    });
+    this.wss = new WebSocketServer({ server: this.server, path: '/gateway' });
+    this.wss.on('connection', (socket) => {
+      this.socket = socket;
+      socket.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 41_250 } }));
+      socket.on('message', (data) => this.onGateway(JSON.parse(String(data)) as { op: number; d: unknown }));
+    });
+  }
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.base;
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.wss.clients) client.terminate();
+    this.wss.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  nextId(): string {
+    this.idCounter += 1n;
+    return String(this.idCounter);
+  }
+
+  /** Sends a gateway dispatch. */
+  dispatch(type: string, data: unknown): void {
+    this.socket?.send(JSON.stringify({ op: 0, t: type, s: ++this.seq, d: data }));
+  }
+
+  /** REST calls matching a method and path pattern. */
+  of(method: string, path: RegExp): DiscordCall[] {
+    return this.calls.filter((c) => c.method === method && path.test(c.path));
+  }
+
+  /** Messages the bot posted in the channel with a file. */
+  posted(): DiscordCall[] {
+    return this.of('POST', new RegExp(`/channels/${CHANNEL}/messages$`)).filter((c) => c.files.length > 0);
+  }
+
+  private onGateway(payload: { op: number; d: unknown }): void {
+    if (payload.op === 1) this.socket?.send(JSON.stringify({ op: 11 }));
+    if (payload.op === 2) {
+      this.identified = true;
+      this.dispatch('READY', {
+        v: 10,
+        user: BOT,
+        guilds: [{ id: GUILD, unavailable: true }],
+        session_id: 'session',
+        resume_gateway_url: `${this.base.replace('http', 'ws')}/gateway`,
+        application: { id: APP, flags: 0 },
+        shard: [0, 1],
+      });
+      this.dispatch('GUILD_CREATE', {
+        id: GUILD,
+        name: 'Test Guild',
+        icon: null,
+        owner_id: '1',
+        afk_timeout: 300,
+        verification_level: 0,
+        default_message_notifications: 0,
+        explicit_content_filter: 0,
+        roles: [
+          {
+            id: GUILD,
+            name: '@everyone',
+            permissions: '1071698660929',
+            position: 0,
+            color: 0,
+            hoist: false,
+            managed: false,
+            mentionable: false,
+            flags: 0,
+          },
+        ],
+        emojis: [],
+        features: [],
+        mfa_level: 0,
+        system_channel_flags: 0,
+        premium_tier: 0,
+        preferred_locale: 'en-US',
+        nsfw_level: 0,
+        stickers: [],
+        premium_progress_bar_enabled: false,
+        joined_at: new Date().toISOString(),
+        large: false,
+        unavailable: false,
+        member_count: 2,
+        voice_states: [],
+        members: [],
+        channels: [
+          {
+            id: CHANNEL,
+            type: 0,
+            guild_id: GUILD,
+            name: 'general',
+            position: 0,
+            permission_overwrites: [],
+            nsfw: false,
+            parent_id: null,
+          },
+        ],
+        threads: [],
+        presences: [],
+        stage_instances: [],
+        guild_scheduled_events: [],
+      });
+    }
+  }
+
+  /** A message object as Discord returns it. */
+  message(
+    channelId: string,
+    body: Record<string, unknown>,
+    files: { name: string; data: Buffer }[],
+    author: Record<string, unknown> = BOT,
+  ): Record<string, unknown> {
+    const id = this.nextId();
+    const reference = body.message_reference as { message_id?: string } | undefined;
+    const message = {
+      id,
+      channel_id: channelId,
+      guild_id: GUILD,
+      author,
+      content: body.content ?? '',
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      pinned: false,
+      type: reference ? 19 : 0,
+      flags: 0,
+      embeds: [],
+      components: body.components ?? [],
+      attachments: files.map((f, i) => ({
+        id: this.nextId(),
+        filename: f.name,
+        size: f.data.length,
+        url: `${this.base}/attachments/${id}/${i}`,
+        proxy_url: `${this.base}/attachments/${id}/${i}`,
+      })),
+      ...(reference?.message_id
+        ? { message_reference: { message_id: reference.message_id, channel_id: channelId, guild_id: GUILD } }
+        : {}),
+    };
+    this.messages.set(id, message);
+    return message;
+  }
+
+  private async handle(req: IncomingMessage): Promise<[number, unknown]> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks);
+    const url = new URL(req.url ?? '/', this.base);
+    const path = decodeURIComponent(url.pathname.replace(/^\/api\/v10/, ''));
+    const { body, files } = parseBody(req.headers['content-type'] ?? '', raw);
+    this.calls.push({ method: req.method ?? 'GET', path, body, files });
+    const method = req.method ?? 'GET';
+    if (method === 'GET' && path === '/gateway/bot') {
+      return [
+        200,
+        {
+          url: `${this.base.replace('http', 'ws')}/gateway`,
+          shards: 1,
+          session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: 1 },
+        },
+      ];
+    }
+    if (method === 'PUT' && /\/applications\/\d+(\/guilds\/\d+)?\/commands$/.test(path)) {
+      return [
+        200,
+        (body as unknown as { name: string }[]).map((c, i) => ({
+          ...c,
+          id: String(940000000000000000n + BigInt(i)),
+          application_id: APP,
+          version: '1',
+        })),
+      ];
+    }
+    if (method === 'POST' && /^\/interactions\/\d+\/[^/]+\/callback$/.test(path)) {
+      return url.searchParams.get('with_response') === 'true'
+        ? [200, { interaction: { id: path.split('/')[2], type: 2 }, resource: { type: body.type } }]
+        : [204, null];
+    }
+    const webhook = /^\/webhooks\/\d+\/([^/]+)\/messages\/(@original|\d+)$/.exec(path);
+    if (webhook && (method === 'PATCH' || method === 'GET')) return [200, this.message(CHANNEL, body, files)];
+    if (method === 'POST' && /^\/webhooks\/\d+\/[^/]+$/.test(path))
+      return [200, this.message(CHANNEL, body, files)];
+    const channelMessages = /^\/channels\/(\d+)\/messages$/.exec(path);
+    if (method === 'POST' && channelMessages) {
+      const message = this.message(channelMessages[1]!, body, files);
+      this.calls[this.calls.length - 1]!.messageId = message.id as string;
+      return [200, message];
+    }
+    const oneMessage = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path);
+    if (oneMessage && method === 'PATCH')
+      return [
+        200,
+        {
+          ...(this.messages.get(oneMessage[2]!) ?? this.message(oneMessage[1]!, {}, [])),
+          ...body,
+          id: oneMessage[2],
+        },
+      ];
+    if (oneMessage && method === 'DELETE') return [204, null];
+    if (oneMessage && method === 'GET')
+      return [
+        200,
+        this.messages.get(oneMessage[2]!) ?? {
+          id: oneMessage[2],
+          channel_id: oneMessage[1],
+          author: BOT,
+          content: '',
+          attachments: [],
+          embeds: [],
+          components: [],
+          timestamp: new Date().toISOString(),
+          type: 0,
+          mentions: [],
+          mention_roles: [],
+          pinned: false,
+          tts: false,
+          mention_everyone: false,
+          flags: 0,
+          edited_timestamp: null,
+        },
+      ];
+    const channel = /^\/channels\/(\d+)$/.exec(path);
+    if (channel && method === 'GET')
+      return [
+        200,
+        {
+          id: channel[1],
+          type: channel[1] === CHANNEL ? 0 : 1,
+          guild_id: channel[1] === CHANNEL ? GUILD : undefined,
+          name: 'general',
+          recipients: [],
+        },
+      ];
+    if (method === 'POST' && path === '/users/@me/channels')
+      return [
+        200,
+        { id: '950000000000000001', type: 1, recipients: [user(String(body.recipient_id), 'someone')] },
+      ];
+    if (method === 'POST' && path === '/channels/950000000000000001/messages')
+      return [200, this.message('950000000000000001', body, files)];
+    if (process.env.FAKE_DISCORD_DEBUG) console.error('fake discord: unknown route', method, path);
+    return [404, { message: 'Unknown route', code: 0 }];
+  }
+}
+
+function parseBody(
+  type: string,
+  raw: Buffer,
+): { body: Record<string, unknown>; files: { name: string; data: Buffer }[] } {
+  if (type.includes('application/json'))
+    return {
+      body: raw.length ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {},
+      files: [],
+    };
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(type);
+  if (!boundary) return { body: {}, files: [] };
+  const marker = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
+  const files: { name: string; data: Buffer }[] = [];
+  let body: Record<string, unknown> = {};
+  let start = raw.indexOf(marker);
+  while (start !== -1) {
+    const next = raw.indexOf(marker, start + marker.length);
+    if (next === -1) break;
+    const part = raw.subarray(start + marker.length + 2, next - 2);
+    const split = part.indexOf('\r\n\r\n');
+    const headers = part.subarray(0, split).toString('utf8');
+    const content = part.subarray(split + 4);
+    const name = /name="([^"]+)"/.exec(headers)?.[1] ?? '';
+    const filename = /filename="([^"]+)"/.exec(headers)?.[1];
+    if (name === 'payload_json') body = JSON.parse(content.toString('utf8')) as Record<string, unknown>;
+    else if (filename) files.push({ name: filename, data: Buffer.from(content) });
+    start = next;
+  }
+  return { body, files };
+}
