@@ -64,8 +64,14 @@ describe('Discord adapter', () => {
     return adapter;
   }
 
-  const imageOf = (call: { body: Record<string, unknown> } | undefined, index: number) => {
+  /** The image of the index-th posted result (waiting for the adapter to record it after Discord answered). */
+  const imageOf = async (call: { body: Record<string, unknown> } | undefined, index: number) => {
     const messageId = fake.posted()[index]!.messageId!;
+    await waitFor(
+      () => bot.core.store.findChatMessage('discord', CHANNEL, messageId) !== undefined,
+      10_000,
+      'the result record',
+    );
     const record = bot.core.store.findChatMessage('discord', CHANNEL, messageId)!;
     return { messageId, image: bot.core.store.getImage(record.imageId!)!, call };
   };
@@ -121,11 +127,11 @@ describe('Discord adapter', () => {
       row.components.map((c) => c.label),
     );
     expect(labels).toEqual(['U1', 'U2', 'U3', 'U4', '🔄', 'V1', 'V2', 'V3', 'V4', 'Vary region']);
-    expect(imageOf(post, 0).image.operation).toBe('grid');
+    expect((await imageOf(post, 0)).image.operation).toBe('grid');
   });
 
   it('🔍 on a result posts a larger PNG', async () => {
-    const { messageId } = imageOf(undefined, 0);
+    const { messageId } = await imageOf(undefined, 0);
     fake.dispatch('MESSAGE_REACTION_ADD', {
       user_id: ALICE.id,
       channel_id: CHANNEL,
@@ -137,14 +143,14 @@ describe('Discord adapter', () => {
       burst: false,
     });
     await waitFor(() => fake.posted().length === 2, 20_000, 'the upscale');
-    const up = imageOf(fake.posted()[1], 1);
+    const up = await imageOf(fake.posted()[1], 1);
     expect(up.image).toMatchObject({ operation: 'upscale', width: 128 });
     const cell = bot.core.store.getImage(up.image.parentId!)!;
     expect(cell.width).toBe(64);
   });
 
   it('a reply "make it night" posts a new PNG replying to it', async () => {
-    const { messageId } = imageOf(undefined, 0);
+    const { messageId } = await imageOf(undefined, 0);
     const replyId = fake.nextId();
     fake.dispatch('MESSAGE_CREATE', {
       id: replyId,
@@ -170,11 +176,14 @@ describe('Discord adapter', () => {
     await waitFor(() => fake.posted().length === 3, 20_000, 'the refined image');
     const post = fake.posted()[2]!;
     expect(post.body.message_reference).toMatchObject({ message_id: replyId });
-    expect(imageOf(post, 2).image).toMatchObject({ operation: 'variation', prompt: 'a red apple, night' });
+    expect((await imageOf(post, 2)).image).toMatchObject({
+      operation: 'variation',
+      prompt: 'a red apple, night',
+    });
   });
 
   it('U2 and V3 act on the right cells', async () => {
-    const grid = imageOf(undefined, 0);
+    const grid = await imageOf(undefined, 0);
     const cells = (grid.image.extra as { cells: string[] }).cells;
     const message = fake.messages.get(grid.messageId)!;
     fake.dispatch(
@@ -189,7 +198,10 @@ describe('Discord adapter', () => {
       ),
     );
     await waitFor(() => fake.posted().length === 4, 20_000, 'U2');
-    expect(imageOf(fake.posted()[3], 3).image).toMatchObject({ operation: 'upscale', parentId: cells[1] });
+    expect((await imageOf(fake.posted()[3], 3)).image).toMatchObject({
+      operation: 'upscale',
+      parentId: cells[1],
+    });
     fake.dispatch(
       'INTERACTION_CREATE',
       interaction(
@@ -199,7 +211,7 @@ describe('Discord adapter', () => {
       ),
     );
     await waitFor(() => fake.posted().length === 5, 20_000, 'V3');
-    const varied = imageOf(fake.posted()[4], 4).image;
+    const varied = (await imageOf(fake.posted()[4], 4)).image;
     expect(varied.operation).toBe('grid');
     expect(bot.core.store.getImage((varied.extra as { cells: string[] }).cells[0]!)).toMatchObject({
       operation: 'variation',
@@ -208,7 +220,7 @@ describe('Discord adapter', () => {
   });
 
   it('a button pressed after a restart still works', async () => {
-    const grid = imageOf(undefined, 0);
+    const grid = await imageOf(undefined, 0);
     const cells = (grid.image.extra as { cells: string[] }).cells;
     await discord.stop();
     await bot.close();
@@ -228,7 +240,7 @@ describe('Discord adapter', () => {
       ),
     );
     await waitFor(() => fake.posted().length === before + 1, 20_000, 'the upscale after restart');
-    expect(imageOf(fake.posted()[before], before).image).toMatchObject({
+    expect((await imageOf(fake.posted()[before], before)).image).toMatchObject({
       operation: 'upscale',
       parentId: cells[3],
     });
@@ -272,7 +284,7 @@ describe('Discord adapter', () => {
       flags: 0,
       components: [],
       message_reference: {
-        message_id: imageOf(undefined, 0).messageId,
+        message_id: (await imageOf(undefined, 0)).messageId,
         channel_id: CHANNEL,
         guild_id: GUILD,
       },
