@@ -164,31 +164,26 @@ export class Pipeline {
     const steps = request.steps ?? spec.defaults.steps;
     const guidance = request.guidance ?? spec.defaults.guidance;
     const { width, height } = this.resolveSize(spec, request.width, request.height);
-    const {
-      cond,
-      uncond,
-      ms: textMs,
-    } = await this.encodeText(spec, request.prompt, request.negativePrompt ?? '', guidance);
+    const text = await this.encodeText(spec, request.prompt, request.negativePrompt ?? '', guidance);
     const scheduler = createScheduler(request.scheduler ?? spec.scheduler);
     scheduler.setTimesteps(steps);
     const [h, w] = [height / spec.latent.downscale, width / spec.latent.downscale];
     const size = spec.latent.channels * h * w;
+    const seeds = seedsFrom(request.seed, n);
+    const sigma = scheduler.initNoiseSigma;
     const latents = new Float32Array(n * size);
-    const seeds: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const seed = (request.seed + i) % MAX_SEED;
-      seeds.push(seed);
+    seeds.forEach((seed, i) => {
       let noise = gaussianNoise(seed, size);
-      if (request.jitter)
+      if (request.jitter) {
         noise = slerp(
           noise,
           gaussianNoise((request.jitter.seed + i) % MAX_SEED, size),
           request.jitter.amount,
         );
-      for (let j = 0; j < size; j++) latents[i * size + j] = noise[j]! * scheduler.initNoiseSigma;
-    }
-    const denoiseStart = performance.now();
-    const final = await this.denoise({
+      }
+      for (let j = 0; j < size; j++) latents[i * size + j] = noise[j]! * sigma;
+    });
+    const run = await this.denoiseAndDecode({
       spec,
       scheduler,
       timesteps: scheduler.timesteps,
@@ -196,30 +191,22 @@ export class Pipeline {
       n,
       height: h,
       width: w,
-      cond,
-      uncond,
+      cond: text.cond,
+      uncond: text.uncond,
       guidance,
       seed: request.seed,
       hooks,
     });
-    const decodeStart = performance.now();
-    const images = await this.decode(spec, final, n, h, w, hooks.signal);
-    const end = performance.now();
-    return {
-      images,
+    return result(run, {
       seeds,
       width,
       height,
       steps,
       guidance,
       scheduler: scheduler.className,
-      timings: {
-        textEncoder: textMs,
-        denoise: decodeStart - denoiseStart,
-        decode: end - decodeStart,
-        total: end - started,
-      },
-    };
+      started,
+      textMs: text.ms,
+    });
   }
 
   /** Image to image: noise the encoded image to the strength's start step, then denoise. */
@@ -238,61 +225,45 @@ export class Pipeline {
     const { width, height } = this.resolveSize(spec, image.width, image.height);
     const source =
       image.width === width && image.height === height ? image : await resizeRgb(image, width, height);
-    const {
-      cond,
-      uncond,
-      ms: textMs,
-    } = await this.encodeText(spec, request.prompt, request.negativePrompt ?? '', guidance);
+    const text = await this.encodeText(spec, request.prompt, request.negativePrompt ?? '', guidance);
     const original = await this.encodeImage(spec, source);
     const scheduler = createScheduler(request.scheduler ?? spec.scheduler);
     scheduler.setTimesteps(steps);
     const timesteps = img2imgTimesteps(scheduler, steps, request.strength);
-    const [h, w] = [height / spec.latent.downscale, width / spec.latent.downscale];
     const size = original.length;
+    const seeds = seedsFrom(request.seed, n);
     const latents = new Float32Array(n * size);
-    const seeds: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const seed = (request.seed + i) % MAX_SEED;
-      seeds.push(seed);
+    seeds.forEach((seed, i) => {
       const start =
         timesteps.length > 0
           ? scheduler.addNoise(original, gaussianNoise(seed, size), timesteps[0]!)
           : original;
       latents.set(start, i * size);
-    }
-    const denoiseStart = performance.now();
-    const final = await this.denoise({
+    });
+    const run = await this.denoiseAndDecode({
       spec,
       scheduler,
       timesteps,
       latents,
       n,
-      height: h,
-      width: w,
-      cond,
-      uncond,
+      height: height / spec.latent.downscale,
+      width: width / spec.latent.downscale,
+      cond: text.cond,
+      uncond: text.uncond,
       guidance,
       seed: request.seed,
       hooks,
     });
-    const decodeStart = performance.now();
-    const images = await this.decode(spec, final, n, h, w, hooks.signal);
-    const end = performance.now();
-    return {
-      images,
+    return result(run, {
       seeds,
       width,
       height,
       steps,
       guidance,
       scheduler: scheduler.className,
-      timings: {
-        textEncoder: textMs,
-        denoise: decodeStart - denoiseStart,
-        decode: end - decodeStart,
-        total: end - started,
-      },
-    };
+      started,
+      textMs: text.ms,
+    });
   }
 
   /**
@@ -320,82 +291,64 @@ export class Pipeline {
     const steps = request.steps ?? spec.defaults.steps;
     const guidance = request.guidance ?? spec.defaults.guidance;
     const strength = request.strength ?? 1;
-    const [h, w] = [height / spec.latent.downscale, width / spec.latent.downscale];
     const latentMask = downsampleMask(pixelMask, width, height, spec.latent.downscale);
-    const {
-      cond,
-      uncond,
-      ms: textMs,
-    } = await this.encodeText(spec, request.prompt, request.negativePrompt ?? '', guidance);
-    const shape = await this.denoiserShape(spec);
-    const native = shape.inChannels === 2 * spec.latent.channels + 1;
+    const text = await this.encodeText(spec, request.prompt, request.negativePrompt ?? '', guidance);
+    const native = (await this.denoiserShape(spec)).inChannels === 2 * spec.latent.channels + 1;
     const original = await this.encodeImage(spec, source);
     const scheduler = createScheduler(request.scheduler ?? spec.scheduler);
     scheduler.setTimesteps(steps);
     const timesteps = strength >= 1 ? scheduler.timesteps : img2imgTimesteps(scheduler, steps, strength);
     const size = original.length;
+    const seeds = seedsFrom(request.seed, n);
+    const noises = seeds.map((seed) => gaussianNoise(seed, size));
+    const sigma = scheduler.initNoiseSigma;
     const latents = new Float32Array(n * size);
-    const seeds: number[] = [];
-    let firstNoise: Float32Array | undefined;
-    for (let i = 0; i < n; i++) {
-      const seed = (request.seed + i) % MAX_SEED;
-      seeds.push(seed);
-      const noise = gaussianNoise(seed, size);
-      firstNoise ??= noise;
-      const start =
-        strength >= 1
-          ? noise.map((v) => v * scheduler.initNoiseSigma)
-          : scheduler.addNoise(original, noise, timesteps[0]!);
-      latents.set(start, i * size);
-    }
-    let nativeInputs: DenoiseInput['native'];
+    noises.forEach((noise, i) => {
+      latents.set(
+        strength >= 1 ? noise.map((v) => v * sigma) : scheduler.addNoise(original, noise, timesteps[0]!),
+        i * size,
+      );
+    });
+    let inpainting: Pick<DenoiseInput, 'native'> | Pick<DenoiseInput, 'blend'>;
     if (native) {
       const masked = toTensor(source);
       const plane = width * height;
       for (let c = 0; c < 3; c++)
         for (let i = 0; i < plane; i++) if (pixelMask[i]! >= 0.5) masked[c * plane + i] = 0;
-      nativeInputs = {
-        mask: latentMask,
-        maskedLatents: await this.encodeTensor(spec, masked, width, height),
+      inpainting = {
+        native: { mask: latentMask, maskedLatents: await this.encodeTensor(spec, masked, width, height) },
       };
+    } else {
+      inpainting = { blend: { mask: latentMask, original, noise: noises[0]! } };
     }
-    const denoiseStart = performance.now();
-    const final = await this.denoise({
+    const run = await this.denoiseAndDecode({
       spec,
       scheduler,
       timesteps,
       latents,
       n,
-      height: h,
-      width: w,
-      cond,
-      uncond,
+      height: height / spec.latent.downscale,
+      width: width / spec.latent.downscale,
+      cond: text.cond,
+      uncond: text.uncond,
       guidance,
       seed: request.seed,
       hooks,
-      ...(native ? { native: nativeInputs! } : { blend: { mask: latentMask, original, noise: firstNoise! } }),
+      ...inpainting,
     });
-    const decodeStart = performance.now();
-    const generated = await this.decode(spec, final, n, h, w, hooks.signal);
     const feathered = await blurMask(pixelMask, width, height, request.feather ?? Math.max(1, width / 128));
     const alpha = pixelMask.map((m, i) => m * feathered[i]!);
-    const images = generated.map((image) => composite(source, image, alpha));
-    const end = performance.now();
-    return {
-      images,
+    const composited = { ...run, images: run.images.map((generated) => composite(source, generated, alpha)) };
+    return result(composited, {
       seeds,
       width,
       height,
       steps,
       guidance,
       scheduler: scheduler.className,
-      timings: {
-        textEncoder: textMs,
-        denoise: decodeStart - denoiseStart,
-        decode: end - decodeStart,
-        total: end - started,
-      },
-    };
+      started,
+      textMs: text.ms,
+    });
   }
 
   /**
@@ -592,6 +545,22 @@ export class Pipeline {
     return guidedOut;
   }
 
+  /** Runs the denoising loop and decodes, timing both. */
+  private async denoiseAndDecode(input: DenoiseInput): Promise<DenoiseRun> {
+    const start = performance.now();
+    const final = await this.denoise(input);
+    const decodeStart = performance.now();
+    const images = await this.decode(
+      input.spec,
+      final,
+      input.n,
+      input.height,
+      input.width,
+      input.hooks.signal,
+    );
+    return { images, denoiseMs: decodeStart - start, decodeMs: performance.now() - decodeStart };
+  }
+
   private async denoise(input: DenoiseInput): Promise<Float32Array> {
     const { scheduler, timesteps, hooks } = input;
     const unet = await this.backend.load(input.spec.files.denoiser);
@@ -718,6 +687,49 @@ export class Pipeline {
     }
     return images;
   }
+}
+
+/** What one denoise-and-decode pass produced. */
+interface DenoiseRun {
+  readonly images: RgbImage[];
+  readonly denoiseMs: number;
+  readonly decodeMs: number;
+}
+
+/** Seeds of `n` images: image i uses seed + i (wrapping at 2^32), so a grid cell can be made again alone. */
+function seedsFrom(seed: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => (seed + i) % MAX_SEED);
+}
+
+/** The result of an operation, with its timings. */
+function result(
+  run: DenoiseRun,
+  meta: {
+    seeds: number[];
+    width: number;
+    height: number;
+    steps: number;
+    guidance: number;
+    scheduler: string;
+    started: number;
+    textMs: number;
+  },
+): PipelineResult {
+  return {
+    images: run.images,
+    seeds: meta.seeds,
+    width: meta.width,
+    height: meta.height,
+    steps: meta.steps,
+    guidance: meta.guidance,
+    scheduler: meta.scheduler,
+    timings: {
+      textEncoder: meta.textMs,
+      denoise: run.denoiseMs,
+      decode: run.decodeMs,
+      total: performance.now() - meta.started,
+    },
+  };
 }
 
 /** Max-pools a pixel mask to latent resolution, so the repainted latent area covers every masked pixel. */
