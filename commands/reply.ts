@@ -152,7 +152,7 @@ function applyParams(deps: CommandDeps, ctx: ChatContext, image: ImageRecord, ch
   const steps = changes.steps ?? image.steps;
   const guidance = changes.guidance ?? image.guidance;
   const parts = [
-    changes.seed !== undefined ? `seed ${seed}` : `seed ${seed}`,
+    `seed ${seed}`,
     ...(changes.steps !== undefined ? [`${steps} steps`] : []),
     ...(changes.guidance !== undefined ? [`cfg ${guidance}`] : []),
     ...(width !== image.width || height !== image.height ? [`${width}×${height}`] : []),

@@ -14,6 +14,7 @@ import {
   GatewayIntentBits,
   type Interaction,
   type Message,
+  MessageFlags,
   type MessageReaction,
   type ModalSubmitInteraction,
   type PartialMessageReaction,
@@ -228,7 +229,9 @@ export class DiscordAdapter {
         return;
       }
       const replyTo = interaction.isButton() ? interaction.message.id : interaction.message?.id;
-      await interaction.deferReply({ ephemeral: replies.every((r) => r.type === 'text') });
+      await interaction.deferReply(
+        replies.every((r) => r.type === 'text') ? { flags: MessageFlags.Ephemeral } : {},
+      );
       await this.answerInteraction(interaction, replies, replyTo);
     }
   }
