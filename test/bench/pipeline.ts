@@ -106,6 +106,22 @@ async function upscaleMemory(): Promise<BenchResult> {
   };
 }
 
+async function upscaleOne(): Promise<BenchResult> {
+  const pipeline = new Pipeline(new OnnxBackend({ executionProvider: 'cpu' }));
+  const figures: Record<string, number> = {};
+  for (const name of ['esrgan-slim', 'esrgan-medium']) {
+    const dir = path.join(root, 'models', name);
+    if (!existsSync(dir)) continue;
+    const spec = loadUpscalerSpec(dir);
+    const image = { width: 64, height: 64, pixels: new Uint8Array(64 * 64 * 3).map((_, i) => (i * 7) % 256) };
+    await pipeline.upscale({ image, scale: 4, upscaler: spec }); // warm-up
+    const start = performance.now();
+    for (let i = 0; i < 5; i++) await pipeline.upscale({ image, scale: 4, upscaler: spec });
+    figures[`${name}Ms`] = Math.round((performance.now() - start) / 5);
+  }
+  return { name: 'upscale ×4 of one 64×64 image (the shipped model’s native size)', figures };
+}
+
 /** Every pipeline benchmark that can run here (the shipped model's only once it exists). */
 export function pipelineBenches(): (() => Promise<BenchResult>)[] {
   const shippedDir = path.join(root, 'models', 'flowbot-emoji');
@@ -113,6 +129,7 @@ export function pipelineBenches(): (() => Promise<BenchResult>)[] {
     () => efficiency(loadModelSpec(path.join(fixtures, 'sd-tiny')), 'fixture sd-tiny', 20),
     () => efficiency(loadModelSpec(path.join(fixtures, 'flow-tiny')), 'fixture flow-tiny', 20),
     () => rssGrowth(loadModelSpec(path.join(fixtures, 'flow-tiny')), 200),
+    upscaleOne,
     upscaleMemory,
   ];
   if (existsSync(path.join(shippedDir, 'model.json'))) {
