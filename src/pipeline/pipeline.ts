@@ -810,8 +810,8 @@ async function tiledSuperResolution(
   const output = new Uint8Array(outWidth * outHeight * 3);
   const bandRows = tile * scale;
   let bandTop = 0; // output row where the accumulators begin
-  let sums = new Float32Array(bandRows * 2 * outWidth * 3);
-  let weights = new Float32Array(bandRows * 2 * outWidth);
+  const sums = new Float32Array(bandRows * 2 * outWidth * 3);
+  const weights = new Float32Array(bandRows * 2 * outWidth);
   const inputName = model.inputs[0]!.name;
   const total = xs.length * ys.length;
   let done = 0;
@@ -871,12 +871,9 @@ async function tiledSuperResolution(
       }
     }
     const keep = (finishedUntil - bandTop) * outWidth;
-    const nextSums = new Float32Array(sums.length);
-    nextSums.set(sums.subarray(keep * 3));
-    const nextWeights = new Float32Array(weights.length);
-    nextWeights.set(weights.subarray(keep));
-    sums = nextSums;
-    weights = nextWeights;
+    // Slide the band up in place (no new buffers per band, so memory stays flat).
+    sums.copyWithin(0, keep * 3).fill(0, sums.length - keep * 3);
+    weights.copyWithin(0, keep).fill(0, weights.length - keep);
     bandTop = finishedUntil;
   }
   return { width: outWidth, height: outHeight, pixels: output };
