@@ -4,11 +4,19 @@
  * turning stored images into result views.
  */
 import { ErrorCode, UserError } from '../src/errors.js';
-import type { GenerateParams, InpaintParams, ModelRegistry, UpscaleParams, VaryParams } from '../src/jobs.js';
+import type {
+  GenerateParams,
+  ImageJobResult,
+  InpaintParams,
+  ModelRegistry,
+  UpscaleParams,
+  VaryParams,
+} from '../src/jobs.js';
 import type { JobQueue } from '../src/queue/queue.js';
 import type { FileStore } from '../src/store/files.js';
-import type { ImageRecord, Store } from '../src/store/store.js';
+import type { ImageRecord, JobRecord, Store } from '../src/store/store.js';
 import { gridButtons, singleButtons } from './actions.js';
+import { explanationOf } from './progress.js';
 import { adminSettings, blockedTerms } from './settings-model.js';
 import type { ChatContext, Reply, ResultView } from './types.js';
 
@@ -118,8 +126,7 @@ export function imageForMessage(
   let imageId = record?.imageId ?? null;
   if (!imageId && record?.jobId) {
     const job = deps.store.getJob(record.jobId);
-    const result = job?.result as { gridId?: string | null; imageIds?: string[] } | null;
-    imageId = result?.gridId ?? result?.imageIds?.[0] ?? null;
+    imageId = (job && shownImageOf(job)) ?? null;
   }
   if (!imageId) {
     throw new UserError(
@@ -172,12 +179,16 @@ export function viewOf(deps: CommandDeps, image: ImageRecord, text: string): Res
 export function viewOfJob(deps: CommandDeps, jobId: string): ResultView | undefined {
   const job = deps.store.getJob(jobId);
   if (job?.state !== 'succeeded') return undefined;
-  const result = job.result as { gridId?: string | null; imageIds?: string[] } | null;
-  const id = result?.gridId ?? result?.imageIds?.[0];
+  const id = shownImageOf(job);
   const image = id ? deps.store.getImage(id) : undefined;
   if (!image) return undefined;
-  const explanation = (job.params as { explanation?: string }).explanation ?? '';
-  return viewOf(deps, image, explanation);
+  return viewOf(deps, image, explanationOf(job));
+}
+
+/** The image a finished job shows: its grid when it made several, else its one image. */
+function shownImageOf(job: JobRecord): string | undefined {
+  const result = job.result as Partial<ImageJobResult> | null;
+  return result?.gridId ?? result?.imageIds?.[0];
 }
 
 /** Shortens text for one-line displays. */

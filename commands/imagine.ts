@@ -7,7 +7,7 @@ import { adminSettings, effectiveDefaults } from './settings-model.js';
 import { type ChatContext, type Reply, say } from './types.js';
 
 /** Parses a prompt with this server's limits and the person's defaults applied. */
-export function readPrompt(deps: CommandDeps, _ctx: ChatContext, text: string, allowEmptyPrompt = false) {
+export function readPrompt(deps: CommandDeps, text: string, allowEmptyPrompt = false) {
   const admin = adminSettings(deps.store);
   return parsePrompt(text, {
     limits: {
@@ -60,7 +60,7 @@ export function generationFrom(
 
 /** Handles `imagine`. */
 export function imagine(deps: CommandDeps, ctx: ChatContext, text: string): Reply {
-  const parsed = readPrompt(deps, ctx, text);
+  const parsed = readPrompt(deps, text);
   if (!parsed.ok) return say(parsed.error.message);
   let generation: Omit<GenerateParams, 'explanation'>;
   try {

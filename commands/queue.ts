@@ -1,6 +1,7 @@
 /** `queue`: your jobs and their places in line. */
 import type { CommandDeps } from './context.js';
 import { truncate } from './context.js';
+import { explanationOf } from './progress.js';
 import { type ChatContext, type Reply, say } from './types.js';
 
 /** Handles `queue`. */
@@ -10,7 +11,7 @@ export function queueStatus(deps: CommandDeps, ctx: ChatContext): Reply {
   if (mine.length === 0)
     return say(`You have no jobs in progress. ${waiting} job${waiting === 1 ? '' : 's'} waiting overall.`);
   const lines = mine.map(({ job, position }) => {
-    const prompt = (job.params as { prompt?: string; explanation?: string }).explanation ?? '';
+    const prompt = explanationOf(job);
     return `• ${job.id} ${position === 0 ? `running (${Math.round(job.progress * 100)}%)` : `#${position} in line`} — ${truncate(prompt, 80)}`;
   });
   return say(`Your jobs:\n${lines.join('\n')}`);

@@ -26,10 +26,11 @@ import {
   type User,
 } from 'discord.js';
 import type { Bot } from '../../commands/bot.js';
-import type { ChatContext, InboundEventInput, Reply } from '../../commands/types.js';
+import { progressText } from '../../commands/progress.js';
+import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../commands/types.js';
 import type { Core } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
-import type { JobRecord } from '../../src/store/store.js';
+import { watchJobs } from '../jobs.js';
 import { componentRows, DEFAULT_ATTACHMENT_LIMIT, fitAttachment, modal } from './render.js';
 
 const log = createLogger('discord');
@@ -312,14 +313,7 @@ export class DiscordAdapter {
         });
       } else if (reply.type === 'image') {
         await interaction.editReply({ content: reply.view.text });
-        await this.postResult(
-          reply.view.imageId,
-          reply.view.jobId,
-          reply.view.text,
-          interaction.channelId ?? '',
-          interaction.user.id,
-          replyTo,
-        );
+        await this.postResult(reply.view, interaction.channelId ?? '', interaction.user.id, replyTo);
       } else if (reply.type === 'dm') {
         await interaction.user
           .send(reply.text)
@@ -364,14 +358,7 @@ export class DiscordAdapter {
           break;
         }
         case 'image':
-          await this.postResult(
-            reply.view.imageId,
-            reply.view.jobId,
-            reply.view.text,
-            channel.id,
-            user.id,
-            replyTo,
-          );
+          await this.postResult(reply.view, channel.id, user.id, replyTo);
           break;
         case 'dm':
           await user.send(reply.text).catch((error: unknown) => log.warn('cannot DM the user', { error }));
@@ -390,48 +377,39 @@ export class DiscordAdapter {
   // ---- outbound -----------------------------------------------------------------------------------------
 
   private subscribe(): void {
-    const queue = this.options.core.queue;
-    const mine = (job: JobRecord) => job.platform === PLATFORM;
-    queue.on('progress', (job, p) => {
-      if (!mine(job)) return;
-      const entry = this.progress.get(job.id);
-      const now = Date.now();
-      if (!entry || now - entry.last < (this.options.progressIntervalMs ?? 1500)) return;
-      entry.last = now;
-      const explanation = (job.params as { explanation?: string }).explanation ?? '';
-      const content = `${explanation}\n${bar(p.step, p.total)}`;
-      const files = p.preview ? [{ attachment: Buffer.from(p.preview), name: 'preview.png' }] : [];
-      void this.editStatus(job.id, entry, content, files);
+    watchJobs(this.options.core.queue, PLATFORM, {
+      progress: (job, p) => {
+        const entry = this.progress.get(job.id);
+        const now = Date.now();
+        if (!entry || now - entry.last < (this.options.progressIntervalMs ?? 1500)) return;
+        entry.last = now;
+        const files = p.preview ? [{ attachment: Buffer.from(p.preview), name: 'preview.png' }] : [];
+        void this.editStatus(job.id, entry, progressText(job, p.step, p.total), files);
+      },
+      succeeded: (job) => {
+        const view = this.options.bot.resultView(job.id);
+        const status = this.options.core.store
+          .chatMessagesOfJob(job.id)
+          .find((m) => m.platform === PLATFORM && !m.imageId);
+        const entry = this.progress.get(job.id);
+        this.progress.delete(job.id);
+        if (!view) return;
+        void this.guard('result', async () => {
+          await this.postResult(
+            view,
+            job.channelId ?? status?.channelId ?? '',
+            job.userId,
+            status?.threadId ?? undefined,
+          );
+          if (entry) await this.editStatus(job.id, entry, `✅ ${view.text}`, []);
+        });
+      },
+      ended: (job, text) => {
+        const entry = this.progress.get(job.id);
+        this.progress.delete(job.id);
+        if (entry) void this.editStatus(job.id, entry, text, []);
+      },
     });
-    queue.on('succeeded', (job) => {
-      if (!mine(job)) return;
-      const view = this.options.bot.resultView(job.id);
-      const status = this.options.core.store
-        .chatMessagesOfJob(job.id)
-        .find((m) => m.platform === PLATFORM && !m.imageId);
-      const entry = this.progress.get(job.id);
-      this.progress.delete(job.id);
-      if (!view) return;
-      void this.guard('result', async () => {
-        await this.postResult(
-          view.imageId,
-          job.id,
-          view.text,
-          job.channelId ?? status?.channelId ?? '',
-          job.userId,
-          status?.threadId ?? undefined,
-        );
-        if (entry) await this.editStatus(job.id, entry, `✅ ${view.text}`, []);
-      });
-    });
-    const ended = (job: JobRecord, text: string) => {
-      if (!mine(job)) return;
-      const entry = this.progress.get(job.id);
-      this.progress.delete(job.id);
-      if (entry) void this.editStatus(job.id, entry, text, []);
-    };
-    queue.on('failed', (job) => ended(job, `Sorry, that didn't work: ${job.error ?? 'unknown error'}`));
-    queue.on('cancelled', (job) => ended(job, 'Cancelled.'));
   }
 
   private async editStatus(
@@ -462,15 +440,12 @@ export class DiscordAdapter {
 
   /** Posts a result as a regular channel message that mentions the requester, with its buttons. */
   private async postResult(
-    imageId: string,
-    jobId: string | null,
-    text: string,
+    view: ResultView,
     channelId: string,
     userId: string,
     replyTo?: string,
   ): Promise<void> {
-    const view = this.options.bot.imageView(imageId, text);
-    if (!view) return;
+    const { jobId, text } = view;
     const channel = (await this.client.channels.fetch(channelId)) as SendableChannels | null;
     if (!channel) {
       log.warn('result channel is gone', { channel: channelId });
@@ -517,10 +492,4 @@ function imagineText(interaction: ChatInputCommandInteraction): string {
   if (style) parts.push(`--style ${style}`);
   if (negative) parts.push(`--no ${negative}`);
   return parts.join(' ');
-}
-
-function bar(step: number, total: number): string {
-  const width = 20;
-  const filled = Math.round((step / Math.max(1, total)) * width);
-  return `\`${'█'.repeat(filled)}${'░'.repeat(width - filled)}\` ${step}/${total}`;
 }

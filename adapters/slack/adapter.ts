@@ -9,11 +9,12 @@ import type { Server } from 'node:http';
 import { App, LogLevel } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Bot } from '../../commands/bot.js';
-import type { ChatContext, InboundEventInput, Reply } from '../../commands/types.js';
+import { progressText } from '../../commands/progress.js';
+import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../commands/types.js';
 import type { Core } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
-import type { JobRecord } from '../../src/store/store.js';
-import { modalView, progressText, resultBlocks } from './blocks.js';
+import { watchJobs } from '../jobs.js';
+import { modalView, resultBlocks } from './blocks.js';
 
 const log = createLogger('slack');
 const PLATFORM = 'slack';
@@ -259,7 +260,7 @@ export class SlackAdapter {
           break;
         }
         case 'image':
-          await this.postResult(reply.view.imageId, reply.view.jobId, reply.view.text, where);
+          await this.postResult(reply.view, where);
           break;
         case 'dm': {
           const opened = await this.call('conversations.open', () =>
@@ -294,54 +295,45 @@ export class SlackAdapter {
   // ---- outbound -----------------------------------------------------------------------------------------
 
   private subscribe(): void {
-    const queue = this.options.core.queue;
-    const mine = (job: JobRecord) => job.platform === PLATFORM;
-    queue.on('progress', (job, progress) => {
-      if (!mine(job)) return;
-      const now = Date.now();
-      if (now - (this.lastEdit.get(job.id) ?? 0) < (this.options.progressIntervalMs ?? 1000)) return;
-      this.lastEdit.set(job.id, now);
-      const status = this.status(job.id);
-      if (!status) return;
-      const text = progressText(
-        `${(job.params as { explanation?: string }).explanation ?? ''}`,
-        progress.step,
-        progress.total,
-      );
-      void this.call('chat.update', () =>
-        this.client.chat.update({ channel: status.channelId, ts: status.messageId, text }),
-      );
-    });
-    queue.on('succeeded', (job) => {
-      if (!mine(job)) return;
-      this.lastEdit.delete(job.id);
-      const view = this.options.bot.resultView(job.id);
-      const status = this.status(job.id);
-      if (!view || !status) return;
-      void this.postResult(view.imageId, job.id, view.text, {
-        channel: status.channelId,
-        threadTs: status.threadId ?? undefined,
-      }).then(() =>
-        this.call('chat.update', () =>
-          this.client.chat.update({
-            channel: status.channelId,
-            ts: status.messageId,
-            text: `✅ ${view.text}`,
-          }),
-        ),
-      );
-    });
-    const ended = (job: JobRecord, text: string) => {
-      if (!mine(job)) return;
-      this.lastEdit.delete(job.id);
-      const status = this.status(job.id);
-      if (status)
+    watchJobs(this.options.core.queue, PLATFORM, {
+      progress: (job, progress) => {
+        const now = Date.now();
+        if (now - (this.lastEdit.get(job.id) ?? 0) < (this.options.progressIntervalMs ?? 1000)) return;
+        this.lastEdit.set(job.id, now);
+        const status = this.status(job.id);
+        if (!status) return;
+        const text = progressText(job, progress.step, progress.total);
         void this.call('chat.update', () =>
           this.client.chat.update({ channel: status.channelId, ts: status.messageId, text }),
         );
-    };
-    queue.on('failed', (job) => ended(job, `Sorry, that didn't work: ${job.error ?? 'unknown error'}`));
-    queue.on('cancelled', (job) => ended(job, 'Cancelled.'));
+      },
+      succeeded: (job) => {
+        this.lastEdit.delete(job.id);
+        const view = this.options.bot.resultView(job.id);
+        const status = this.status(job.id);
+        if (!view || !status) return;
+        void this.postResult(view, {
+          channel: status.channelId,
+          threadTs: status.threadId ?? undefined,
+        }).then(() =>
+          this.call('chat.update', () =>
+            this.client.chat.update({
+              channel: status.channelId,
+              ts: status.messageId,
+              text: `✅ ${view.text}`,
+            }),
+          ),
+        );
+      },
+      ended: (job, text) => {
+        this.lastEdit.delete(job.id);
+        const status = this.status(job.id);
+        if (status)
+          void this.call('chat.update', () =>
+            this.client.chat.update({ channel: status.channelId, ts: status.messageId, text }),
+          );
+      },
+    });
   }
 
   private status(jobId: string) {
@@ -354,9 +346,8 @@ export class SlackAdapter {
    * Uploads an image into the channel (or thread), finds the ts of the message that carries it, and
    * posts the buttons and context line. Both messages are recorded against the image.
    */
-  private async postResult(imageId: string, jobId: string | null, text: string, where: Where): Promise<void> {
-    const view = this.options.bot.imageView(imageId, text);
-    if (!view) return;
+  private async postResult(view: ResultView, where: Where): Promise<void> {
+    const { jobId, text } = view;
     const upload = (await this.call('files.uploadV2', () =>
       this.client.files.uploadV2({
         channel_id: where.channel,

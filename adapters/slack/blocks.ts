@@ -62,13 +62,6 @@ export function modalView(modal: ModalSpec, privateMetadata: string): Block {
   };
 }
 
-/** A text progress bar for status messages. */
-export function progressText(base: string, step: number, total: number): string {
-  const width = 20;
-  const filled = Math.round((step / Math.max(1, total)) * width);
-  return `${base}\n\`${'█'.repeat(filled)}${'░'.repeat(width - filled)}\` ${step}/${total}`;
-}
-
 /** Escapes Slack's control characters in mrkdwn text. */
 export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -12,7 +12,8 @@ import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../co
 import type { Core } from '../../src/app.js';
 import type { LinkSigner } from '../../src/links.js';
 import { createLogger } from '../../src/log.js';
-import type { ChatLogEntry, JobRecord } from '../../src/store/store.js';
+import type { ChatLogEntry } from '../../src/store/store.js';
+import { watchJobs } from '../jobs.js';
 
 const log = createLogger('web');
 const PUBLIC = path.join(import.meta.dirname, 'public');
@@ -397,56 +398,48 @@ export class WebAdapter {
   }
 
   private subscribe(): void {
-    const queue = this.options.core.queue;
-    const mine = (job: JobRecord) => job.platform === PLATFORM;
-    queue.on(
-      'started',
-      (job) => mine(job) && this.broadcast({ type: 'progress', jobId: job.id, step: 0, total: 1 }),
-    );
-    queue.on('progress', (job, progress) => {
-      if (!mine(job)) return;
-      const now = Date.now();
-      const last = this.lastProgress.get(job.id) ?? 0;
-      if (now - last < 250 && progress.step < progress.total && !progress.preview) return;
-      this.lastProgress.set(job.id, now);
-      this.broadcast({
-        type: 'progress',
-        jobId: job.id,
-        step: progress.step,
-        total: progress.total,
-        ...(progress.preview
-          ? { preview: `data:image/png;base64,${Buffer.from(progress.preview).toString('base64')}` }
-          : {}),
-      });
+    watchJobs(this.options.core.queue, PLATFORM, {
+      started: (job) => this.broadcast({ type: 'progress', jobId: job.id, step: 0, total: 1 }),
+      progress: (job, progress) => {
+        const now = Date.now();
+        const last = this.lastProgress.get(job.id) ?? 0;
+        if (now - last < 250 && progress.step < progress.total && !progress.preview) return;
+        this.lastProgress.set(job.id, now);
+        this.broadcast({
+          type: 'progress',
+          jobId: job.id,
+          step: progress.step,
+          total: progress.total,
+          ...(progress.preview
+            ? { preview: `data:image/png;base64,${Buffer.from(progress.preview).toString('base64')}` }
+            : {}),
+        });
+      },
+      succeeded: (job) => {
+        this.lastProgress.delete(job.id);
+        const view = this.options.bot.resultView(job.id);
+        if (!view) return;
+        const status = this.store().chatLogEntry(`s-${job.id}`);
+        this.postImage(view, `r-${job.id}`, status?.replyTo ?? null);
+        this.broadcast({ type: 'done', jobId: job.id });
+      },
+      ended: (job, text) => {
+        this.lastProgress.delete(job.id);
+        const entry = this.store().logChat({
+          platform: PLATFORM,
+          channelId: CHANNEL,
+          messageId: `e-${job.id}`,
+          author: 'flowbot',
+          fromBot: true,
+          text,
+          replyTo: `s-${job.id}`,
+          jobId: job.id,
+          imageId: null,
+        });
+        this.broadcast({ type: 'entry', entry: this.entryJson(entry) });
+        this.broadcast({ type: 'done', jobId: job.id });
+      },
     });
-    queue.on('succeeded', (job) => {
-      if (!mine(job)) return;
-      this.lastProgress.delete(job.id);
-      const view = this.options.bot.resultView(job.id);
-      if (!view) return;
-      const status = this.store().chatLogEntry(`s-${job.id}`);
-      this.postImage(view, `r-${job.id}`, status?.replyTo ?? null);
-      this.broadcast({ type: 'done', jobId: job.id });
-    });
-    const ended = (job: JobRecord, text: string) => {
-      if (!mine(job)) return;
-      this.lastProgress.delete(job.id);
-      const entry = this.store().logChat({
-        platform: PLATFORM,
-        channelId: CHANNEL,
-        messageId: `e-${job.id}`,
-        author: 'flowbot',
-        fromBot: true,
-        text,
-        replyTo: `s-${job.id}`,
-        jobId: job.id,
-        imageId: null,
-      });
-      this.broadcast({ type: 'entry', entry: this.entryJson(entry) });
-      this.broadcast({ type: 'done', jobId: job.id });
-    };
-    queue.on('failed', (job) => ended(job, `Sorry, that didn't work: ${job.error ?? 'unknown error'}`));
-    queue.on('cancelled', (job) => ended(job, 'Cancelled.'));
   }
 
   // ---- mask editor ------------------------------------------------------------------------------------
