@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FlowMatchEulerScheduler } from '../src/pipeline/schedulers/flowmatch.js';
 import { createScheduler, img2imgTimesteps, type SchedulerConfig } from '../src/pipeline/schedulers/index.js';
 
 interface Case {
@@ -80,6 +81,42 @@ describe('schedulers match diffusers (float64 reference vectors)', () => {
       expect(maxRelativeError(noisy, c.noisy_start)).toBeLessThan(1e-6);
     });
   }
+});
+
+interface FlowPipelineCase extends Case {
+  name: string;
+  pipeline: { sigmas_passed: number[] | null; image_seq_len: number | null; mu: number | null };
+}
+
+const flowVectors = JSON.parse(
+  readFileSync(path.join(import.meta.dirname, 'fixtures/vectors/flowmatch-dynamic-vectors.json'), 'utf8'),
+) as { cases: FlowPipelineCase[] };
+
+describe('FlowMatch Euler as the FLUX.1 and SD3.5 pipelines drive it (reference vectors)', () => {
+  for (const c of flowVectors.cases) {
+    it(c.name, () => {
+      const scheduler = new FlowMatchEulerScheduler(config(c));
+      const { sigmas_passed: sigmas, image_seq_len: seqLen, mu } = c.pipeline;
+      if (mu !== null && seqLen !== null) expect(scheduler.muFor(seqLen)).toBeCloseTo(mu, 12);
+      scheduler.setTimesteps(c.num_inference_steps, {
+        ...(sigmas ? { sigmas } : {}),
+        ...(mu !== null ? { mu } : {}),
+      });
+      expect(maxRelativeError(scheduler.timesteps, c.timesteps)).toBeLessThan(1e-6);
+      expect(maxRelativeError(scheduler.sigmas, c.sigmas!)).toBeLessThan(1e-6);
+      let sample = Float64Array.from(c.initial_sample!);
+      c.steps!.forEach((step, i) => {
+        expect(scheduler.timesteps[i]).toBeCloseTo(step.t, 3);
+        sample = scheduler.step(model(sample, step.t), step.t, sample).prevSample;
+        expect(maxRelativeError(sample, step.prev_sample), `prev sample of step ${i}`).toBeLessThan(1e-6);
+      });
+    });
+  }
+
+  it('refuses dynamic shifting without mu', () => {
+    const scheduler = new FlowMatchEulerScheduler({ use_dynamic_shifting: true });
+    expect(() => scheduler.setTimesteps(4)).toThrow(/needs mu/);
+  });
 });
 
 describe('scheduler options beyond the vectors', () => {

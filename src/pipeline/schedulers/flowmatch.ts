@@ -12,6 +12,15 @@ import {
 } from './common.js';
 
 /**
+ * How a pipeline drives `setTimesteps`: FLUX passes its own σ list (linspace(1, 1/N, N)) and, with dynamic
+ * shifting, `mu` from the image's sequence length; SD3 passes neither.
+ */
+export interface FlowScheduleOptions {
+  readonly sigmas?: readonly number[];
+  readonly mu?: number;
+}
+
+/**
  * Euler sampling of a rectified-flow model, as diffusers' FlowMatchEulerDiscreteScheduler: the model
  * predicts the velocity v = ε − x0 and x_{σ'} = x_σ + (σ' − σ)·v. Timesteps are σ·1000.
  */
@@ -26,22 +35,32 @@ export class FlowMatchEulerScheduler extends ScheduleWalker implements Scheduler
   private readonly shift: number;
   private readonly sigmaMax: number;
   private readonly sigmaMin: number;
+  /** FLUX.1 dev: σ is shifted by exp(mu) / (exp(mu) + (1/σ − 1)), mu given per image size. */
+  readonly dynamicShifting: boolean;
+  private readonly shiftParams: {
+    readonly baseSeqLen: number;
+    readonly maxSeqLen: number;
+    readonly baseShift: number;
+    readonly maxShift: number;
+  };
 
   constructor(config: SchedulerConfig) {
     super();
     const reader = new ConfigReader(config, this.className);
     this.trainSteps = reader.number('num_train_timesteps', 1000);
     this.shift = reader.number('shift', 1);
-    if (reader.boolean('use_dynamic_shifting', false)) {
-      throw new Error(
-        'FlowMatchEulerDiscreteScheduler config: use_dynamic_shifting is not supported; set a fixed shift',
-      );
-    }
+    this.dynamicShifting = reader.boolean('use_dynamic_shifting', false);
+    this.shiftParams = {
+      baseSeqLen: reader.number('base_image_seq_len', 256),
+      maxSeqLen: reader.number('max_image_seq_len', 4096),
+      baseShift: reader.number('base_shift', 0.5),
+      maxShift: reader.number('max_shift', 1.15),
+    };
     const n = this.trainSteps;
-    // The training schedule in float32: t = n..1, σ = shift·s / (1 + (shift − 1)·s) with s = t / n.
+    // The training schedule in float32: t = n..1, s = t / n, shifted statically unless shifting is dynamic.
     const train = Array.from({ length: n }, (_, i) => {
       const s = f32(f32(n - i) / n);
-      return f32(f32(this.shift * s) / f32(1 + f32((this.shift - 1) * s)));
+      return this.dynamicShifting ? s : this.staticShift(s);
     });
     this.sigmaMax = train[0]!;
     this.sigmaMin = train[n - 1]!;
@@ -49,13 +68,43 @@ export class FlowMatchEulerScheduler extends ScheduleWalker implements Scheduler
     this.timesteps = train.map((s) => f32(s * n));
   }
 
-  setTimesteps(steps: number): void {
+  /**
+   * diffusers' set_timesteps. Without `sigmas` the schedule runs from the (shifted) training endpoints,
+   * as SD3 drives it; with them (FLUX) those σ are used. Then the shift applies: dynamic with `mu`, or
+   * static.
+   */
+  setTimesteps(steps: number, options: FlowScheduleOptions = {}): void {
     const n = this.trainSteps;
-    const raw = linspace(this.sigmaMax * n, this.sigmaMin * n, steps).map((t) => t / n);
-    const sigmas = raw.map((s) => f32((this.shift * s) / (1 + (this.shift - 1) * s)));
+    const raw = options.sigmas
+      ? options.sigmas.map(f32)
+      : linspace(this.sigmaMax * n, this.sigmaMin * n, steps).map((t) => t / n);
+    let sigmas: number[];
+    if (this.dynamicShifting) {
+      if (options.mu === undefined) {
+        throw new Error('FlowMatchEulerDiscreteScheduler: use_dynamic_shifting needs mu (from the image size)');
+      }
+      const e = Math.exp(options.mu);
+      sigmas = raw.map((s) => f32(e / f32(e + f32(f32(1 / s) - 1))));
+    } else {
+      sigmas = raw.map((s) => f32((this.shift * s) / (1 + (this.shift - 1) * s)));
+    }
     this.timesteps = sigmas.map((s) => f32(s * n));
     this.sigmas = sigmas.concat([0]);
     this.resetWalk();
+  }
+
+  /**
+   * diffusers' calculate_shift: mu grows linearly with the image's token count, from base_shift at
+   * base_image_seq_len to max_shift at max_image_seq_len.
+   */
+  muFor(imageSeqLen: number): number {
+    const { baseSeqLen, maxSeqLen, baseShift, maxShift } = this.shiftParams;
+    const slope = (maxShift - baseShift) / (maxSeqLen - baseSeqLen);
+    return imageSeqLen * slope + (baseShift - slope * baseSeqLen);
+  }
+
+  private staticShift(s: number): number {
+    return f32(f32(this.shift * s) / f32(1 + f32((this.shift - 1) * s)));
   }
 
   scaleModelInput<T extends Sample>(sample: T): T {
