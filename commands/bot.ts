@@ -5,7 +5,6 @@
  */
 import { friendlyMessage, UserError } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
-import { VARY_STRENGTH } from '../src/pipeline/pipeline.js';
 import { type ActionId, decodeAction, encodeAction } from './actions.js';
 import { cancel } from './cancel.js';
 import { type CommandDeps, cellOf, requireImage, single, viewOf, viewOfJob } from './context.js';
@@ -29,7 +28,7 @@ import {
   say,
 } from './types.js';
 import { upscale } from './upscale.js';
-import { GRID_VARY_STRENGTH, vary } from './vary.js';
+import { GRID_VARY_STRENGTH, VARY_STRENGTH, vary } from './vary.js';
 
 const log = createLogger('commands');
 

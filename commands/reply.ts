@@ -3,7 +3,6 @@
  * the right image, and every result says in one line how the reply was understood.
  */
 import { ErrorCode, UserError } from '../src/errors.js';
-import { VARY_STRENGTH } from '../src/pipeline/pipeline.js';
 import { sizeFor } from '../src/pipeline/request.js';
 import type { ImageRecord } from '../src/store/store.js';
 import {
@@ -21,7 +20,7 @@ import { reroll } from './reroll.js';
 import type { Attachment, ChatContext, Reply } from './types.js';
 import { say } from './types.js';
 import { upscale } from './upscale.js';
-import { vary } from './vary.js';
+import { VARY_STRENGTH, vary } from './vary.js';
 
 /** Strength of a conversational refine (moderate: keeps the composition). */
 export const REFINE_STRENGTH = 0.55;

@@ -1,9 +1,11 @@
 /** Variations: V1–V4 on grids, Vary (Subtle) and Vary (Strong) on single images, "variations" replies. */
-import { VARY_STRENGTH } from '../src/pipeline/pipeline.js';
 import type { ImageRecord } from '../src/store/store.js';
 import { type CommandDeps, enqueue, newSeed, truncate } from './context.js';
 import { effectiveDefaults } from './settings-model.js';
 import type { ChatContext, Reply } from './types.js';
+
+/** Presets of "Vary (Subtle)" and "Vary (Strong)" (img2img strength). */
+export const VARY_STRENGTH = { subtle: 0.35, strong: 0.7 } as const;
 
 /** Strength of a V button (Midjourney's V is a strong variation). */
 export const GRID_VARY_STRENGTH = 0.6;

@@ -52,7 +52,10 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     executionProvider: config.executionProvider,
     threads: options.threads ?? 0,
   });
-  const pipeline = new Pipeline(backend);
+  const pipeline = new Pipeline(backend, {
+    vaeTile: config.vaeTile,
+    releaseTextEncoders: config.releaseTextEncoders,
+  });
   const models = new ModelRegistry(config.modelsDir, config.upscaler);
   registerImageJobs(
     queue,

@@ -18,7 +18,9 @@ export interface Config {
   readonly modelsDir: string;
   readonly model: string;
   readonly upscaler: string;
-  readonly executionProvider: 'cpu' | 'cuda';
+  readonly executionProvider: 'cpu' | 'cuda' | 'webgpu';
+  readonly vaeTile: number;
+  readonly releaseTextEncoders: boolean;
   readonly queueConcurrency: number;
   readonly maxJobsPerUser: number;
   readonly jobTimeoutSeconds: number;
@@ -97,10 +99,28 @@ export const SETTINGS: readonly SettingSpec[] = [
   {
     env: 'EXECUTION_PROVIDER',
     key: 'executionProvider',
-    expected: '"cpu" or "cuda"',
-    schema: z.enum(['cpu', 'cuda']),
+    expected: '"cpu", "cuda" or "webgpu"',
+    schema: z.enum(['cpu', 'cuda', 'webgpu']),
     defaultValue: 'cpu',
-    description: 'ONNX Runtime execution provider; cuda falls back to cpu when unavailable.',
+    description: 'ONNX Runtime execution provider; cuda and webgpu fall back to cpu when unavailable.',
+  },
+  {
+    env: 'VAE_TILE',
+    key: 'vaeTile',
+    expected: 'an integer from 0 to 4096 (pixels; 0 = never tile)',
+    schema: integer(0, 4096),
+    defaultValue: 512,
+    description: 'Images larger than this are VAE-encoded and decoded in overlapping tiles of this size.',
+  },
+  {
+    env: 'RELEASE_TEXT_ENCODERS',
+    key: 'releaseTextEncoders',
+    expected: '"true" or "false" (also 1/0, yes/no)',
+    schema: z
+      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+      .transform((value) => value === true || value === 'true' || value === '1' || value === 'yes'),
+    defaultValue: false,
+    description: 'Unload text encoders after each prompt (less memory for T5-XXL, slower prompts).',
   },
   {
     env: 'QUEUE_CONCURRENCY',

@@ -41,7 +41,7 @@ describe('loadConfig', () => {
       'Invalid environment variable QUEUE_CONCURRENCY: expected an integer from 1 to 64, but received "many"',
     );
     expect(() => loadConfig({ env: { EXECUTION_PROVIDER: 'tpu' }, cwd: cwd() })).toThrow(
-      /EXECUTION_PROVIDER: expected "cpu" or "cuda", but received "tpu"/,
+      /EXECUTION_PROVIDER: expected "cpu", "cuda" or "webgpu", but received "tpu"/,
     );
     expect(() => loadConfig({ env: { DISCORD_API_URL: 'not a url' }, cwd: cwd() })).toThrow(ConfigError);
     expect(() => loadConfig({ env: { PORT: '70000' }, cwd: cwd() })).toThrow(/PORT: expected a TCP port/);

@@ -10,21 +10,27 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { ConfigError, ErrorCode, UserError } from '../errors.js';
+import { ConfigError, ErrorCode, FlowbotError, UserError } from '../errors.js';
 import { parseRegion, regionMask } from '../masks/regions.js';
 import { composeGrid, encodePng, readImage, readMask } from '../pipeline/image.js';
 import { loadModelSpec, loadUpscalerSpec, type ModelSpec, type UpscalerSpec } from '../pipeline/model.js';
 import { OnnxBackend } from '../pipeline/onnx.js';
-import { Pipeline, type PipelineProgress, VARY_STRENGTH } from '../pipeline/pipeline.js';
+import { Pipeline, type PipelineProgress } from '../pipeline/pipeline.js';
 import { pngText, schedulerFor, sizeFor } from '../pipeline/request.js';
 import { parsePrompt } from '../prompt/params.js';
 
+/** `vary` without --strength: a subtle variation (the strength of chat's Vary (Subtle)). */
+const DEFAULT_VARY_STRENGTH = 0.35;
+
 const USAGE = `Usage: npm run cli -- <command> [options]
 
-  imagine "<prompt with flags>" --out grid.png [--model NAME] [--n N]
-  vary in.png --out out.png [--strength 0.6] [--seed N] [--prompt "..."] [--model NAME]
-  inpaint in.png (--mask mask.png | --region "top left") --prompt "..." --out out.png
-  upscale in.png --out out.png [--scale 2|4] [--creative]`;
+  imagine "<prompt with flags>" [--out grid.png] [--model NAME|FOLDER] [--n N]
+  vary in.png [--out out.png] [--strength 0.6] [--seed N] [--prompt "..."] [--model NAME|FOLDER]
+  inpaint in.png (--mask mask.png | --region "top left") --prompt "..." [--out out.png] [--model NAME|FOLDER]
+  upscale in.png [--out out.png] [--scale 2|4] [--creative [--model NAME|FOLDER]]
+
+--model takes a folder name under MODELS_DIR or a path to a model folder; --out defaults to
+flowbot-<command>.png in the current directory.`;
 
 function progressBar(label: string): (progress: PipelineProgress) => void {
   if (!process.stderr.isTTY) return () => undefined;
@@ -63,12 +69,17 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  if (!values.out) throw new UserError(ErrorCode.FlagValue, 'Expected --out <file.png> for the result.');
   const config = loadConfig();
   const backend = new OnnxBackend({ executionProvider: config.executionProvider });
-  const pipeline = new Pipeline(backend);
+  const pipeline = new Pipeline(backend, {
+    vaeTile: config.vaeTile,
+    releaseTextEncoders: config.releaseTextEncoders,
+  });
+  // A name is a folder under MODELS_DIR; anything with a path separator is a folder path.
   const model = (name?: string): ModelSpec =>
-    loadModelSpec(path.join(config.modelsDir, name ?? config.model));
+    loadModelSpec(
+      name && /[\\/]/.test(name) ? path.resolve(name) : path.join(config.modelsDir, name ?? config.model),
+    );
   const number = (text: string | undefined, flag: string): number | undefined => {
     if (text === undefined) return undefined;
     const value = Number(text);
@@ -76,7 +87,7 @@ async function main(argv: string[]): Promise<void> {
       throw new UserError(ErrorCode.FlagValue, `Expected a number for --${flag} but received "${text}".`);
     return value;
   };
-  const out = path.resolve(values.out);
+  const out = path.resolve(values.out ?? `flowbot-${command}.png`);
   const write = (png: Buffer) => {
     writeFileSync(out, png);
     console.log(`wrote ${out}`);
@@ -133,7 +144,7 @@ async function main(argv: string[]): Promise<void> {
     let result: Awaited<ReturnType<Pipeline['vary']>>;
     let strength: number | null = null;
     if (command === 'vary') {
-      strength = number(values.strength, 'strength') ?? VARY_STRENGTH.subtle;
+      strength = number(values.strength, 'strength') ?? DEFAULT_VARY_STRENGTH;
       result = await pipeline.vary({ ...base, strength }, { onProgress: progressBar('vary') });
     } else {
       let mask: Float32Array;
@@ -203,7 +214,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof UserError || error instanceof ConfigError) {
+  if (error instanceof UserError || error instanceof ConfigError || error instanceof FlowbotError) {
     console.error(`flowbot: ${error.message}`);
     process.exit(2);
   }

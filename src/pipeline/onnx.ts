@@ -33,9 +33,12 @@ export interface ValueInfo {
   readonly shape: readonly (number | string)[];
 }
 
+/** Where models run: the CPU, CUDA (a download outside npm), or WebGPU (Dawn, shipped in the npm binary). */
+export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
+
 /** Options of the backend. */
 export interface BackendOptions {
-  readonly executionProvider: 'cpu' | 'cuda';
+  readonly executionProvider: ExecutionProvider;
   /** Intra-op threads; 0 lets ONNX Runtime choose (all cores). */
   readonly threads?: number;
 }
@@ -131,6 +134,12 @@ export class OnnxModel {
       case 'int32':
         if (isFloat) throw this.inputError(info.name, 'integer values (as int32)', received);
         return new ort.Tensor('int32', toInt32(tensor.data as Int32Array | BigInt64Array), dims);
+      case 'bfloat16':
+        // onnxruntime-node has no bfloat16 tensors to feed such a graph from JavaScript.
+        throw new FlowbotError(
+          ErrorCode.ModelInput,
+          `${this.file}: input "${info.name}" is bfloat16, which onnxruntime-node cannot feed; export the model with --dtype fp16 or fp32`,
+        );
       default:
         throw this.inputError(
           info.name,
@@ -257,9 +266,15 @@ function cudaAvailable(): boolean {
   return existsSync(path.join(bindingDir, 'libonnxruntime_providers_cuda.so'));
 }
 
+/** True when the WebGPU session failed for want of a GPU adapter (Dawn: "No supported adapters"). */
+function noWebGpuAdapter(error: unknown): boolean {
+  return /adapter/i.test(String((error as Error)?.message ?? error));
+}
+
 /** Loads and caches ONNX models. One per process. */
 export class OnnxBackend {
-  readonly executionProvider: 'cpu' | 'cuda';
+  /** The provider in use: the one asked for, or the CPU after a fallback. */
+  executionProvider: ExecutionProvider;
   private readonly threads: number;
   private readonly sessions = new Map<string, Promise<OnnxModel>>();
 
@@ -268,6 +283,14 @@ export class OnnxBackend {
     if (options.executionProvider === 'cuda' && !cudaAvailable()) {
       log.warn(
         "EXECUTION_PROVIDER=cuda was asked for, but ONNX Runtime's CUDA libraries are not installed; running on the CPU. Reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm install on a host with CUDA 12.",
+      );
+      this.executionProvider = 'cpu';
+    } else if (
+      options.executionProvider === 'webgpu' &&
+      !ort.listSupportedBackends().some((backend) => backend.name === 'webgpu')
+    ) {
+      log.warn(
+        'EXECUTION_PROVIDER=webgpu was asked for, but this ONNX Runtime build has no WebGPU; running on the CPU.',
       );
       this.executionProvider = 'cpu';
     } else {
@@ -287,18 +310,34 @@ export class OnnxBackend {
     return pending;
   }
 
-  private async create(file: string): Promise<OnnxModel> {
-    if (!existsSync(file))
-      throw new FlowbotError(ErrorCode.ModelInvalid, `Model file ${file} does not exist`);
-    const options: ort.InferenceSession.SessionOptions = {
-      executionProviders: this.executionProvider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+  private sessionOptions(): ort.InferenceSession.SessionOptions {
+    return {
+      executionProviders: this.executionProvider === 'cpu' ? ['cpu'] : [this.executionProvider, 'cpu'],
       graphOptimizationLevel: 'all',
       ...(this.threads > 0
         ? { intraOpNumThreads: this.threads, interOpNumThreads: 1 }
         : { intraOpNumThreads: os.availableParallelism() }),
     };
+  }
+
+  private async create(file: string): Promise<OnnxModel> {
+    if (!existsSync(file))
+      throw new FlowbotError(ErrorCode.ModelInvalid, `Model file ${file} does not exist`);
     try {
-      return new OnnxModel(file, await ort.InferenceSession.create(file, options));
+      try {
+        return new OnnxModel(file, await ort.InferenceSession.create(file, this.sessionOptions()));
+      } catch (error) {
+        if (this.executionProvider !== 'webgpu' || !noWebGpuAdapter(error)) throw error;
+        // Dawn found no GPU (no Vulkan driver, or one lacking a feature it needs): one line, then the CPU.
+        log.warn(
+          'EXECUTION_PROVIDER=webgpu was asked for, but no WebGPU adapter was found; running on the CPU.',
+          {
+            reason: (error as Error).message.split('\n')[0]!.replace(/^.*?(Failed to get)/, '$1'),
+          },
+        );
+        this.executionProvider = 'cpu';
+        return new OnnxModel(file, await ort.InferenceSession.create(file, this.sessionOptions()));
+      }
     } catch (error) {
       throw new FlowbotError(ErrorCode.ModelInvalid, `Cannot load ${file}: ${(error as Error).message}`, {
         cause: error,

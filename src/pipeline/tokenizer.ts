@@ -92,6 +92,11 @@ export class ClipTokenizer {
     return new ClipTokenizer(vocab, merges);
   }
 
+  /** The id of a vocabulary entry (e.g. a pad token such as "!"), or undefined. */
+  tokenId(token: string): number | undefined {
+    return this.vocab.get(token);
+  }
+
   /** Token ids with start and end tokens, untruncated. */
   encode(text: string): number[] {
     const ids = [this.startToken];

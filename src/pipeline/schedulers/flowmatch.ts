@@ -81,7 +81,9 @@ export class FlowMatchEulerScheduler extends ScheduleWalker implements Scheduler
     let sigmas: number[];
     if (this.dynamicShifting) {
       if (options.mu === undefined) {
-        throw new Error('FlowMatchEulerDiscreteScheduler: use_dynamic_shifting needs mu (from the image size)');
+        throw new Error(
+          'FlowMatchEulerDiscreteScheduler: use_dynamic_shifting needs mu (from the image size)',
+        );
       }
       const e = Math.exp(options.mu);
       sigmas = raw.map((s) => f32(e / f32(e + f32(f32(1 / s) - 1))));

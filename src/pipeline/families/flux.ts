@@ -1,0 +1,193 @@
+/**
+ * FLUX.1 schnell and dev, as FluxPipeline runs them: T5's output is `encoder_hidden_states` and CLIP's
+ * pooler_output is `pooled_projections`; 16-channel latents are packed in 2×2 patches, with `img_ids`
+ * (0, row, col) per patch and all-zero `txt_ids`; the timestep is σ (t/1000). Guidance-distilled dev
+ * takes the guidance value as an input, and neither runs classifier-free guidance. FlowMatch with
+ * σ = linspace(1, 1/N, N), shifted dynamically by the image's token count where the config says so.
+ */
+import { DiffusersFolder, numberIn } from '../folder.js';
+import type { HostTensor, ValueInfo } from '../onnx.js';
+import type { TextEncoders } from '../text.js';
+import { checkScheduler, flowSchedule } from './common.js';
+import { fixedDim, isDynamic, outputOf, requireInputs, stack, tensorFor, timestepTensor } from './inputs.js';
+import type { LatentGeometry, ModelFamily, ModelSpec, PromptConditioning } from './types.js';
+
+function readSpec(dir: string): ModelSpec {
+  const folder = new DiffusersFolder(dir);
+  const scheduler = checkScheduler(folder.schedulerConfig(), `${dir}/scheduler/scheduler_config.json`);
+  const vae = folder.config('vae_decoder', 'vae');
+  const guidanceEmbeds = folder.config('transformer').guidance_embeds === true;
+  return {
+    name: folder.name,
+    dir,
+    family: 'flux',
+    format: 'diffusers-onnx',
+    files: {
+      textEncoder: folder.onnx('text_encoder'),
+      textEncoder2: folder.onnx('text_encoder_2'),
+      denoiser: folder.onnx('transformer'),
+      vaeEncoder: folder.optionalOnnx('vae_encoder'),
+      vaeDecoder: folder.onnx('vae_decoder'),
+    },
+    tokenizers: {
+      tokenizer: folder.tokenizer('tokenizer', { maxLength: 77 }),
+      // FLUX.1 dev was trained with 512 T5 tokens, schnell with 256.
+      tokenizer2: folder.tokenizer('tokenizer_2', { maxLength: guidanceEmbeds ? 512 : 256 }),
+    },
+    scheduler,
+    flow: true,
+    latent: {
+      channels: numberIn(vae, 'latent_channels', 16),
+      downscale: 8,
+      scale: numberIn(vae, 'scaling_factor', 0.3611),
+      shift: numberIn(vae, 'shift_factor', 0.1159),
+    },
+    nativeSize: { width: 1024, height: 1024 },
+    // The VAE's 8 times the 2×2 packing.
+    sizeMultiple: 16,
+    defaults: guidanceEmbeds ? { steps: 28, guidance: 3.5 } : { steps: 4, guidance: 0 },
+    latentRgb: undefined,
+    license: undefined,
+    styles: [],
+    options: { guidanceEmbeds },
+  };
+}
+
+async function encodePrompt(
+  text: TextEncoders,
+  spec: ModelSpec,
+  prompt: string,
+): Promise<PromptConditioning> {
+  const [clip] = await text.encode(spec.files.textEncoder, spec.tokenizers.tokenizer, [prompt], () => [
+    'pooler_output',
+  ]);
+  const [t5] = await text.encode(spec.files.textEncoder2!, spec.tokenizers.tokenizer2!, [prompt], () => [
+    'last_hidden_state',
+  ]);
+  return {
+    cond: { encoder_hidden_states: t5!.last_hidden_state!, pooled_projections: clip!.pooler_output! },
+    uncond: undefined,
+  };
+}
+
+/** [B, C, h, w] → [B, (h/2)·(w/2), 4C]: patch (i, j) holds channels c·4 + dy·2 + dx. */
+export function packLatents(
+  latents: Float32Array,
+  batch: number,
+  channels: number,
+  h: number,
+  w: number,
+): Float32Array {
+  const out = new Float32Array(latents.length);
+  const [ph, pw] = [h / 2, w / 2];
+  let k = 0;
+  for (let b = 0; b < batch; b++)
+    for (let i = 0; i < ph; i++)
+      for (let j = 0; j < pw; j++)
+        for (let c = 0; c < channels; c++)
+          for (let dy = 0; dy < 2; dy++)
+            for (let dx = 0; dx < 2; dx++)
+              out[k++] = latents[((b * channels + c) * h + 2 * i + dy) * w + 2 * j + dx]!;
+  return out;
+}
+
+/** The inverse of {@link packLatents}. */
+export function unpackLatents(
+  packed: Float32Array,
+  batch: number,
+  channels: number,
+  h: number,
+  w: number,
+): Float32Array {
+  const out = new Float32Array(packed.length);
+  const [ph, pw] = [h / 2, w / 2];
+  let k = 0;
+  for (let b = 0; b < batch; b++)
+    for (let i = 0; i < ph; i++)
+      for (let j = 0; j < pw; j++)
+        for (let c = 0; c < channels; c++)
+          for (let dy = 0; dy < 2; dy++)
+            for (let dx = 0; dx < 2; dx++)
+              out[((b * channels + c) * h + 2 * i + dy) * w + 2 * j + dx] = packed[k++]!;
+  return out;
+}
+
+/** Ids of `count` tokens in the rank the graph declares: [count, 3], or [batch, count, 3] (older exports). */
+function idsTensor(info: ValueInfo, rows: ArrayLike<number>, count: number, batch: number): HostTensor {
+  if (info.shape.length === 3) {
+    const data = new Float32Array(batch * rows.length);
+    for (let b = 0; b < batch; b++) data.set(rows, b * rows.length);
+    return tensorFor(info, data, [batch, count, 3]);
+  }
+  return tensorFor(info, rows, [count, 3]);
+}
+
+/** img_ids: (0, row, col) for each 2×2 patch, row-major. */
+function imageIds(geometry: LatentGeometry): Float32Array {
+  const [ph, pw] = [geometry.height / 2, geometry.width / 2];
+  const ids = new Float32Array(ph * pw * 3);
+  for (let i = 0; i < ph; i++)
+    for (let j = 0; j < pw; j++) {
+      ids[(i * pw + j) * 3 + 1] = i;
+      ids[(i * pw + j) * 3 + 2] = j;
+    }
+  return ids;
+}
+
+/** FLUX.1 schnell and dev. */
+export const flux: ModelFamily = {
+  id: 'flux',
+  pipelineClasses: ['FluxPipeline', 'FluxImg2ImgPipeline', 'FluxInpaintPipeline', 'ORTFluxPipeline'],
+  readSpec,
+  guided: () => false,
+  encodePrompt: (text, spec, prompt) => encodePrompt(text, spec, prompt),
+  schedule: (scheduler, steps, geometry) =>
+    flowSchedule(scheduler, steps, {
+      passSigmas: true,
+      imageSeqLen: (geometry.height / 2) * (geometry.width / 2),
+    }),
+  denoiser: (model, spec, geometry, guidance) => {
+    const [sample, , , timestep, imgIds, txtIds] = requireInputs(model, [
+      'hidden_states',
+      'encoder_hidden_states',
+      'pooled_projections',
+      'timestep',
+      'img_ids',
+      'txt_ids',
+    ]);
+    const guidanceInput = model.input('guidance');
+    const packedWidth = fixedDim(model, sample!, 2, 'packed channel count');
+    const channels = spec.latent.channels;
+    const { height: h, width: w } = geometry;
+    const tokens = (h / 2) * (w / 2);
+    const imageRows = imageIds(geometry);
+    return {
+      inChannels: packedWidth / 4,
+      batchDynamic: isDynamic(sample!.shape[0]),
+      feeds: (data, batch, t, conditions) => {
+        const hidden = stack(conditions, 'encoder_hidden_states');
+        const textTokens = hidden.dims[1]!;
+        return {
+          hidden_states: {
+            data: packLatents(data, batch, channels, h, w),
+            dims: [batch, tokens, packedWidth],
+          },
+          encoder_hidden_states: hidden,
+          pooled_projections: stack(conditions, 'pooled_projections'),
+          timestep: timestepTensor(timestep!, t / 1000, batch),
+          img_ids: idsTensor(imgIds!, imageRows, tokens, batch),
+          txt_ids: idsTensor(txtIds!, new Float32Array(textTokens * 3), textTokens, batch),
+          ...(guidanceInput ? { guidance: timestepTensor(guidanceInput, guidance, batch) } : {}),
+        };
+      },
+      prediction: (outputs, batch) =>
+        unpackLatents(
+          outputOf(model, outputs, 'out_hidden_states').data as Float32Array,
+          batch,
+          channels,
+          h,
+          w,
+        ),
+    };
+  },
+};

@@ -1,0 +1,97 @@
+/**
+ * Text encoders: tokenize, run the encoder (prompt and negative prompt in one batch where the graph
+ * allows), and hand back the outputs a family asks for, one batch-1 tensor per text.
+ */
+import { ErrorCode, FlowbotError } from '../errors.js';
+import { isDynamic, requireInputs } from './families/inputs.js';
+import type { HostTensor, OnnxBackend, OnnxModel } from './onnx.js';
+import { loadTokenizer, type PromptTokenizer, type TokenizerSpec } from './tokenizers.js';
+
+/** The outputs of one text, keyed by output name. */
+export type EncoderOutputs = Readonly<Record<string, HostTensor>>;
+
+/**
+ * `hidden_states.(N−1)`: the penultimate layer of a CLIP export with output_hidden_states, where
+ * `hidden_states.N` is the last layer before the final layer norm. N is read from the graph.
+ */
+export function penultimateHiddenState(model: OnnxModel): string {
+  const layers = model.outputs
+    .map((o) => /^hidden_states\.(\d+)$/.exec(o.name)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number);
+  if (layers.length < 2) {
+    throw new FlowbotError(
+      ErrorCode.ModelInvalid,
+      `${model.file}: expected outputs hidden_states.0 … hidden_states.N (export it with output_hidden_states) but found ${model.outputs.map((o) => o.name).join(', ')}`,
+    );
+  }
+  return `hidden_states.${Math.max(...layers) - 1}`;
+}
+
+/** Runs text encoders, caching tokenizers. */
+export class TextEncoders {
+  private readonly backend: OnnxBackend;
+  private readonly tokenizers = new Map<string, PromptTokenizer>();
+
+  constructor(backend: OnnxBackend) {
+    this.backend = backend;
+  }
+
+  /** The tokenizer a spec describes, loaded once. */
+  tokenizer(spec: TokenizerSpec): PromptTokenizer {
+    const key = JSON.stringify(spec);
+    let tokenizer = this.tokenizers.get(key);
+    if (!tokenizer) {
+      tokenizer = loadTokenizer(spec);
+      this.tokenizers.set(key, tokenizer);
+    }
+    return tokenizer;
+  }
+
+  /**
+   * Encodes each text with the encoder at `file` and returns the outputs `choose` names (it sees the
+   * loaded model, so names such as the penultimate layer can be read from the graph).
+   */
+  async encode(
+    file: string,
+    tokenizerSpec: TokenizerSpec,
+    texts: readonly string[],
+    choose: (model: OnnxModel) => readonly string[],
+  ): Promise<EncoderOutputs[]> {
+    const model = await this.backend.load(file);
+    const [input] = requireInputs(model, ['input_ids']);
+    const tokenizer = this.tokenizer(tokenizerSpec);
+    const names = choose(model);
+    const missing = names.filter((name) => !model.output(name));
+    if (missing.length > 0) {
+      throw new FlowbotError(
+        ErrorCode.ModelInvalid,
+        `${model.file}: expected outputs ${names.join(', ')} but found ${model.outputs.map((o) => o.name).join(', ')}`,
+      );
+    }
+    const length = tokenizer.length;
+    const batched = texts.length > 1 && isDynamic(input!.shape[0]);
+    const groups = batched ? [texts] : texts.map((text) => [text]);
+    const results: EncoderOutputs[] = [];
+    for (const group of groups) {
+      const ids = new Int32Array(group.length * length);
+      group.forEach((text, k) => {
+        ids.set(tokenizer.ids(text), k * length);
+      });
+      const out = await model.run({ input_ids: { data: ids, dims: [group.length, length] } });
+      for (let k = 0; k < group.length; k++) {
+        const picked: Record<string, HostTensor> = {};
+        for (const name of names) picked[name] = batchItem(out[name]!, k, group.length);
+        results.push(picked);
+      }
+    }
+    return results;
+  }
+}
+
+/** Item `k` of a batched tensor, as a batch-1 tensor. */
+function batchItem(tensor: HostTensor, k: number, batch: number): HostTensor {
+  const size = tensor.data.length / batch;
+  const data = (tensor.data as Float32Array).slice(k * size, (k + 1) * size);
+  return { data, dims: [1, ...tensor.dims.slice(1)] };
+}

@@ -1,0 +1,94 @@
+/**
+ * Prompt tokenizers behind one interface: CLIP's BPE from `vocab.json` + `merges.txt` (our own
+ * implementation, checked against OpenAI's reference ids), and any `tokenizer.json` (T5's Unigram
+ * included) through the maintained @huggingface/tokenizers library.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { ErrorCode, FlowbotError } from '../errors.js';
+import { ClipTokenizer } from './tokenizer.js';
+
+/** Where a model folder's tokenizer lives and how its sequences are padded. */
+export type TokenizerSpec =
+  | {
+      readonly kind: 'clip';
+      readonly vocab: string;
+      readonly merges: string;
+      readonly maxLength: number;
+      /** The pad token ("<|endoftext|>" for CLIP-L, "!" for SDXL's and SD3's CLIP-G), or its id. */
+      readonly pad: string | number;
+    }
+  | {
+      readonly kind: 'json';
+      readonly file: string;
+      readonly config: string | undefined;
+      readonly maxLength: number;
+      readonly pad: string | number;
+    };
+
+/** Turns a prompt into exactly `length` ids, as diffusers' pipelines call their tokenizers. */
+export interface PromptTokenizer {
+  readonly length: number;
+  /** Ids padded to `length` with the pad token, or truncated keeping the end token last. */
+  ids(text: string): Int32Array;
+}
+
+function fail(file: string, problem: string): FlowbotError {
+  return new FlowbotError(ErrorCode.ModelInvalid, `${file}: ${problem}`);
+}
+
+function readJson(file: string): object {
+  if (!existsSync(file)) throw fail(file, 'missing');
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as object;
+  } catch (error) {
+    throw fail(file, `not valid JSON (${(error as Error).message})`);
+  }
+}
+
+/** Pads or truncates (max_length padding, truncation=True): a truncated sequence keeps its end token. */
+function padOrTruncate(ids: readonly number[], length: number, padId: number, endId: number): Int32Array {
+  const out = new Int32Array(length).fill(padId);
+  if (ids.length > length) {
+    out.set(ids.slice(0, length - 1));
+    out[length - 1] = endId;
+  } else {
+    out.set(ids);
+  }
+  return out;
+}
+
+function clipTokenizer(spec: Extract<TokenizerSpec, { kind: 'clip' }>): PromptTokenizer {
+  const clip = ClipTokenizer.fromFiles(spec.vocab, spec.merges);
+  const padId = typeof spec.pad === 'number' ? spec.pad : clip.tokenId(spec.pad);
+  if (padId === undefined) throw fail(spec.vocab, `has no pad token "${spec.pad}"`);
+  return {
+    length: spec.maxLength,
+    ids: (text) => padOrTruncate(clip.encode(text), spec.maxLength, padId, clip.endToken),
+  };
+}
+
+function jsonTokenizer(spec: Extract<TokenizerSpec, { kind: 'json' }>): PromptTokenizer {
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = new Tokenizer(readJson(spec.file), spec.config ? readJson(spec.config) : {});
+  } catch (error) {
+    if (error instanceof FlowbotError) throw error;
+    throw fail(spec.file, `cannot be read as a tokenizer (${(error as Error).message})`);
+  }
+  const padId = typeof spec.pad === 'number' ? spec.pad : tokenizer.token_to_id(spec.pad);
+  if (padId === undefined) throw fail(spec.file, `has no pad token "${spec.pad}"`);
+  return {
+    length: spec.maxLength,
+    ids: (text) => {
+      const ids = tokenizer.encode(text).ids;
+      // The post-processor appends the end token (T5's </s>); truncation keeps it last.
+      return padOrTruncate(ids, spec.maxLength, padId, ids[ids.length - 1] ?? padId);
+    },
+  };
+}
+
+/** Loads the tokenizer a spec describes. */
+export function loadTokenizer(spec: TokenizerSpec): PromptTokenizer {
+  return spec.kind === 'clip' ? clipTokenizer(spec) : jsonTokenizer(spec);
+}
