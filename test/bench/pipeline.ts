@@ -2,6 +2,7 @@
  * Pipeline figures: efficiency (time inside session.run ÷ end-to-end time), RSS growth over repeated
  * generations, upscale memory, and the 2×2 grid time of the shipped model split by stage.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { encodePng } from '../../src/pipeline/image.js';
@@ -13,10 +14,22 @@ import type { BenchResult } from './queue.js';
 const root = path.resolve(import.meta.dirname, '..', '..');
 const fixtures = path.join(root, 'test', 'fixtures', 'models');
 
-async function efficiency(spec: ModelSpec, label: string, runs: number): Promise<BenchResult> {
+async function efficiency(
+  spec: ModelSpec,
+  label: string,
+  runs: number,
+  overrides: { steps?: number; width?: number; height?: number } = {},
+): Promise<BenchResult> {
   const backend = new OnnxBackend({ executionProvider: 'cpu' });
   const pipeline = new Pipeline(backend);
-  const request = { model: spec, prompt: 'a lighthouse at dusk', negativePrompt: 'fog', seed: 1, n: 4 };
+  const request = {
+    model: spec,
+    prompt: 'a lighthouse at dusk',
+    negativePrompt: 'fog',
+    seed: 1,
+    n: 4,
+    ...overrides,
+  };
   await pipeline.generate(request); // warm-up: session creation is not part of a generation
   const before = await pipeline.sessionRunMs(spec);
   const start = performance.now();
@@ -35,7 +48,7 @@ async function efficiency(spec: ModelSpec, label: string, runs: number): Promise
   await backend.dispose();
   const ms = (value: number) => Number((value / runs).toFixed(1));
   return {
-    name: `${label}: 2×2 grid (n=4, ${spec.defaults.steps} steps, ${spec.nativeSize.width}px), ${runs} runs`,
+    name: `${label}: 2×2 grid (n=4, ${overrides.steps ?? spec.defaults.steps} steps, ${overrides.width ?? spec.nativeSize.width}px), ${runs} runs`,
     figures: {
       efficiency: Number((inside / (total - stages.png)).toFixed(3)),
       gridMs: ms(total),
@@ -133,12 +146,52 @@ async function upscaleOne(): Promise<BenchResult> {
   return { name: 'upscale ×4 of one 64×64 image (the shipped model’s native size)', figures };
 }
 
+/** Peak RSS of a 1024² VAE decode, untiled and in 512 px tiles, each in a fresh process. */
+async function decodeMemory(folder: string): Promise<BenchResult> {
+  const run = (tile: number) => {
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(import.meta.dirname, 'vae-decode.ts'),
+        path.join(fixtures, folder),
+        String(tile),
+      ],
+      { encoding: 'utf8' },
+    );
+    return JSON.parse(out.trim().split('\n').pop()!) as { ms: number; baselineMB: number; peakRssMB: number };
+  };
+  const whole = run(0);
+  const tiled = run(512);
+  return {
+    name: `1024×1024 VAE decode (${folder}'s 16-channel decoder), each in a fresh process`,
+    figures: {
+      untiledPeakRssMB: whole.peakRssMB,
+      tiledPeakRssMB: tiled.peakRssMB,
+      tiledOverUntiledPeak: Number((tiled.peakRssMB / whole.peakRssMB).toFixed(2)),
+      untiledMs: whole.ms,
+      tiledMs: tiled.ms,
+      baselineMB: whole.baselineMB,
+    },
+  };
+}
+
 /** Every pipeline benchmark that can run here (the shipped model's only once it exists). */
 export function pipelineBenches(): (() => Promise<BenchResult>)[] {
   const shippedDir = path.join(root, 'models', 'flowbot-emoji');
   const benches = [
     () => efficiency(loadModelSpec(path.join(fixtures, 'sd-tiny')), 'fixture sd-tiny', 20),
     () => efficiency(loadModelSpec(path.join(fixtures, 'flow-tiny')), 'fixture flow-tiny', 20),
+    ...['sdxl-tiny', 'sd3-tiny', 'flux-schnell-tiny', 'flux-dev-tiny'].map(
+      (folder) => () =>
+        efficiency(loadModelSpec(path.join(fixtures, folder)), `fixture ${folder}`, 10, {
+          steps: 4,
+          width: 128,
+          height: 128,
+        }),
+    ),
+    () => decodeMemory('sd3-tiny'),
     () => rssGrowth(loadModelSpec(path.join(fixtures, 'flow-tiny')), 200),
     upscaleOne,
     upscaleMemory,
