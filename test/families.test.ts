@@ -19,6 +19,8 @@ afterAll(() => backend.dispose());
 
 interface ReferenceCase {
   model: string;
+  /** fp16 exports are compared within float16's precision. */
+  precision?: 'fp16';
   prompt: string;
   negative: string;
   guidance: number;
@@ -72,10 +74,11 @@ describe('family conventions match diffusers (closed-form denoisers)', () => {
       for (let i = 0; i < 2; i++) {
         const image = latents.subarray(i * c.latents.length, (i + 1) * c.latents.length);
         const worst = Math.max(...c.latents.map((v, j) => Math.abs(image[j]! - v)));
-        expect(worst, `latents of image ${i}`).toBeLessThan(1e-4);
+        expect(worst, `latents of image ${i}`).toBeLessThan(c.precision === 'fp16' ? 1e-2 : 1e-4);
       }
       // The exact denoiser lands on its target whatever the noise: every seed gives the reference.
-      for (const image of result.images) expect(maxDiff(image, expected)).toBeLessThanOrEqual(1);
+      for (const image of result.images)
+        expect(maxDiff(image, expected)).toBeLessThanOrEqual(c.precision === 'fp16' ? 4 : 1);
     });
   }
 });
@@ -209,8 +212,9 @@ describe('every operation on every family (random-weight folders)', () => {
         n: 2,
       });
       expect(Buffer.from(again.images[1]!.pixels).equals(Buffer.from(grid.images[1]!.pixels))).toBe(true);
+      // Cell 2 made alone: the same image, up to the rounding of a batch-of-1 matrix product.
       const cell = await pipeline.generate({ ...request, seed: 8, n: 1 });
-      expect(maxDiff(cell.images[0]!, grid.images[1]!)).toBe(0);
+      expect(maxDiff(cell.images[0]!, grid.images[1]!)).toBeLessThanOrEqual(1);
 
       const subtle = await pipeline.vary({ ...request, image: source, strength: 0.3 });
       const strong = await pipeline.vary({ ...request, image: source, strength: 0.9 });
