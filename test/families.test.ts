@@ -2,7 +2,7 @@ import { copyFileSync, cpSync, existsSync, readFileSync, rmSync } from 'node:fs'
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { setLogSink } from '../src/log.js';
-import { fromTensor, type RgbImage } from '../src/pipeline/image.js';
+import { fromTensor } from '../src/pipeline/image.js';
 import { loadModelSpec } from '../src/pipeline/model.js';
 import { OnnxBackend } from '../src/pipeline/onnx.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
@@ -10,6 +10,7 @@ import { fitLatentRgb } from '../src/pipeline/preview.js';
 import { gaussianNoise } from '../src/pipeline/random.js';
 import { loadTokenizer } from '../src/pipeline/tokenizers.js';
 import { Vae } from '../src/pipeline/vae.js';
+import { gradient, maxDiff } from './helpers/images.js';
 import { tempDir } from './helpers/tmp.js';
 
 const models = path.join(import.meta.dirname, 'fixtures/models');
@@ -40,15 +41,6 @@ interface ReferenceCase {
 const references = JSON.parse(
   readFileSync(path.join(import.meta.dirname, 'fixtures/family-reference.json'), 'utf8'),
 ) as { cases: ReferenceCase[] };
-
-function maxDiff(a: RgbImage, b: RgbImage, where?: (pixel: number) => boolean): number {
-  let worst = 0;
-  for (let i = 0; i < a.pixels.length; i++) {
-    if (where && !where(Math.floor(i / 3))) continue;
-    worst = Math.max(worst, Math.abs(a.pixels[i]! - b.pixels[i]!));
-  }
-  return worst;
-}
 
 describe('family conventions match diffusers (closed-form denoisers)', () => {
   for (const c of references.cases) {
@@ -82,18 +74,6 @@ describe('family conventions match diffusers (closed-form denoisers)', () => {
     });
   }
 });
-
-function gradient(width: number, height: number): RgbImage {
-  const pixels = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 3;
-      pixels[i] = (x * 255) / width;
-      pixels[i + 1] = (y * 255) / height;
-      pixels[i + 2] = ((x + y) * 127) / (width + height);
-    }
-  return { width, height, pixels };
-}
 
 const tiny = {
   sdxl: loadModelSpec(path.join(models, 'sdxl-tiny')),

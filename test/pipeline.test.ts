@@ -7,6 +7,7 @@ import { fromFloat16, OnnxBackend, toFloat16 } from '../src/pipeline/onnx.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { addPngText, readPngText } from '../src/pipeline/png.js';
 import { gaussianNoise } from '../src/pipeline/random.js';
+import { gradient, maxDiff } from './helpers/images.js';
 import { tempDir } from './helpers/tmp.js';
 
 const models = path.join(import.meta.dirname, 'fixtures/models');
@@ -20,28 +21,6 @@ const sr = loadUpscalerSpec(path.join(models, 'sr-x4-tiny'));
 const small = { width: 64, height: 64 };
 
 afterAll(() => backend.dispose());
-
-function maxDiff(a: RgbImage, b: RgbImage, where?: (i: number) => boolean): number {
-  let worst = 0;
-  for (let i = 0; i < a.pixels.length; i++) {
-    if (where && !where(Math.floor(i / 3))) continue;
-    worst = Math.max(worst, Math.abs(a.pixels[i]! - b.pixels[i]!));
-  }
-  return worst;
-}
-
-function gradient(width: number, height: number): RgbImage {
-  const pixels = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 3;
-      pixels[i] = (x * 255) / width;
-      pixels[i + 1] = (y * 255) / height;
-      pixels[i + 2] = ((x + y) * 127) / (width + height);
-    }
-  }
-  return { width, height, pixels };
-}
 
 describe('model folders', () => {
   it('reads the optimum SD layout and flowbot manifests', () => {

@@ -70,7 +70,24 @@ async function encodePrompt(
   };
 }
 
-/** [B, C, h, w] → [B, (h/2)·(w/2), 4C]: patch (i, j) holds channels c·4 + dy·2 + dx. */
+/**
+ * The 2×2 patch order: entry k of the packed [B, (h/2)·(w/2), 4C] tensor is this index of the latents
+ * [B, C, h, w]; patch (i, j) holds channel c's pixel (2i + dy, 2j + dx) at c·4 + dy·2 + dx.
+ */
+function patchOrder(batch: number, channels: number, h: number, w: number): Int32Array {
+  const order = new Int32Array(batch * channels * h * w);
+  let k = 0;
+  for (let b = 0; b < batch; b++)
+    for (let i = 0; i < h / 2; i++)
+      for (let j = 0; j < w / 2; j++)
+        for (let c = 0; c < channels; c++)
+          for (let dy = 0; dy < 2; dy++)
+            for (let dx = 0; dx < 2; dx++)
+              order[k++] = ((b * channels + c) * h + 2 * i + dy) * w + 2 * j + dx;
+  return order;
+}
+
+/** [B, C, h, w] → [B, (h/2)·(w/2), 4C]. */
 export function packLatents(
   latents: Float32Array,
   batch: number,
@@ -78,16 +95,9 @@ export function packLatents(
   h: number,
   w: number,
 ): Float32Array {
+  const order = patchOrder(batch, channels, h, w);
   const out = new Float32Array(latents.length);
-  const [ph, pw] = [h / 2, w / 2];
-  let k = 0;
-  for (let b = 0; b < batch; b++)
-    for (let i = 0; i < ph; i++)
-      for (let j = 0; j < pw; j++)
-        for (let c = 0; c < channels; c++)
-          for (let dy = 0; dy < 2; dy++)
-            for (let dx = 0; dx < 2; dx++)
-              out[k++] = latents[((b * channels + c) * h + 2 * i + dy) * w + 2 * j + dx]!;
+  for (let k = 0; k < order.length; k++) out[k] = latents[order[k]!]!;
   return out;
 }
 
@@ -99,16 +109,9 @@ export function unpackLatents(
   h: number,
   w: number,
 ): Float32Array {
+  const order = patchOrder(batch, channels, h, w);
   const out = new Float32Array(packed.length);
-  const [ph, pw] = [h / 2, w / 2];
-  let k = 0;
-  for (let b = 0; b < batch; b++)
-    for (let i = 0; i < ph; i++)
-      for (let j = 0; j < pw; j++)
-        for (let c = 0; c < channels; c++)
-          for (let dy = 0; dy < 2; dy++)
-            for (let dx = 0; dx < 2; dx++)
-              out[((b * channels + c) * h + 2 * i + dy) * w + 2 * j + dx] = packed[k++]!;
+  for (let k = 0; k < order.length; k++) out[order[k]!] = packed[k]!;
   return out;
 }
 
