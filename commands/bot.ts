@@ -3,7 +3,7 @@
  * command modules, and turns any error into a friendly message, so nothing a person does can crash
  * the process.
  */
-import { friendlyMessage, UserError } from '../src/errors.js';
+import { publicMessage } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
 import { type ActionId, decodeAction, encodeAction } from './actions.js';
 import { cancel } from './cancel.js';
@@ -53,8 +53,7 @@ export class Bot {
       const replies = await this.dispatch(parsed.event);
       return replies;
     } catch (error) {
-      if (!(error instanceof UserError)) log.error('command failed', { kind: parsed.event.kind, error });
-      return [say(friendlyMessage(error))];
+      return [say(publicMessage(error, log, 'command failed', { kind: parsed.event.kind }))];
     }
   }
 
@@ -81,8 +80,7 @@ export class Bot {
       const mask = await maskFromUpload(this.deps, image, drawing, ctx.userId, 'drawing');
       return [inpaint(this.deps, ctx, image, mask, prompt, 'Repainted')];
     } catch (error) {
-      if (!(error instanceof UserError)) log.error('applying a drawn mask failed', { error });
-      return [say(friendlyMessage(error))];
+      return [say(publicMessage(error, log, 'applying a drawn mask failed'))];
     }
   }
 

@@ -58,7 +58,7 @@ export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: strin
     ctx.platform !== 'cli'
   ) {
     return new UserError(
-      ErrorCode.PromptInvalid,
+      ErrorCode.ChannelNotAllowed,
       "I don't work in this channel. Ask an admin, or try one of the channels I'm enabled in.",
     );
   }
@@ -66,7 +66,7 @@ export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: strin
     const hits = blockedTerms(prompt, admin.blocklist);
     if (hits.length > 0) {
       return new UserError(
-        ErrorCode.PromptInvalid,
+        ErrorCode.PromptBlocked,
         "Sorry, I can't make that: part of your prompt is on this server's blocklist. Please rephrase it.",
         { blocked: hits },
       );
@@ -77,7 +77,7 @@ export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: strin
     const recent = deps.store.countJobsSince(ctx.userId, now - 3_600_000);
     if (recent >= admin.jobsPerHour) {
       return new UserError(
-        ErrorCode.QueueUserLimit,
+        ErrorCode.RateLimited,
         `You've reached the limit of ${admin.jobsPerHour} images per hour here. Please try again a little later.`,
       );
     }
@@ -108,7 +108,7 @@ export function requireImage(deps: CommandDeps, imageId: string): ImageRecord {
   const image = deps.store.getImage(imageId);
   if (!image)
     throw new UserError(
-      ErrorCode.JobNotFound,
+      ErrorCode.ImageNotFound,
       `I can't find the image #${imageId}. It may have been deleted.`,
     );
   return image;
@@ -130,7 +130,7 @@ export function imageForMessage(
   }
   if (!imageId) {
     throw new UserError(
-      ErrorCode.JobNotFound,
+      ErrorCode.ImageNotFound,
       "That message isn't one of my images, so I don't know what to change. Reply to an image I posted.",
     );
   }

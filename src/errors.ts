@@ -26,6 +26,12 @@ export const ErrorCode = {
   ModelInvalid: 'model_invalid',
   ModelInput: 'model_input',
   ImageInvalid: 'image_invalid',
+  ImageNotFound: 'image_not_found',
+  ChannelNotAllowed: 'channel_not_allowed',
+  PromptBlocked: 'prompt_blocked',
+  RateLimited: 'rate_limited',
+  OverBudget: 'over_budget',
+  Internal: 'internal',
 } as const;
 
 /** One of the stable error codes. */
@@ -68,8 +74,39 @@ export function hasCode(error: unknown, code: ErrorCode): boolean {
   return error instanceof FlowbotError && error.code === code;
 }
 
-/** The message to show a person for any thrown value: a UserError's own text, or a generic apology. */
-export function friendlyMessage(error: unknown): string {
+/** Any thrown value as a FlowbotError: itself, or wrapped (code `internal`) with the original as cause. */
+export function asFlowbotError(error: unknown): FlowbotError {
+  if (error instanceof FlowbotError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new FlowbotError(ErrorCode.Internal, message, { cause: error });
+}
+
+/** A short random id that ties a chat apology to its log line. */
+export function newErrorId(): string {
+  return Math.floor(Math.random() * 36 ** 4)
+    .toString(36)
+    .padStart(4, '0');
+}
+
+/** Something that logs an error line (a {@link import('./log.js').Logger}). */
+interface ErrorLog {
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * The error boundary: what a person may see of any thrown value. A UserError's own text; for anything
+ * else "Something went wrong (error id k3f9)", with the details logged under that id. Internal
+ * details (messages, paths, stacks) never reach chat.
+ */
+export function publicMessage(
+  error: unknown,
+  log: ErrorLog,
+  what: string,
+  fields: Record<string, unknown> = {},
+): string {
   if (error instanceof UserError) return error.message;
-  return 'Something went wrong on my side. The error was logged; please try again.';
+  const id = newErrorId();
+  const wrapped = asFlowbotError(error);
+  log.error(what, { errorId: id, code: wrapped.code, error: wrapped.cause ?? wrapped, ...fields });
+  return `Something went wrong on my side (error id ${id}). Please try again; if it keeps happening, tell the admin this id.`;
 }

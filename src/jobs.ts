@@ -259,7 +259,7 @@ export async function loadImagePixels(
 
 function parentOf(deps: ImageJobDeps, id: string): ImageRecord {
   const parent = deps.store.getImage(id);
-  if (!parent) throw new UserError(ErrorCode.JobNotFound, `The image ${id} no longer exists.`);
+  if (!parent) throw new UserError(ErrorCode.ImageNotFound, `The image ${id} no longer exists.`);
   return parent;
 }
 
@@ -330,7 +330,7 @@ export function registerImageJobs(queue: JobQueue, deps: ImageJobDeps, models: M
       const p = job.params as InpaintParams;
       const parent = parentOf(deps, p.parentId);
       const mask = deps.store.getMask(p.maskId);
-      if (!mask) throw new UserError(ErrorCode.JobNotFound, `The mask ${p.maskId} no longer exists.`);
+      if (!mask) throw new UserError(ErrorCode.ImageNotFound, `The mask ${p.maskId} no longer exists.`);
       const image = await loadImagePixels(deps, parent);
       const maskValues = await readMask(deps.files.resolve(mask.filePath), image);
       const result = await deps.pipeline.inpaint(

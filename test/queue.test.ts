@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/errors.js';
+import { setLogSink } from '../src/log.js';
 import { type JobKind, JobQueue, type QueueOptions } from '../src/queue/queue.js';
 import { Store } from '../src/store/store.js';
 import { exited, spawnTs, waitForLine } from './helpers/spawn.js';
@@ -166,19 +167,30 @@ describe('JobQueue', () => {
     expect(failures).toHaveLength(1);
   });
 
-  it('records handler errors as failures without stopping the queue', async () => {
+  it('records handler errors as failures without stopping the queue, their details only in the log', async () => {
     const { queue, store } = setup();
     queue.register('boom', {
       handler: async () => {
-        throw new Error('kaboom');
+        throw new Error('kaboom at /srv/flowbot/src/queue/queue.ts:42');
       },
     });
     queue.register('work', sleeper(1));
-    const bad = add(queue, 'alice', 'X', 'boom');
-    const good = add(queue, 'alice', 'Y');
-    await queue.onIdle();
-    expect(store.getJob(bad.job.id)).toMatchObject({ state: 'failed', error: 'The job failed: kaboom' });
-    expect(store.getJob(good.job.id)?.state).toBe('succeeded');
+    const lines: string[] = [];
+    setLogSink((line) => lines.push(line));
+    try {
+      const bad = add(queue, 'alice', 'X', 'boom');
+      const good = add(queue, 'alice', 'Y');
+      await queue.onIdle();
+      const failed = store.getJob(bad.job.id)!;
+      expect(failed.state).toBe('failed');
+      const id = /^Something went wrong on my side \(error id ([0-9a-z]{4})\)/.exec(failed.error ?? '')?.[1];
+      expect(id, failed.error ?? '').toBeDefined();
+      expect(failed.error).not.toMatch(/kaboom|queue\.ts|\/srv/);
+      expect(lines.some((l) => l.includes(`errorId=${id}`) && l.includes('kaboom'))).toBe(true);
+      expect(store.getJob(good.job.id)?.state).toBe('succeeded');
+    } finally {
+      setLogSink((line) => process.stderr.write(`${line}\n`));
+    }
   });
 
   it('emits the lifecycle and stores progress', async () => {

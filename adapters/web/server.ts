@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Bot } from '../../commands/bot.js';
 import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../commands/types.js';
 import type { Core } from '../../src/app.js';
+import { publicMessage } from '../../src/errors.js';
 import type { LinkSigner } from '../../src/links.js';
 import { createLogger } from '../../src/log.js';
 import type { ChatLogEntry } from '../../src/store/store.js';
@@ -62,8 +63,8 @@ export class WebAdapter {
     this.options = options;
     this.server = createServer((req, res) => {
       this.route(req, res).catch((error: unknown) => {
-        log.error('request failed', { path: req.url?.split('?')[0], error });
-        if (!res.headersSent) this.json(res, 500, { error: 'Something went wrong on my side.' });
+        const text = publicMessage(error, log, 'request failed', { path: req.url?.split('?')[0] });
+        if (!res.headersSent) this.json(res, 500, { error: text });
         else res.end();
       });
     });

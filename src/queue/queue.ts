@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from 'node:events';
 import PQueue from 'p-queue';
-import { ErrorCode, FlowbotError, UserError } from '../errors.js';
+import { asFlowbotError, ErrorCode, FlowbotError, publicMessage, UserError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { err, ok, type Result } from '../result.js';
 import type { JobRecord, NewJob, Store } from '../store/store.js';
@@ -421,15 +421,13 @@ export class JobQueue extends EventEmitter<QueueEvents> {
       this.emit('cancelled', this.store.getJob(job.id)!);
       return;
     }
-    const failure = error instanceof Error ? error : new Error(String(error));
+    const failure = asFlowbotError(error);
+    // What is stored is what people are shown: a UserError's text, the timeout, or an apology with an
+    // error id whose details are in the log.
     const message =
       run.reason === 'timeout'
         ? `The job ${failure.message}.`
-        : failure instanceof UserError
-          ? failure.message
-          : `The job failed: ${failure.message}`;
-    if (!(failure instanceof UserError))
-      log.error('job failed', { job: job.id, kind: job.kind, error: failure });
+        : publicMessage(failure, log, 'job failed', { job: job.id, kind: job.kind });
     this.store.finishJob(job.id, 'failed', { error: message });
     this.emit('failed', this.store.getJob(job.id)!, failure);
   }
