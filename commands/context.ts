@@ -16,6 +16,7 @@ import type { JobQueue } from '../src/queue/queue.js';
 import type { FileStore } from '../src/store/files.js';
 import type { ImageRecord, JobRecord, Store } from '../src/store/store.js';
 import { gridButtons, singleButtons } from './actions.js';
+import { checkJob, fitJob, limitsFor } from './limits.js';
 import { explanationOf } from './progress.js';
 import { adminSettings, blockedTerms } from './settings-model.js';
 import type { ChatContext, Reply, ResultView } from './types.js';
@@ -39,6 +40,8 @@ export interface CommandDeps {
     channelId: string,
   ) => string | undefined;
   readonly now?: () => number;
+  /** The host's limits: the memory budget per job and the largest upscale output. */
+  readonly host?: { readonly memoryBudgetMB: number; readonly maxOutputSide: number };
 }
 
 /** Job kinds and their parameters. */
@@ -72,13 +75,14 @@ export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: strin
       );
     }
   }
-  if (admin.jobsPerHour !== undefined && !ctx.isAdmin) {
+  const { jobsPerHour } = limitsFor(deps, ctx);
+  if (jobsPerHour !== undefined) {
     const now = (deps.now ?? Date.now)();
     const recent = deps.store.countJobsSince(ctx.userId, now - 3_600_000);
-    if (recent >= admin.jobsPerHour) {
+    if (recent >= jobsPerHour) {
       return new UserError(
         ErrorCode.RateLimited,
-        `You've reached the limit of ${admin.jobsPerHour} images per hour here. Please try again a little later.`,
+        `You've reached the limit of ${jobsPerHour} images per hour here. Please try again a little later.`,
       );
     }
   }
@@ -86,9 +90,11 @@ export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: strin
 }
 
 /** Queues a job and answers with its place in line and the explanation. */
-export function enqueue(deps: CommandDeps, ctx: ChatContext, request: JobRequest): Reply {
+export function enqueue(deps: CommandDeps, ctx: ChatContext, asked: JobRequest): Reply {
+  const limits = limitsFor(deps, ctx);
+  const request = fitJob(asked, limits);
   const prompt = 'prompt' in request.params ? request.params.prompt : undefined;
-  const refused = checkAllowed(deps, ctx, prompt);
+  const refused = checkAllowed(deps, ctx, prompt) ?? checkJob(deps, request, limits);
   if (refused) return { type: 'text', text: refused.message, ephemeral: true };
   const result = deps.queue.enqueue({
     kind: request.kind,

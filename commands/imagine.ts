@@ -3,18 +3,15 @@ import type { GenerateParams } from '../src/jobs.js';
 import { sizeFor } from '../src/pipeline/request.js';
 import { type PromptParams, parsePrompt } from '../src/prompt/params.js';
 import { type CommandDeps, enqueue, newSeed, truncate } from './context.js';
-import { adminSettings, effectiveDefaults } from './settings-model.js';
+import { capDefaults, limitsFor } from './limits.js';
+import { effectiveDefaults } from './settings-model.js';
 import { type ChatContext, type Reply, say } from './types.js';
 
 /** Parses a prompt with this server's limits and the person's defaults applied. */
 export function readPrompt(deps: CommandDeps, text: string, allowEmptyPrompt = false) {
-  const admin = adminSettings(deps.store);
+  const { maxSteps, maxN, maxSide } = limitsFor(deps);
   return parsePrompt(text, {
-    limits: {
-      ...(admin.maxSteps !== undefined ? { maxSteps: admin.maxSteps } : {}),
-      ...(admin.maxN !== undefined ? { maxN: admin.maxN } : {}),
-      ...(admin.maxSide !== undefined ? { maxSide: admin.maxSide } : {}),
-    },
+    limits: { maxSteps, maxN, maxSide },
     models: deps.models.list(),
     allowEmptyPrompt,
   });
@@ -27,7 +24,10 @@ export function generationFrom(
   params: PromptParams,
   seed: number,
 ): Omit<GenerateParams, 'explanation'> {
-  const defaults = effectiveDefaults(deps.store, ctx.userId, ctx.channelId);
+  const defaults = capDefaults(
+    effectiveDefaults(deps.store, ctx.userId, ctx.channelId),
+    limitsFor(deps, ctx),
+  );
   const model = params.model ?? defaults.model ?? deps.defaultModel;
   const spec = deps.models.get(model);
   const style = params.style ?? defaults.style;

@@ -24,6 +24,7 @@ export function createBot(
     queue: core.queue,
     models: core.models,
     defaultModel: core.config.model,
+    host: { memoryBudgetMB: core.config.memoryBudgetMB, maxOutputSide: core.config.maxOutputSide },
     ...(editorLink ? { editorLink } : {}),
   });
 }

@@ -4,11 +4,8 @@ import { parseRegion, regionMask } from '../src/masks/regions.js';
 import { encodePng, readMask } from '../src/pipeline/image.js';
 import type { ImageRecord, MaskRecord } from '../src/store/store.js';
 import { type CommandDeps, enqueue, newSeed, truncate } from './context.js';
-import { adminSettings } from './settings-model.js';
+import { limitsFor } from './limits.js';
 import type { Attachment, ChatContext, Reply } from './types.js';
-
-/** The default upload limit for masks, in MB. */
-export const DEFAULT_MAX_UPLOAD_MB = 10;
 
 async function saveMask(
   deps: CommandDeps,
@@ -61,7 +58,7 @@ export async function maskFromUpload(
   userId: string,
   source: 'upload' | 'drawing' = 'upload',
 ): Promise<MaskRecord> {
-  const limitMB = adminSettings(deps.store).maxUploadMB ?? DEFAULT_MAX_UPLOAD_MB;
+  const limitMB = limitsFor(deps).maxUploadMB;
   if (
     upload.size > limitMB * 1024 * 1024 ||
     (upload.bytes && upload.bytes.byteLength > limitMB * 1024 * 1024)

@@ -2,7 +2,6 @@
  * A reply to a result is an edit. The grammar says what was meant; this module turns it into a job on
  * the right image, and every result says in one line how the reply was understood.
  */
-import { ErrorCode, UserError } from '../src/errors.js';
 import { sizeFor } from '../src/pipeline/request.js';
 import type { ImageRecord } from '../src/store/store.js';
 import {
@@ -15,6 +14,7 @@ import {
   viewOf,
 } from './context.js';
 import { interpretReply, type ParamChanges } from './grammar.js';
+import { checkSteps, limitsFor } from './limits.js';
 import { inpaint, lastMask, maskFromUpload, maskFromWords } from './region.js';
 import { reroll } from './reroll.js';
 import type { Attachment, ChatContext, Reply } from './types.js';
@@ -148,6 +148,10 @@ function applyParams(deps: CommandDeps, ctx: ChatContext, image: ImageRecord, ch
     ({ width, height } = sizeFor(spec, { aspectRatio: { width: Math.round(clamped * 12), height: 12 } }));
   }
   const seed = changes.seed ?? image.seed;
+  if (changes.steps !== undefined) {
+    const refused = checkSteps(changes.steps, limitsFor(deps, ctx));
+    if (refused) return say(refused.message);
+  }
   const steps = changes.steps ?? image.steps;
   const guidance = changes.guidance ?? image.guidance;
   const parts = [
@@ -156,8 +160,6 @@ function applyParams(deps: CommandDeps, ctx: ChatContext, image: ImageRecord, ch
     ...(changes.guidance !== undefined ? [`cfg ${guidance}`] : []),
     ...(width !== image.width || height !== image.height ? [`${width}×${height}`] : []),
   ];
-  if (steps > 150)
-    throw new UserError(ErrorCode.FlagValue, `Expected an integer 1–150 for steps but received ${steps}.`);
   const explanation = `Re-generated: "${truncate(image.prompt, 200)}" · ${parts.join(' · ')} · from #${image.id}`;
   return enqueue(deps, ctx, {
     kind: 'generate',

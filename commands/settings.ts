@@ -9,6 +9,7 @@
  *   settings admin max-steps 30 | max-n 4 | max-side 1024 | max-upload-mb 10
  */
 import type { CommandDeps } from './context.js';
+import { limitsFor } from './limits.js';
 import {
   adminSchema,
   adminSettings,
@@ -118,6 +119,10 @@ function setDefault(deps: CommandDeps, scope: 'user' | 'channel', scopeId: strin
   const value = coerce(key, raw);
   const check = defaultsSchema.shape[key].safeParse(value);
   if (!check.success) return say(`Expected ${RANGES[key]} for ${key} but received "${raw}".`);
+  const limits = limitsFor(deps);
+  const max = key === 'steps' ? limits.maxSteps : key === 'n' ? limits.maxN : undefined;
+  if (max !== undefined && (value as number) > max)
+    return say(`Expected an integer 1–${max} for ${key} here but received ${raw}.`);
   if (key === 'model' && !deps.models.list().includes(value as string)) {
     return say(`There is no model "${raw}". Models: ${deps.models.list().join(', ') || 'none installed'}.`);
   }

@@ -55,6 +55,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
   const pipeline = new Pipeline(backend, {
     vaeTile: config.vaeTile,
     releaseTextEncoders: config.releaseTextEncoders,
+    memoryBudgetMB: config.memoryBudgetMB,
   });
   const models = new ModelRegistry(config.modelsDir, config.upscaler);
   registerImageJobs(

@@ -7,6 +7,7 @@
  * form and what was received.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
@@ -21,6 +22,8 @@ export interface Config {
   readonly executionProvider: 'cpu' | 'cuda' | 'webgpu';
   readonly vaeTile: number;
   readonly releaseTextEncoders: boolean;
+  readonly memoryBudgetMB: number;
+  readonly maxOutputSide: number;
   readonly queueConcurrency: number;
   readonly maxJobsPerUser: number;
   readonly jobTimeoutSeconds: number;
@@ -121,6 +124,22 @@ export const SETTINGS: readonly SettingSpec[] = [
       .transform((value) => value === true || value === 'true' || value === '1' || value === 'yes'),
     defaultValue: false,
     description: 'Unload text encoders after each prompt (less memory for T5-XXL, slower prompts).',
+  },
+  {
+    env: 'MEMORY_BUDGET_MB',
+    key: 'memoryBudgetMB',
+    expected: 'an integer from 256 to 4194304 (megabytes)',
+    schema: integer(256, 4_194_304),
+    defaultValue: Math.max(256, Math.floor(os.totalmem() / 2 / 1e6)),
+    description: "Peak memory one job may plan for; half the host's RAM by default.",
+  },
+  {
+    env: 'MAX_OUTPUT_SIDE',
+    key: 'maxOutputSide',
+    expected: 'an integer from 256 to 16384 (pixels)',
+    schema: integer(256, 16_384),
+    defaultValue: 4096,
+    description: 'Largest side an upscale may produce.',
   },
   {
     env: 'QUEUE_CONCURRENCY',

@@ -413,9 +413,13 @@ describe('after a restart', () => {
 });
 
 describe('the 2026 families through the commands, unchanged', () => {
+  // One person per model: each stays well within the default of 30 jobs an hour.
   for (const model of ['sdxl-tiny', 'sd3-tiny', 'flux-schnell-tiny', 'flux-dev-tiny']) {
     it(`${model}: imagine, a refining reply, a region edit and an upscale`, async () => {
-      const { view, messageId } = await bot.imagine(`a red apple --model ${model} --size 64x48 --seed 3`);
+      const { view, messageId } = await bot.imagine(
+        `a red apple --model ${model} --size 64x48 --seed 3`,
+        model,
+      );
       expect(view!.isGrid).toBe(true);
       const cells = view!.cellIds.map(image);
       expect(cells.map((c) => [c.model, c.width, c.height, c.seed])).toEqual([
@@ -424,14 +428,14 @@ describe('the 2026 families through the commands, unchanged', () => {
         [model, 64, 48, 5],
         [model, 64, 48, 6],
       ]);
-      const refined = await bot.replyTo(messageId!, '#2 make it night');
+      const refined = await bot.replyTo(messageId!, '#2 make it night', model);
       expect(image(refined.view!.imageId)).toMatchObject({
         operation: 'variation',
         model,
         parentId: cells[1]!.id,
         prompt: 'a red apple, night',
       });
-      const painted = await bot.replyTo(messageId!, '#1 in the top left: add a moon');
+      const painted = await bot.replyTo(messageId!, '#1 in the top left: add a moon', model);
       const record = image(painted.view!.imageId);
       expect(record).toMatchObject({ operation: 'inpaint', model, parentId: cells[0]!.id });
       const mask = await readMask(bot.core.files.resolve(bot.core.store.getMask(record.maskId!)!.filePath), {
@@ -446,7 +450,7 @@ describe('the 2026 families through the commands, unchanged', () => {
           for (let c = 0; c < 3; c++)
             outsideChanged += before.pixels[3 * i + c] === after.pixels[3 * i + c] ? 0 : 1;
       expect(outsideChanged).toBe(0);
-      const up = await bot.replyTo(messageId!, '#4 upscale');
+      const up = await bot.replyTo(messageId!, '#4 upscale', model);
       expect(image(up.view!.imageId)).toMatchObject({
         operation: 'upscale',
         parentId: cells[3]!.id,

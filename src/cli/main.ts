@@ -74,6 +74,7 @@ async function main(argv: string[]): Promise<void> {
   const pipeline = new Pipeline(backend, {
     vaeTile: config.vaeTile,
     releaseTextEncoders: config.releaseTextEncoders,
+    memoryBudgetMB: config.memoryBudgetMB,
   });
   // A name is a folder under MODELS_DIR; anything with a path separator is a folder path.
   const model = (name?: string): ModelSpec =>

@@ -25,6 +25,8 @@ export interface DenoiseInput {
   readonly guidance: number;
   readonly seed: number;
   readonly hooks: RunHooks;
+  /** Images the denoiser sees at once (the memory budget's batch); all n when absent. */
+  readonly maxBatch?: number;
   /** A PNG of latents [n, C, h, w], for progress previews. */
   readonly preview?: (latents: Float32Array) => Promise<Uint8Array>;
   /** Native inpainting: mask and masked-image latents appended as channels. */
@@ -96,21 +98,28 @@ async function predict(input: DenoiseInput, latents: Float32Array, t: number): P
     const outputs = await input.model.run(adapter.feeds(sample, batch, t, conditions));
     return adapter.prediction(outputs, batch);
   };
-  const indices = Array.from({ length: n }, (_, i) => i);
-  const positives = indices.map(() => false);
-  let prediction: Float32Array;
-  let unconditional: Float32Array | undefined;
-  if (adapter.batchDynamic) {
-    const images = uncond ? [...indices, ...indices] : indices;
-    const out = await run(images, uncond ? [...positives, ...indices.map(() => true)] : positives);
-    prediction = out.subarray(0, n * size);
-    if (uncond) unconditional = out.subarray(n * size);
-  } else {
-    prediction = new Float32Array(n * size);
-    unconditional = uncond ? new Float32Array(n * size) : undefined;
-    for (const i of indices) {
-      prediction.set(await run([i], [false]), i * size);
-      if (unconditional) unconditional.set(await run([i], [true]), i * size);
+  const prediction = new Float32Array(n * size);
+  const unconditional = uncond ? new Float32Array(n * size) : undefined;
+  // Images go through in batches: as many as the memory budget allows (one when the graph's batch is fixed).
+  const batch = adapter.batchDynamic ? Math.max(1, Math.min(n, input.maxBatch ?? n)) : 1;
+  for (let first = 0; first < n; first += batch) {
+    const chunk = Array.from({ length: Math.min(batch, n - first) }, (_, k) => first + k);
+    const flags = chunk.map(() => false);
+    if (adapter.batchDynamic && uncond) {
+      // Prompt and negative prompt in one run.
+      const out = await run([...chunk, ...chunk], [...flags, ...chunk.map(() => true)]);
+      prediction.set(out.subarray(0, chunk.length * size), first * size);
+      unconditional!.set(out.subarray(chunk.length * size), first * size);
+    } else {
+      prediction.set(await run(chunk, flags), first * size);
+      if (unconditional)
+        unconditional.set(
+          await run(
+            chunk,
+            chunk.map(() => true),
+          ),
+          first * size,
+        );
     }
   }
   if (!unconditional) return prediction;

@@ -5,6 +5,7 @@
  * (`vae.ts`, tiled for large images). Super-resolution lives in `upscale.ts`.
  */
 import { ErrorCode, FlowbotError, UserError } from '../errors.js';
+import { batchWithin } from './budget.js';
 import { type DenoiseInput, denoise } from './denoise.js';
 import { familyOf } from './families/index.js';
 import type { DenoiserAdapter, LatentGeometry, ModelFamily, PromptConditioning } from './families/types.js';
@@ -91,6 +92,8 @@ export interface PipelineOptions {
   readonly vaeTile?: number;
   /** Release text encoders after each prompt's encoding (slower, much less memory for T5). */
   readonly releaseTextEncoders?: boolean;
+  /** Peak memory to plan for (MB): n images are denoised in batches whose estimate fits. */
+  readonly memoryBudgetMB?: number;
 }
 
 const MAX_SEED = 4_294_967_296;
@@ -116,6 +119,7 @@ export class Pipeline {
   private readonly vae: Vae;
   private readonly previews: Previews;
   private readonly releaseTextEncoders: boolean;
+  private readonly memoryBudgetMB: number;
 
   constructor(backend: OnnxBackend, options: PipelineOptions = {}) {
     this.backend = backend;
@@ -123,6 +127,7 @@ export class Pipeline {
     this.vae = new Vae(backend, { tile: options.vaeTile ?? DEFAULT_VAE_TILE });
     this.previews = new Previews(this.vae);
     this.releaseTextEncoders = options.releaseTextEncoders ?? false;
+    this.memoryBudgetMB = options.memoryBudgetMB ?? Number.POSITIVE_INFINITY;
   }
 
   /** Sum of session.run times of every model loaded so far, for the efficiency benchmark. */
@@ -345,8 +350,12 @@ export class Pipeline {
   ): Promise<DenoiseRun> {
     const { spec, geometry } = prepared;
     const start = performance.now();
+    const guided = prepared.conditioning.uncond !== undefined;
+    const size = { width: geometry.imageWidth, height: geometry.imageHeight, guided };
+    const maxBatch = Math.max(1, batchWithin(spec, size, run.n, this.memoryBudgetMB));
     const final = await denoise({
       ...run,
+      maxBatch,
       spec,
       model: prepared.model,
       adapter: prepared.adapter,
@@ -358,11 +367,11 @@ export class Pipeline {
     });
     run.hooks.onLatents?.(final);
     const decodeStart = performance.now();
-    const size = spec.latent.channels * geometry.height * geometry.width;
+    const latentSize = spec.latent.channels * geometry.height * geometry.width;
     const images: RgbImage[] = [];
     for (let i = 0; i < run.n; i++) {
       checkAborted(run.hooks.signal);
-      const latents = final.subarray(i * size, (i + 1) * size);
+      const latents = final.subarray(i * latentSize, (i + 1) * latentSize);
       const pixels = await this.vae.decode(spec, latents, geometry.height, geometry.width, run.hooks.signal);
       images.push(fromTensor(pixels, geometry.imageWidth, geometry.imageHeight));
     }
