@@ -46,7 +46,15 @@ async function main(): Promise<void> {
     return config.publicUrl ? `${config.publicUrl}${relative}` : undefined;
   };
   const bot = createBot(core, editorLink);
-  web = new WebAdapter({ core, bot, signer, host: config.host, port: config.port, token: config.webToken });
+  web = new WebAdapter({
+    core,
+    bot,
+    signer,
+    host: config.host,
+    port: config.port,
+    token: config.webToken,
+    publicUrl: config.publicUrl,
+  });
   const url = await web.listen();
   let slack: SlackAdapter | undefined;
   if (config.slackBotToken) {
@@ -102,6 +110,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`flowbot: ${error.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
   log.error('flowbot failed to start', { error });
   process.exit(1);
 });

@@ -164,7 +164,11 @@ export function viewOf(deps: CommandDeps, image: ImageRecord, text: string): Res
   const cells = image.operation === 'grid' ? ((image.extra as { cells?: string[] } | null)?.cells ?? []) : [];
   const job = image.jobId ? deps.store.getJob(image.jobId) : undefined;
   const target = image.operation === 'grid' ? (cells[0] ?? image.id) : image.id;
-  const link = deps.editorLink?.(target, image.userId, job?.platform ?? 'web', job?.channelId ?? '');
+  // Only the playground gets the editor link on the result itself (its one user is the owner); in
+  // Discord and Slack the link acts as whoever it names, so it goes to the presser alone, privately.
+  const platform = job?.platform ?? 'web';
+  const link =
+    platform === 'web' ? deps.editorLink?.(target, image.userId, platform, job?.channelId ?? '') : undefined;
   return {
     imageId: image.id,
     jobId: image.jobId,

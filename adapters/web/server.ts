@@ -3,32 +3,42 @@
  * turns its requests into internal events, streams job progress over server-sent events, keeps the
  * conversation in the store (so it survives reloads and restarts), and hosts the signed mask editor.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Bot } from '../../commands/bot.js';
 import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../commands/types.js';
 import type { Core } from '../../src/app.js';
-import { publicMessage } from '../../src/errors.js';
+import { ConfigError, publicMessage } from '../../src/errors.js';
 import type { LinkSigner } from '../../src/links.js';
 import { createLogger } from '../../src/log.js';
 import type { ChatLogEntry } from '../../src/store/store.js';
 import { watchJobs } from '../jobs.js';
+import {
+  allowedHosts,
+  checkHost,
+  checkStateChange,
+  isLoopback,
+  presentedToken,
+  Refusal,
+  readJsonBody,
+  tokenMatches,
+} from './guard.js';
 
 const log = createLogger('web');
 const PUBLIC = path.join(import.meta.dirname, 'public');
 const PLATFORM = 'web';
 const CHANNEL = 'playground';
 const USER = 'local';
-/** Largest request body (a drawn mask as a data URL fits easily). */
-const MAX_BODY = 12 * 1024 * 1024;
 const STATIC: Record<string, [file: string, type: string]> = {
   '/': ['index.html', 'text/html; charset=utf-8'],
   '/app.js': ['app.js', 'text/javascript; charset=utf-8'],
   '/app.css': ['app.css', 'text/css; charset=utf-8'],
   '/editor.js': ['editor.js', 'text/javascript; charset=utf-8'],
 };
+/** What the mask editor's page loads: public, since its signed link is its only credential. */
+const EDITOR_ASSETS = new Set(['/app.css', '/editor.js']);
 
 /** An entry as the page shows it. */
 interface EntryJson {
@@ -50,6 +60,8 @@ export interface WebOptions {
   readonly port: number;
   /** Required on non-loopback hosts. */
   readonly token?: string | undefined;
+  /** The public address, whose host is served besides the loopback names. */
+  readonly publicUrl?: string | undefined;
 }
 
 /** The playground server. */
@@ -58,11 +70,23 @@ export class WebAdapter {
   private readonly server: Server;
   private readonly clients = new Set<ServerResponse>();
   private readonly lastProgress = new Map<string, number>();
+  private hosts = new Set<string>();
 
+  /** Refuses (ConfigError) a non-loopback address without WEB_TOKEN: that would open it to anyone. */
   constructor(options: WebOptions) {
+    if (!isLoopback(options.host) && !options.token) {
+      throw new ConfigError(
+        `HOST=${options.host} makes the playground reachable from other machines, so it needs WEB_TOKEN: set WEB_TOKEN to a long random secret, or bind HOST=127.0.0.1.`,
+      );
+    }
     this.options = options;
     this.server = createServer((req, res) => {
       this.route(req, res).catch((error: unknown) => {
+        if (error instanceof Refusal) {
+          if (!res.headersSent) this.json(res, error.status, { error: error.message });
+          else res.end();
+          return;
+        }
         const text = publicMessage(error, log, 'request failed', { path: req.url?.split('?')[0] });
         if (!res.headersSent) this.json(res, 500, { error: text });
         else res.end();
@@ -78,6 +102,7 @@ export class WebAdapter {
       this.server.listen(this.options.port, this.options.host, () => {
         const address = this.server.address();
         const port = typeof address === 'object' && address ? address.port : this.options.port;
+        this.hosts = allowedHosts(this.options.host, port, this.options.publicUrl);
         const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
         resolve(`http://${host}:${port}`);
       });
@@ -98,16 +123,21 @@ export class WebAdapter {
   // ---- requests ---------------------------------------------------------------------------------------
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    checkHost(req, this.hosts);
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname === '/editor') return this.editorPage(url, res);
-    if (!this.authorised(req, url, res)) return;
-    const staticFile = STATIC[url.pathname];
-    if (req.method === 'GET' && staticFile) {
-      res.writeHead(200, { 'content-type': staticFile[1], 'cache-control': 'no-cache' });
-      res.end(readFileSync(path.join(PUBLIC, staticFile[0])));
-      return;
-    }
     const imageMatch = /^\/images\/([a-z0-9]{4,12})\.png$/.exec(url.pathname);
+    // The mask editor: its signed link (one image, one owner, 15 minutes) is its only credential.
+    if (req.method === 'GET' && url.pathname === '/editor') return this.editorPage(url, res);
+    if (req.method === 'GET' && EDITOR_ASSETS.has(url.pathname)) return this.staticFile(url.pathname, res);
+    if (req.method === 'GET' && imageMatch && this.signedFor(url, imageMatch[1]!))
+      return this.image(imageMatch[1]!, false, res);
+    if (req.method === 'POST' && url.pathname === '/api/editor') {
+      checkStateChange(req, this.options.token);
+      return this.applyMask(await readJsonBody(req, res), res);
+    }
+    if (!this.authorised(req, url, res)) return;
+    if (req.method === 'POST') checkStateChange(req, this.options.token);
+    if (req.method === 'GET' && STATIC[url.pathname]) return this.staticFile(url.pathname, res);
     if (req.method === 'GET' && imageMatch)
       return this.image(imageMatch[1]!, url.searchParams.has('download'), res);
     if (req.method === 'GET' && url.pathname === '/api/history')
@@ -116,27 +146,31 @@ export class WebAdapter {
     const lineage = /^\/api\/images\/([a-z0-9]{4,12})$/.exec(url.pathname);
     if (req.method === 'GET' && lineage) return this.lineage(lineage[1]!, res);
     if (req.method === 'POST' && url.pathname === '/api/message')
-      return this.message(await this.body(req), res);
+      return this.message(await readJsonBody(req, res), res);
     if (req.method === 'POST' && url.pathname === '/api/action')
-      return this.action(await this.body(req), res);
+      return this.action(await readJsonBody(req, res), res);
     if (req.method === 'POST' && url.pathname === '/api/reaction')
-      return this.reaction(await this.body(req), res);
-    if (req.method === 'POST' && url.pathname === '/api/editor')
-      return this.applyMask(await this.body(req), res);
+      return this.reaction(await readJsonBody(req, res), res);
     this.json(res, 404, { error: 'Not found' });
+  }
+
+  private staticFile(pathname: string, res: ServerResponse): void {
+    const [file, type] = STATIC[pathname]!;
+    res.writeHead(200, { 'content-type': type, 'cache-control': 'no-cache' });
+    res.end(readFileSync(path.join(PUBLIC, file)));
+  }
+
+  /** True when the query is a valid editor link for this image. */
+  private signedFor(url: URL, imageId: string): boolean {
+    const grant = this.options.signer.verify(url.searchParams);
+    return grant.ok && grant.value.imageId === imageId;
   }
 
   /** Loopback hosts need no login; others need the token (as ?token= once, then a cookie). */
   private authorised(req: IncomingMessage, url: URL, res: ServerResponse): boolean {
     const token = this.options.token;
     if (!token) return true;
-    const given =
-      url.searchParams.get('token') ??
-      /(?:^|;\s*)flowbot_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1] ??
-      '';
-    const a = Buffer.from(given);
-    const b = Buffer.from(token);
-    if (a.length === b.length && timingSafeEqual(a, b)) {
+    if (tokenMatches(presentedToken(req, url), token)) {
       if (url.searchParams.has('token'))
         res.setHeader('set-cookie', `flowbot_token=${token}; HttpOnly; SameSite=Strict; Path=/`);
       return true;
@@ -144,34 +178,6 @@ export class WebAdapter {
     res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' });
     res.end('flowbot: this playground needs a login token. Open it with ?token=<WEB_TOKEN>.');
     return false;
-  }
-
-  private body(req: IncomingMessage): Promise<Record<string, unknown>> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_BODY) {
-          reject(new BodyError('That upload is too large (the limit is 12 MB).'));
-          req.destroy();
-          return;
-        }
-        chunks.push(chunk);
-      });
-      req.on('end', () => {
-        try {
-          const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as unknown;
-          resolve(typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {});
-        } catch {
-          reject(new BodyError('That request was not valid JSON.'));
-        }
-      });
-      req.on('error', reject);
-    }).catch((error: unknown) => {
-      if (error instanceof BodyError) return { __error: error.message };
-      throw error;
-    }) as Promise<Record<string, unknown>>;
   }
 
   private json(res: ServerResponse, status: number, value: unknown): void {
@@ -184,7 +190,6 @@ export class WebAdapter {
   }
 
   private async message(body: Record<string, unknown>, res: ServerResponse): Promise<void> {
-    if (typeof body.__error === 'string') return this.json(res, 413, { error: body.__error });
     const text = typeof body.text === 'string' ? body.text.trim() : '';
     const replyTo = typeof body.replyTo === 'string' ? body.replyTo : null;
     if (!text) return this.json(res, 400, { error: 'Type a prompt, or /help.' });
@@ -463,18 +468,23 @@ export class WebAdapter {
       this.json(res, 404, { error: 'No such image.' });
       return;
     }
-    const page = readFileSync(path.join(PUBLIC, 'editor.html'), 'utf8')
-      .replace('__IMAGE_URL__', `/images/${record.id}.png?${url.searchParams.toString()}`)
-      .replace('__PROMPT__', escapeHtml(record.prompt))
-      .replace('__QUERY__', escapeHtml(url.searchParams.toString()))
-      .replace(/__WIDTH__/g, String(record.width))
-      .replace(/__HEIGHT__/g, String(record.height));
+    // Function replacements: a prompt's "$`" or "$&" must not be read as a replacement pattern.
+    const values: Record<string, string> = {
+      __IMAGE_URL__: escapeHtml(`/images/${record.id}.png?${url.searchParams.toString()}`),
+      __PROMPT__: escapeHtml(record.prompt),
+      __QUERY__: escapeHtml(url.searchParams.toString()),
+      __WIDTH__: String(record.width),
+      __HEIGHT__: String(record.height),
+    };
+    const page = readFileSync(path.join(PUBLIC, 'editor.html'), 'utf8').replace(
+      /__(IMAGE_URL|PROMPT|QUERY|WIDTH|HEIGHT)__/g,
+      (name) => values[name]!,
+    );
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
     res.end(page);
   }
 
   private async applyMask(body: Record<string, unknown>, res: ServerResponse): Promise<void> {
-    if (typeof body.__error === 'string') return this.json(res, 413, { error: body.__error });
     const grant = this.options.signer.verify(
       new URLSearchParams(typeof body.query === 'string' ? body.query : ''),
     );
@@ -510,8 +520,6 @@ export class WebAdapter {
     return this.options.core.store;
   }
 }
-
-class BodyError extends Error {}
 
 function randomId(): string {
   return randomBytes(6).toString('hex');

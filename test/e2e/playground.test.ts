@@ -188,8 +188,10 @@ describe.skipIf(!available)('playground in a browser', () => {
     expect(await denied.text()).toContain('not valid');
     const apply = await fetch(`${base}/api/editor`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json', origin: base },
       body: JSON.stringify({ query: tampered, mask: 'data:image/png;base64,AAAA', prompt: 'x' }),
     });
     expect(apply.status).toBe(403);
+    expect(((await apply.json()) as { error: string }).error).toBe('This editing link is not valid.');
   });
 });

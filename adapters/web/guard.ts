@@ -1,0 +1,135 @@
+/**
+ * Who may drive the playground. Only its own page: requests must name an allowed `Host` (the loopback
+ * names with the port, PUBLIC_URL's host, or the bound IP address — never an attacker's name, which
+ * closes DNS rebinding); state-changing requests must be JSON from a same-origin page or carry the
+ * token; on a non-loopback address the token is required for everything else. Bodies are bounded and
+ * answered 413 or 400 with a message.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+
+/** Largest request body (a drawn mask as a data URL fits easily). */
+export const MAX_BODY = 12 * 1024 * 1024;
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The Host header values the server answers: loopback names, PUBLIC_URL's host, a bound IP address. */
+export function allowedHosts(bindHost: string, port: number, publicUrl: string | undefined): Set<string> {
+  const hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
+  if (publicUrl) hosts.add(new URL(publicUrl).host.toLowerCase());
+  // An IP literal cannot be rebound by DNS; the unspecified addresses name no host at all.
+  if (isIP(bindHost) && bindHost !== '0.0.0.0' && bindHost !== '::') {
+    hosts.add(isIP(bindHost) === 6 ? `[${bindHost}]:${port}` : `${bindHost}:${port}`);
+  }
+  return hosts;
+}
+
+/** A request refused: the status and the message for the person (or script) who sent it. */
+export class Refusal extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Compares a presented token with the configured one in constant time. */
+export function tokenMatches(given: string | undefined, token: string | undefined): boolean {
+  if (!token || !given) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The token a request presents: `Authorization: Bearer`, `?token=`, or the login cookie. */
+export function presentedToken(req: IncomingMessage, url: URL): string | undefined {
+  const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  return (
+    bearer ??
+    url.searchParams.get('token') ??
+    /(?:^|;\s*)flowbot_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1] ??
+    undefined
+  );
+}
+
+/** Refuses a request whose Host header is not one of ours (DNS rebinding, stray proxies). */
+export function checkHost(req: IncomingMessage, hosts: ReadonlySet<string>): void {
+  const host = (req.headers.host ?? '').toLowerCase();
+  if (!hosts.has(host)) {
+    throw new Refusal(
+      421,
+      `flowbot: this server does not answer for "${host}". Use http://127.0.0.1 or set PUBLIC_URL to the address people use.`,
+    );
+  }
+}
+
+/**
+ * A state-changing request must be JSON (a cross-site form or text/plain POST is not) and come from
+ * this server's own page (its Origin is the Host it asked), unless it carries the token.
+ */
+export function checkStateChange(req: IncomingMessage, token: string | undefined): void {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new Refusal(415, 'Send requests as application/json.');
+  }
+  if (tokenMatches(/^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1], token)) return;
+  const origin = req.headers.origin;
+  let originHost: string | undefined;
+  try {
+    originHost = origin ? new URL(origin).host.toLowerCase() : undefined;
+  } catch {
+    originHost = undefined;
+  }
+  if (!originHost || originHost !== (req.headers.host ?? '').toLowerCase()) {
+    throw new Refusal(403, 'This request did not come from the playground page.');
+  }
+}
+
+/** Reads a JSON object body of at most MAX_BODY bytes: 413 when larger, 400 when not JSON. */
+export function readJsonBody(req: IncomingMessage, res: ServerResponse): Promise<Record<string, unknown>> {
+  const tooLarge = () =>
+    new Refusal(413, `That upload is too large (the limit is ${Math.round(MAX_BODY / 1024 / 1024)} MB).`);
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY) {
+    // Answer now, then read and discard the rest, so the client sees the 413 instead of a reset.
+    res.setHeader('connection', 'close');
+    req.resume();
+    return Promise.reject(tooLarge());
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        over = true;
+        chunks.length = 0;
+        res.setHeader('connection', 'close');
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (over) return;
+      try {
+        const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as unknown;
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+          reject(new Refusal(400, 'That request was not a JSON object.'));
+          return;
+        }
+        resolve(parsed as Record<string, unknown>);
+      } catch {
+        reject(new Refusal(400, 'That request was not valid JSON.'));
+      }
+    });
+    req.on('error', reject);
+  });
+}
