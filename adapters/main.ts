@@ -10,6 +10,7 @@ import { ConfigError } from '../src/errors.js';
 import { LinkSigner } from '../src/links.js';
 import { createLogger, setLogLevel } from '../src/log.js';
 import { DiscordAdapter } from './discord/adapter.js';
+import { keepTrying } from './retry.js';
 import { SlackAdapter } from './slack/adapter.js';
 import { WebAdapter } from './web/server.js';
 
@@ -56,9 +57,15 @@ async function main(): Promise<void> {
     publicUrl: config.publicUrl,
   });
   const url = await web.listen();
+  const { resumed, failed } = core.queue.recover();
+  log.info('job queue ready', { resumed: resumed.length, failedOnRecovery: failed.length });
+  process.stdout.write(`\nflowbot playground: ${url}${config.webToken ? '/?token=<WEB_TOKEN>' : ''}\n\n`);
+
+  // Chat platforms connect in the background: one that can't be reached is retried, never waited on.
+  const connecting = new AbortController();
   let slack: SlackAdapter | undefined;
   if (config.slackBotToken) {
-    slack = new SlackAdapter({
+    const adapter = new SlackAdapter({
       core,
       bot,
       botToken: config.slackBotToken,
@@ -67,36 +74,46 @@ async function main(): Promise<void> {
       port: config.slackPort,
       apiUrl: config.slackApiUrl,
     });
-    const port = await slack.start();
-    log.info(
-      config.slackAppToken
-        ? 'Slack connected in Socket Mode'
-        : `Slack listening on port ${port} at /slack/events`,
+    slack = adapter;
+    void keepTrying(
+      'Slack',
+      async () => {
+        const port = await adapter.start();
+        log.info(
+          config.slackAppToken ? 'Slack connected in Socket Mode' : `Slack listening on port ${port} at /slack/events`,
+        );
+      },
+      { log, signal: connecting.signal, reset: () => adapter.stop() },
     );
   }
   let discord: DiscordAdapter | undefined;
   if (config.discordToken) {
-    discord = new DiscordAdapter({
+    const adapter = new DiscordAdapter({
       core,
       bot,
       token: config.discordToken,
       apiUrl: config.discordApiUrl,
       guildId: config.discordGuildId,
     });
-    await discord.start();
-    log.info(`Discord connected as ${discord.client.user?.tag ?? 'the bot'}`, {
-      commands: config.discordGuildId ? `guild ${config.discordGuildId}` : 'global',
-    });
+    discord = adapter;
+    void keepTrying(
+      'Discord',
+      async () => {
+        await adapter.start();
+        log.info(`Discord connected as ${adapter.client.user?.tag ?? 'the bot'}`, {
+          commands: config.discordGuildId ? `guild ${config.discordGuildId}` : 'global',
+        });
+      },
+      { log, signal: connecting.signal, reset: () => adapter.stop() },
+    );
   }
-  const { resumed, failed } = core.queue.recover();
-  log.info('job queue ready', { resumed: resumed.length, failedOnRecovery: failed.length });
-  process.stdout.write(`\nflowbot playground: ${url}${config.webToken ? '/?token=<WEB_TOKEN>' : ''}\n\n`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     log.info('shutting down; running jobs get a grace period, queued jobs resume at next start', { signal });
+    connecting.abort();
     Promise.all([web?.close(), slack?.stop(), discord?.stop(), core.close()]).then(
       () => process.exit(0),
       (error: unknown) => {

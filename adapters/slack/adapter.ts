@@ -63,15 +63,19 @@ export class SlackAdapter {
   }
 
   /** Starts the HTTP receiver (or connects Socket Mode); resolves with the HTTP port when there is one. */
+  /**
+   * Starts the receiver (the HTTP endpoint, or the Socket Mode connection), then learns the bot's own
+   * user id; the receiver does not wait for the Web API.
+   */
   async start(): Promise<number | undefined> {
+    const started = (await (this.options.appToken
+      ? this.app.start()
+      : this.app.start(this.options.port))) as unknown;
     const auth = await this.app.client.auth.test().catch((error: unknown) => {
       log.error('auth.test failed; check SLACK_BOT_TOKEN', { error: describe(error) });
       return undefined;
     });
     this.botUserId = (auth?.user_id as string | undefined) ?? undefined;
-    const started = (await (this.options.appToken
-      ? this.app.start()
-      : this.app.start(this.options.port))) as unknown;
     if (started && typeof (started as Server).address === 'function') {
       this.server = started as Server;
       const address = this.server.address();
