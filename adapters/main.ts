@@ -80,7 +80,9 @@ async function main(): Promise<void> {
       async () => {
         const port = await adapter.start();
         log.info(
-          config.slackAppToken ? 'Slack connected in Socket Mode' : `Slack listening on port ${port} at /slack/events`,
+          config.slackAppToken
+            ? 'Slack connected in Socket Mode'
+            : `Slack listening on port ${port} at /slack/events`,
         );
       },
       { log, signal: connecting.signal, reset: () => adapter.stop() },

@@ -41,3 +41,22 @@ describe('regions', () => {
     expect(parseRegion('D4').ok).toBe(false);
   });
 });
+
+describe('mask uploads', () => {
+  it('reads only PNG, JPEG and WebP: an SVG is refused before any decoder sees it', async () => {
+    const { readMask } = await import('../src/pipeline/image.js');
+    const svg = Buffer.from(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8" fill="white"/></svg>',
+    );
+    await expect(readMask(svg, { width: 8, height: 8 })).rejects.toThrow(
+      'That mask is not an image I can read: send a PNG, JPEG or WebP.',
+    );
+    const sharp = (await import('sharp')).default;
+    for (const format of ['png', 'jpeg', 'webp'] as const) {
+      const bytes = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#ffffff' } })
+        .toFormat(format)
+        .toBuffer();
+      expect((await readMask(bytes, { width: 8, height: 8 })).every((v) => v === 1)).toBe(true);
+    }
+  });
+});

@@ -204,6 +204,37 @@ describe('Slack adapter over HTTP', () => {
     });
   });
 
+  it('acknowledges a replayed event_id or a retry delivery without handling it again', async () => {
+    const grid = await pngOf(0);
+    const upscales = () => bot.core.store.countJobsSince('U3', 0);
+    const before = upscales();
+    const body = JSON.stringify({
+      type: 'event_callback',
+      team_id: 'T1',
+      api_app_id: 'A1',
+      event_id: 'EvReplayed1',
+      event_time: 1,
+      event: {
+        type: 'reaction_added',
+        user: 'U3',
+        reaction: 'mag',
+        item: { type: 'message', channel: 'C1', ts: grid.ts },
+        event_ts: '2.1',
+      },
+    });
+    expect((await send(body, 'application/json')).status).toBe(200);
+    expect((await send(body, 'application/json')).status).toBe(200);
+    const retried = body.replace('EvReplayed1', 'EvReplayed2');
+    const retry = await send(retried, 'application/json', {
+      ...sign(retried),
+      'x-slack-retry-num': '1',
+      'x-slack-retry-reason': 'http_timeout',
+    });
+    expect(retry.status).toBe(200);
+    await bot.core.queue.onIdle();
+    expect(upscales()).toBe(before + 1);
+  });
+
   it('rejects unsigned and stale requests with 401 and runs nothing', async () => {
     const jobsBefore = bot.core.store.db.prepare('SELECT COUNT(*) AS n FROM jobs').get() as { n: number };
     const body = form({

@@ -46,6 +46,7 @@ export class SlackAdapter {
   private botUserId: string | undefined;
   private readonly lastEdit = new Map<string, number>();
   private server: Server | undefined;
+  private readonly seenEvents = new Set<string>();
 
   constructor(options: SlackOptions) {
     this.options = options;
@@ -62,10 +63,9 @@ export class SlackAdapter {
     this.subscribe();
   }
 
-  /** Starts the HTTP receiver (or connects Socket Mode); resolves with the HTTP port when there is one. */
   /**
    * Starts the receiver (the HTTP endpoint, or the Socket Mode connection), then learns the bot's own
-   * user id; the receiver does not wait for the Web API.
+   * user id; the receiver does not wait for the Web API. Resolves with the HTTP port when there is one.
    */
   async start(): Promise<number | undefined> {
     const started = (await (this.options.appToken
@@ -104,7 +104,27 @@ export class SlackAdapter {
     };
   }
 
+  /** True when this event id was handled already (an Events API redelivery). */
+  private seenBefore(eventId: string): boolean {
+    if (this.seenEvents.has(eventId)) return true;
+    this.seenEvents.add(eventId);
+    // Insertion order makes the oldest first: keep the last few thousand.
+    if (this.seenEvents.size > 5000) this.seenEvents.delete(this.seenEvents.values().next().value!);
+    return false;
+  }
+
   private routes(): void {
+    // Slack redelivers events it thinks were missed (X-Slack-Retry-Num) and may replay an event_id:
+    // acknowledge those and do nothing, so one request never makes two jobs.
+    this.app.use(async ({ context, body, next }) => {
+      const eventId = (body as { event_id?: unknown }).event_id;
+      const retry = context.retryNum !== undefined && context.retryNum > 0;
+      if (retry || (typeof eventId === 'string' && this.seenBefore(eventId))) {
+        log.info('ignored a redelivered Slack event', { eventId, retry: context.retryNum ?? 0 });
+        return;
+      }
+      await next();
+    });
     this.app.command('/imagine', async ({ command, ack }) => {
       const replies = await this.options.bot.handle({
         kind: 'command',

@@ -3,6 +3,7 @@
  * Inside the pipeline an image is RGB, channels-first float32 in [-1, 1]; a mask is float32 in [0, 1],
  * 1 meaning "repaint".
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import sharp from 'sharp';
 import { ErrorCode, UserError } from '../errors.js';
 import { addPngText } from './png.js';
@@ -17,6 +18,43 @@ export interface RgbImage {
 
 /** Largest image flowbot will decode, in pixels (guards memory against hostile uploads). */
 export const MAX_INPUT_PIXELS = 4096 * 4096;
+
+/** The raster formats uploads may be: no SVG (a program, not a picture), no TIFF or HEIF oddities. */
+export type UploadFormat = 'png' | 'jpeg' | 'webp';
+
+/** The first bytes of a buffer or file. */
+function head(input: Buffer | string, length: number): Buffer {
+  if (typeof input !== 'string') return input.subarray(0, length);
+  const fd = openSync(input, 'r');
+  try {
+    const buffer = Buffer.alloc(length);
+    const read = readSync(fd, buffer, 0, length, 0);
+    return buffer.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** PNG, JPEG or WebP by their signatures, before any decoder sees the bytes; undefined otherwise. */
+export function sniffFormat(input: Buffer | string): UploadFormat | undefined {
+  const bytes = head(input, 12);
+  if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+    return 'png';
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  if (
+    bytes.subarray(0, 4).toString('latin1') === 'RIFF' &&
+    bytes.subarray(8, 12).toString('latin1') === 'WEBP'
+  )
+    return 'webp';
+  return undefined;
+}
+
+function notAnImage(what: string): UserError {
+  return new UserError(
+    ErrorCode.ImageInvalid,
+    `That ${what} is not an image I can read: send a PNG, JPEG or WebP.`,
+  );
+}
 
 /** Decodes any image sharp reads into RGB, optionally resized (cover-cropped) to a size. */
 export async function readImage(
@@ -35,11 +73,8 @@ export async function readImage(
       height: info.height,
       pixels: new Uint8Array(data.buffer, data.byteOffset, data.length),
     };
-  } catch (error) {
-    throw new UserError(
-      ErrorCode.ImageInvalid,
-      `That file is not an image I can read (${(error as Error).message}).`,
-    );
+  } catch {
+    throw notAnImage('file');
   }
 }
 
@@ -49,11 +84,8 @@ export async function imageSize(input: Buffer | string): Promise<{ width: number
     const meta = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
     if (!meta.width || !meta.height) throw new Error('no size');
     return { width: meta.width, height: meta.height };
-  } catch (error) {
-    throw new UserError(
-      ErrorCode.ImageInvalid,
-      `That file is not an image I can read (${(error as Error).message}).`,
-    );
+  } catch {
+    throw notAnImage('file');
   }
 }
 
@@ -65,6 +97,7 @@ export async function readMask(
   input: Buffer | string,
   size: { width: number; height: number },
 ): Promise<Float32Array> {
+  if (!sniffFormat(input)) throw notAnImage('mask');
   try {
     const image = sharp(input, { limitInputPixels: MAX_INPUT_PIXELS });
     const meta = await image.metadata();
@@ -79,11 +112,8 @@ export async function readMask(
     const mask = new Float32Array(size.width * size.height);
     for (let i = 0; i < mask.length; i++) mask[i] = data[i]! >= 128 ? 1 : 0;
     return mask;
-  } catch (error) {
-    throw new UserError(
-      ErrorCode.ImageInvalid,
-      `That mask is not an image I can read (${(error as Error).message}).`,
-    );
+  } catch {
+    throw notAnImage('mask');
   }
 }
 
