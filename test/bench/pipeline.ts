@@ -177,6 +177,29 @@ async function decodeMemory(folder: string): Promise<BenchResult> {
   };
 }
 
+/** Peak RSS of the largest request the default limits admit, per operation, each in a fresh process. */
+async function admittedPeaks(): Promise<BenchResult> {
+  const figures: Record<string, string> = {};
+  for (const operation of ['generate', 'vary', 'inpaint', 'upscale', 'creative']) {
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(import.meta.dirname, 'peak.ts'), operation],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const { what, peakRssMB } = JSON.parse(out.trim().split('\n').pop()!) as {
+      what: string;
+      peakRssMB: number;
+    };
+    figures[`${operation}PeakMB`] = `${peakRssMB} (${what})`;
+  }
+  return {
+    name: 'peak RSS of the largest requests the default limits admit (shipped model; budget 2048 MB)',
+    figures,
+  };
+}
+
 /** Every pipeline benchmark that can run here (the shipped model's only once it exists). */
 export function pipelineBenches(): (() => Promise<BenchResult>)[] {
   const shippedDir = path.join(root, 'models', 'flowbot-emoji');
@@ -198,6 +221,7 @@ export function pipelineBenches(): (() => Promise<BenchResult>)[] {
   ];
   if (existsSync(path.join(shippedDir, 'model.json'))) {
     benches.splice(2, 0, () => efficiency(loadModelSpec(shippedDir), 'shipped flowbot-emoji', 10));
+    benches.push(admittedPeaks);
   }
   return benches;
 }
