@@ -306,3 +306,30 @@ describe('mask feathering', () => {
     expect(feathered[20 * 64 + 30]).toBe(0);
   });
 });
+
+describe('memory budget', () => {
+  it('denoises n images in batches that fit MEMORY_BUDGET_MB, with the same images', async () => {
+    const { estimatePeakMB } = await import('../src/pipeline/budget.js');
+    const request = {
+      model: flow,
+      prompt: 'a cat',
+      negativePrompt: 'dog',
+      seed: 4,
+      steps: 3,
+      n: 4,
+      guidance: 3,
+    };
+    const roomy = new OnnxBackend({ executionProvider: 'cpu', threads: 1 });
+    const whole = await new Pipeline(roomy).generate(request);
+    const oneAtATime = estimatePeakMB(flow, { width: 64, height: 64, batch: 1, guided: true });
+    const tight = new OnnxBackend({ executionProvider: 'cpu', threads: 1 });
+    const batched = await new Pipeline(tight, { memoryBudgetMB: oneAtATime }).generate(request);
+    const runsOf = async (backend: OnnxBackend) => (await backend.load(flow.files.denoiser)).runs;
+    // One run per step for all four images (prompt and negative together), against four.
+    expect(await runsOf(roomy)).toBe(3);
+    expect(await runsOf(tight)).toBe(12);
+    for (let i = 0; i < 4; i++) expect(maxDiff(batched.images[i]!, whole.images[i]!)).toBeLessThanOrEqual(1);
+    await roomy.dispose();
+    await tight.dispose();
+  });
+});
