@@ -49,6 +49,45 @@ describe('Store', () => {
     again.close();
   });
 
+  it('upgrades a version 2 database to exact edits, keeping images, lineage and chat references', () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const file = path.join(dir, 'old.db');
+    const raw = new Database(file);
+    for (const migration of MIGRATIONS.filter((m) => m.version <= 2)) raw.exec(migration.sql);
+    raw.pragma('user_version = 2');
+    const row = (id: string, parent: string | null) =>
+      raw
+        .prepare(
+          `INSERT INTO images (id, parent_id, root_id, operation, prompt, seed, steps, guidance, scheduler, model, width, height, file_path, sha256, user_id, created_at)
+           VALUES (?, ?, 'root01', 'generate', 'a red apple', 1, 8, 3, 'flow', 'm', 64, 64, 'images/x.png', 'x', 'u1', 1)`,
+        )
+        .run(id, parent);
+    row('root01', null);
+    row('child1', 'root01');
+    raw
+      .prepare(
+        "INSERT INTO chat_messages (platform, channel_id, message_id, image_id, created_at) VALUES ('web', 'c', 'm1', 'child1', 1)",
+      )
+      .run();
+    raw.close();
+    const store = Store.open(file);
+    cleanups.unshift(() => store.close());
+    expect(store.schemaVersion).toBe(3);
+    expect(store.lineage('child1').map((i) => i.id)).toEqual(['child1', 'root01']);
+    expect(store.findChatMessage('web', 'c', 'm1')?.imageId).toBe('child1');
+    const edited = store.insertImage({ ...baseImage, operation: 'edit', parentId: 'child1' });
+    expect(store.getImage(edited.id)?.operation).toBe('edit');
+    // Foreign keys are enforced again after the rebuild.
+    expect(() =>
+      store.db
+        .prepare(
+          "INSERT INTO chat_messages (platform, channel_id, message_id, image_id, created_at) VALUES ('web', 'c', 'm2', 'nope00', 1)",
+        )
+        .run(),
+    ).toThrow(/FOREIGN KEY/);
+  });
+
   it('refuses a database from a newer flowbot', () => {
     const { store, file } = openStore();
     store.close();

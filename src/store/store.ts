@@ -12,7 +12,8 @@ import { MIGRATIONS } from './migrations.js';
 /** States a job moves through. */
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 /** Operations that produce an image. */
-export type ImageOperation = 'generate' | 'variation' | 'inpaint' | 'upscale' | 'grid';
+/** What made an image; `edit` is an exact pixel edit (darker, mirror, crop …) with no diffusion. */
+export type ImageOperation = 'generate' | 'variation' | 'inpaint' | 'upscale' | 'grid' | 'edit';
 /** Where a mask came from. */
 export type MaskSource = 'region' | 'cells' | 'rect' | 'upload' | 'drawing';
 /** Scopes settings can be stored under. */
@@ -539,12 +540,26 @@ function migrate(db: Database.Database): void {
       `The database has schema version ${current}, newer than this flowbot understands (${latest}); upgrade flowbot.`,
     );
   }
-  for (const migration of MIGRATIONS) {
-    if (migration.version <= current) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      db.pragma(`user_version = ${migration.version}`);
-    })();
+  // SQLite's way to rebuild a table (a changed CHECK constraint): foreign keys off around the
+  // migrations (it cannot change inside a transaction), checked before each commits.
+  db.pragma('foreign_keys = OFF');
+  try {
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue;
+      db.transaction(() => {
+        db.exec(migration.sql);
+        const broken = db.pragma('foreign_key_check') as unknown[];
+        if (broken.length > 0) {
+          throw new FlowbotError(
+            ErrorCode.StoreCorrupt,
+            `Migration ${migration.version} (${migration.name}) left ${broken.length} broken references.`,
+          );
+        }
+        db.pragma(`user_version = ${migration.version}`);
+      })();
+    }
+  } finally {
+    db.pragma('foreign_keys = ON');
   }
 }
 
