@@ -1,8 +1,13 @@
 /**
- * The reply grammar: how a reply to a result is understood. One table of rules, tried in order; the
- * first that matches decides. Anything no rule matches refines the prompt with the reply's text.
+ * The reply grammar: how a reply to a result is understood. Intent first: politeness and framing
+ * ("can you", "please", "I want") are stripped, questions are recognised, then one table of rules is
+ * tried in order and the first that matches decides: a question, a prompt edit (substitution,
+ * attribute, weight, add, remove), an exact image edit, a region or background edit, a variation, a
+ * reroll, an upscale, zoom/pan, undo, or a parameter change. A short descriptive phrase refines the
+ * prompt; anything else that no rule reads is proposed back rather than guessed silently.
  * A reply to a grid may start by naming a cell: "#2", "2:", "bottom left:", "U3".
  */
+import type { ExactEdit } from '../src/pipeline/edits.js';
 import { type PromptParams, parsePrompt } from '../src/prompt/params.js';
 
 /** Grid cell names (1-based, row-major like U1–U4). */
@@ -27,7 +32,30 @@ export type Interpretation =
   | { readonly kind: 'reroll' }
   | { readonly kind: 'variations'; readonly strength?: 'subtle' | 'strong' }
   | { readonly kind: 'undo' }
-  | { readonly kind: 'same_mask'; readonly prompt: string };
+  | { readonly kind: 'same_mask'; readonly prompt: string }
+  | { readonly kind: 'question'; readonly topic: QuestionTopic }
+  | { readonly kind: 'substitute'; readonly from: string; readonly to: string }
+  | { readonly kind: 'attribute'; readonly subject: string; readonly attribute: string }
+  | { readonly kind: 'weight'; readonly term: string; readonly factor: number }
+  | { readonly kind: 'exact'; readonly edit: ExactEdit }
+  | { readonly kind: 'background'; readonly prompt: string }
+  | { readonly kind: 'zoom'; readonly what: string }
+  | { readonly kind: 'confirm' }
+  | { readonly kind: 'unclear'; readonly proposal: Interpretation; readonly text: string };
+
+/** What a question asks about. */
+export type QuestionTopic =
+  | 'seed'
+  | 'model'
+  | 'prompt'
+  | 'negative'
+  | 'steps'
+  | 'guidance'
+  | 'size'
+  | 'author'
+  | 'lineage'
+  | 'help'
+  | 'other';
 
 /** Parameter changes a reply can ask for. */
 export interface ParamChanges {
@@ -57,9 +85,137 @@ const clean = (text: string) =>
     .replace(/^["'“”]+|["'“”.!]+$/g, '')
     .trim();
 
+/** Questions, recognised before anything is stripped: [topic, pattern]. */
+const QUESTIONS: readonly [QuestionTopic, RegExp][] = [
+  [
+    'help',
+    /\b(what can (i|you) (say|do|ask)|what do you understand|how do (i|you) (use|edit|talk)|what are the commands)\b/i,
+  ],
+  ['negative', /\b(negative prompt|what did (i|you) (exclude|remove)|what'?s excluded)\b/i],
+  [
+    'prompt',
+    /\b(what (was|is|were) the prompts?|which prompt|what did (i|you|they) (type|write|ask for)|what prompt)\b/i,
+  ],
+  [
+    'seed',
+    /\b(what|which)( is| was|'s)?( the)? seed\b|\bseed (is|was) (it|this|that)\b|\btell me the seed\b|\bwhat seed\b/i,
+  ],
+  ['model', /\b(which|what) (model|checkpoint)\b|\bmodel (is|was) (it|this|that)\b|\bmade with what\b/i],
+  ['steps', /\bhow many steps\b|\b(what|which) (step count|steps)\b/i],
+  ['guidance', /\b(what|which) (cfg|guidance)\b|\bhow much guidance\b/i],
+  ['size', /\b(what|which) (size|resolution|dimensions)\b|\bhow (big|large) is (it|this)\b/i],
+  [
+    'author',
+    /\bwho (made|created|asked for|generated|did|requested) (this|it|that)\b|\bwhose (image|picture) is\b/i,
+  ],
+  [
+    'lineage',
+    /\b(where did (this|it) come from|what('s| is) (its|the) (history|lineage)|how was (this|it) made)\b/i,
+  ],
+];
+
+/** Leading politeness and framing, stripped (repeatedly) before the rules are tried. */
+const FRAMING =
+  /^(?:(?:hey|hi|ok(?:ay)?|so|well|and|also|now|oh|hmm+|flowbot)[,!]?\s+|(?:can|could|would|will) (?:you|u|we)(?: please| maybe| just)?\s+|please,?\s+|pls,?\s+|plz,?\s+|kindly\s+|just\s+|maybe\s+|try to\s+|i(?: would|'d| do)? (?:like|want|wish)(?: you| it)?(?: to(?: be)?)?\s+|i need(?: you)? to\s+|let'?s\s+|lets\s+)/i;
+/** Trailing politeness, stripped. */
+const TRAILING = /[\s,]*(?:please|pls|plz|thanks|thank you|thx|for me|if you can|if possible)?[\s.!?]*$/i;
+
+/** A reply with its politeness and framing removed ("could you make it darker please?" → "make it darker"). */
+export function stripFraming(text: string): string {
+  let rest = text.trim();
+  for (let i = 0; i < 6; i++) {
+    const next = rest.replace(FRAMING, '');
+    if (next === rest) break;
+    rest = next;
+  }
+  rest = rest.replace(TRAILING, '').trim();
+  // "I want it darker" leaves "it darker": the same as "make it darker".
+  return rest.replace(/^it (?:to be |to look |looking )?/i, 'make it ').replace(/^me /i, '');
+}
+
+const EXACT: readonly { readonly pattern: RegExp; readonly edit: (m: RegExpExecArray) => ExactEdit }[] = [
+  {
+    pattern:
+      /^(?:a (?:bit|little) |slightly |much |way )?(darker|dimmer|darken(?: it)?|less bright|turn down the brightness|lower the brightness)$/i,
+    edit: () => ({ op: 'brightness', factor: 0.75 }),
+  },
+  {
+    pattern:
+      /^(?:a (?:bit|little) |slightly |much |way )?(brighter|lighter|brighten(?: it)?(?: up)?|more light|turn up the brightness|raise the brightness)$/i,
+    edit: () => ({ op: 'brightness', factor: 1.3 }),
+  },
+  {
+    pattern:
+      /^(?:a (?:bit|little) |slightly |much )?(?:more (?:saturated|colou?rful|vivid|vibrant)|saturate(?: it)?|punchier|boost the colou?rs)$/i,
+    edit: () => ({ op: 'saturation', factor: 1.5 }),
+  },
+  {
+    pattern:
+      /^(?:a (?:bit|little) |slightly |much )?(?:less (?:saturated|colou?rful|vivid|vibrant)|desaturate(?: it)?|muted|more muted|tone down the colou?rs)$/i,
+    edit: () => ({ op: 'saturation', factor: 0.55 }),
+  },
+  {
+    pattern:
+      /^(?:in |to )?(?:black and white|black & white|b&w|b\/w|grayscale|greyscale|monochrome|gr[ae]y)$/i,
+    edit: () => ({ op: 'grayscale' }),
+  },
+  { pattern: /^(?:in |to )?(?:sepia|sepia tone(?:d)?)$/i, edit: () => ({ op: 'sepia' }) },
+  {
+    pattern: /^(?:a (?:bit|little) |slightly )?(?:warmer|warm(?: it)? up|more warm)$/i,
+    edit: () => ({ op: 'temperature', amount: 0.12 }),
+  },
+  {
+    pattern: /^(?:a (?:bit|little) |slightly )?(?:cooler|colder|cool(?: it)? down)$/i,
+    edit: () => ({ op: 'temperature', amount: -0.12 }),
+  },
+  {
+    pattern: /^(?:a (?:bit|little) |slightly )?(?:sharper|sharpen(?: it)?|crisper|more crisp)$/i,
+    edit: () => ({ op: 'sharpen' }),
+  },
+  {
+    pattern: /^(?:a (?:bit|little) |slightly )?(?:blurrier|blurry|blur(?: it)?|more blurry|less sharp)$/i,
+    edit: () => ({ op: 'blur' }),
+  },
+  {
+    pattern: /^(?:mirror(?: it| image)?|flip(?: it)? (?:horizontally|left to right|sideways)|flip it|flip)$/i,
+    edit: () => ({ op: 'mirror' }),
+  },
+  {
+    pattern: /^(?:flip(?: it)? (?:vertically|upside down)|upside down|turn it upside down)$/i,
+    edit: () => ({ op: 'flip' }),
+  },
+  {
+    pattern:
+      /^rotate(?: it)?(?: by)?(?: (90|180|270)(?: degrees|°)?)?(?: (left|right|clockwise|counter-?clockwise|anti-?clockwise))?$/i,
+    edit: (m) => {
+      const degrees = Number(m[1] ?? 90);
+      const left = /left|counter|anti/i.test(m[2] ?? '');
+      const turned = left ? (360 - degrees) % 360 : degrees;
+      return { op: 'rotate', degrees: (turned === 0 ? 180 : turned) as 90 | 180 | 270 };
+    },
+  },
+  {
+    pattern: /^crop(?: it)?(?: (?:to|as|into))?(?: an?)? (\d{1,2}):(\d{1,2})$/i,
+    edit: (m) => ({ op: 'crop', aspect: { width: Number(m[1]), height: Number(m[2]) } }),
+  },
+  {
+    pattern: /^crop(?: it)?(?: (?:to|as|into))?(?: an?)? square$|^square crop$/i,
+    edit: () => ({ op: 'crop', aspect: { width: 1, height: 1 } }),
+  },
+];
+
 /** The rules, in the order they are tried. */
 export const RULES: readonly Rule[] = [
-  { name: 'undo', pattern: /^(undo|back|go back|revert|previous)$/i, build: () => ({ kind: 'undo' }) },
+  {
+    name: 'confirm',
+    pattern: /^(yes|yep|yeah|yup|ok|okay|sure|do it|go ahead|sounds good|please do|that's right|correct)$/i,
+    build: () => ({ kind: 'confirm' }),
+  },
+  {
+    name: 'undo',
+    pattern: /^(undo|back|go back|revert|previous|undo that|take it back)$/i,
+    build: () => ({ kind: 'undo' }),
+  },
   {
     name: 'reroll',
     pattern: /^(again|reroll|re-roll|redo|retry|one more|another one|try again)$/i,
@@ -71,13 +227,56 @@ export const RULES: readonly Rule[] = [
     build: (m) => ({ kind: 'upscale', scale: m[1] === '4' ? 4 : 2 }),
   },
   {
+    name: 'zoom',
+    pattern:
+      /^(zoom (?:out|in)(?: .*)?|pan (?:left|right|up|down)|(?:move|shift) (?:the (?:camera|view)|it) (?:left|right|up|down)|show more(?: of it)?|outpaint(?: .*)?|extend (?:it|the image).*)$/i,
+    build: (m) => ({ kind: 'zoom', what: m[1]!.toLowerCase() }),
+  },
+  ...EXACT.map(
+    (e): Rule => ({ name: 'exact', pattern: e.pattern, build: (m) => ({ kind: 'exact', edit: e.edit(m) }) }),
+  ),
+  {
     name: 'variations',
     pattern:
-      /^(?:(subtle|strong) )?(?:variations?|vary|vary it|more like this|similar ones?)(?: \((subtle|strong)\))?$/i,
+      /^(?:(?:give me|show me|make|generate|do|i want|let me see) )?(?:some |a few |a couple of )?(?:(subtle|strong) )?(?:more (?:like (?:this|that|it)|of (?:these|this|those))|variations?(?: of (?:this|it))?|vary(?: it)?|similar ones?|something similar|alternatives?|other versions?|a few more)(?: \((subtle|strong)\))?$/i,
     build: (m) => {
       const strength = (m[1] ?? m[2])?.toLowerCase() as 'subtle' | 'strong' | undefined;
       return strength ? { kind: 'variations', strength } : { kind: 'variations' };
     },
+  },
+  {
+    name: 'background',
+    pattern:
+      /^(?:(?:make|change|turn|paint|set|replace|switch) )?(?:the )?(?:background|backdrop|bg)(?:[:,]| (?:to|into|with|as|is|be|for|of)[:,]?)? (?:an? |the )?(.+)$/i,
+    build: (m) => ({ kind: 'background', prompt: backgroundPrompt(clean(m[1]!)) }),
+  },
+  {
+    name: 'background (adjective)',
+    pattern:
+      /^(?!(?:remove|drop|delete|lose|get rid of|without|no|blur|keep)\b)(?:(?:give it|use|put it on|on) )?(?:an? |the )?(.+?) (?:background|backdrop)$/i,
+    build: (m) => ({ kind: 'background', prompt: backgroundPrompt(clean(m[1]!)) }),
+  },
+  {
+    name: 'behind it',
+    pattern:
+      /^(?:put |add |place )?(.+?) behind (?:it|him|her|them)$|^behind (?:it|him|her|them)[:,]?\s+(.+)$/i,
+    build: (m) => ({ kind: 'background', prompt: clean(m[1] ?? m[2]!) }),
+  },
+  {
+    name: 'substitute',
+    pattern:
+      /^(?:change|replace|swap|switch|turn|transform|exchange) (?!(?:it|this|them|him|her|everything|that) (?:into|to|with|for|by) )(?:the |his |her |its |their |that )?(.+?) (?:into|to|with|for|by) (?:an? |the |some )?(.+)$/i,
+    build: (m) => ({ kind: 'substitute', from: clean(m[1]!), to: clean(m[2]!) }),
+  },
+  {
+    name: 'instead',
+    pattern: /^(?:an? |the )?(.+?) instead of (?:an? |the )?(.+)$/i,
+    build: (m) => ({ kind: 'substitute', from: clean(m[2]!), to: clean(m[1]!) }),
+  },
+  {
+    name: 'attribute',
+    pattern: /^make (?:the|his|her|its|their) (.+?) (\S+)$/i,
+    build: (m) => ({ kind: 'attribute', subject: clean(m[1]!), attribute: clean(m[2]!) }),
   },
   {
     name: 'same mask',
@@ -90,8 +289,8 @@ export const RULES: readonly Rule[] = [
     build: (m) => ({ kind: 'inpaint', region: m[1]!.trim(), prompt: stripVerb(m[2]!) }),
   },
   {
-    name: 'replace region',
-    pattern: /^(?:replace|fill|repaint) (?:the )?(.+?) with (.+)$/i,
+    name: 'fill region',
+    pattern: /^(?:fill|repaint) (?:the )?(.+?) with (.+)$/i,
     build: (m) => ({ kind: 'inpaint', region: m[1]!.trim(), prompt: clean(m[2]!) }),
   },
   {
@@ -150,13 +349,15 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: 'make it',
-    pattern: /^(?:make it|make (?:this|them|him|her)|turn it into|change it to|now) (.+)$/i,
+    pattern:
+      /^(?:make it look like|make it look|make it|make (?:this|them|him|her)|turn it into|change it to|now) (.+)$/i,
     build: (m) => ({ kind: 'refine', phrase: clean(m[1]!), mode: 'append', rule: 'make it' }),
   },
   {
     name: 'more/less',
-    pattern: /^((?:more|less|much more|a bit more|a bit less|slightly more) .+)$/i,
-    build: (m) => ({ kind: 'refine', phrase: clean(m[1]!), mode: 'append', rule: 'more/less' }),
+    pattern:
+      /^(much more|way more|a (?:bit|little) more|slightly more|more|much less|way less|a (?:bit|little) less|slightly less|less) (.+)$/i,
+    build: (m) => ({ kind: 'weight', term: clean(m[2]!), factor: WEIGHTS[m[1]!.toLowerCase()] ?? 1.3 }),
   },
   {
     name: 'style',
@@ -169,6 +370,28 @@ export const RULES: readonly Rule[] = [
     build: (m) => ({ kind: 'refine', phrase: clean(m[1]!), mode: 'append', rule: 'as a' }),
   },
 ];
+
+/** Weight factors of "more X" / "less X". */
+const WEIGHTS: Record<string, number> = {
+  'much more': 1.5,
+  'way more': 1.5,
+  more: 1.3,
+  'a bit more': 1.15,
+  'a little more': 1.15,
+  'slightly more': 1.15,
+  less: 0.7,
+  'a bit less': 0.85,
+  'a little less': 0.85,
+  'slightly less': 0.85,
+  'much less': 0.5,
+  'way less': 0.5,
+};
+
+/** "blue" → "a blue background"; "a beach" stays a scene. */
+function backgroundPrompt(text: string): string {
+  const words = text.split(/\s+/);
+  return words.length <= 2 && !/^(an?|the|some)$/i.test(words[0]!) ? `a ${text} background` : text;
+}
 
 function styled(phrase: string): string {
   return /^in /i.test(phrase) ? phrase : `in ${phrase.replace(/^(a|the) /i, '')}`;
@@ -231,9 +454,25 @@ export function interpretReply(text: string): ReplyMeaning {
           ? { kind: 'error', message: 'Reply with what to change, for example "make it night" or "upscale".' }
           : { kind: 'upscale', scale: 2 },
     };
+  const question = QUESTIONS.find(([, pattern]) => pattern.test(rest));
+  if (question) return { ...base, meaning: { kind: 'question', topic: question[0] } };
+  const framed = stripFraming(rest);
+  if (framed === '') return { ...base, meaning: { kind: 'confirm' } };
+  // "make it darker" is the exact edit "darker"; other "make it …" phrasings stay prompt edits.
+  const inner = /^make it (.+)$/i.exec(framed)?.[1];
+  const stripped = inner && EXACT.some((e) => e.pattern.test(inner)) ? inner : framed;
   for (const rule of RULES) {
-    const match = rule.pattern.exec(rest);
+    const match = rule.pattern.exec(stripped);
     if (match) return { ...base, meaning: rule.build(match) };
   }
-  return { ...base, meaning: { kind: 'refine', phrase: clean(rest), mode: 'append', rule: 'text' } };
+  const refine: Interpretation = { kind: 'refine', phrase: clean(stripped), mode: 'append', rule: 'text' };
+  // A question we can't answer, or an instruction with a verb no rule knows: propose, don't guess.
+  if (/\?\s*$/.test(rest)) return { ...base, meaning: { kind: 'question', topic: 'other' } };
+  if (UNKNOWN_VERB.test(stripped))
+    return { ...base, meaning: { kind: 'unclear', proposal: refine, text: stripped } };
+  return { ...base, meaning: refine };
 }
+
+/** Instructions that start with a verb no rule reads: flowbot proposes its reading instead. */
+const UNKNOWN_VERB =
+  /^(fix|improve|adjust|tweak|change|do|set|use|keep|try|show|give|let|get|go|put|move|edit|update|modify|enhance|clean|correct|redo|finish|work|help|can|could|would|should|is|are|was|does|did|why|how|what|when|where|who)\b/i;

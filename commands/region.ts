@@ -7,7 +7,8 @@ import { type CommandDeps, enqueue, newSeed, truncate } from './context.js';
 import { limitsFor } from './limits.js';
 import type { Attachment, ChatContext, Reply } from './types.js';
 
-async function saveMask(
+/** Stores a mask (thresholded at one half) as a PNG and records it. */
+export async function saveMask(
   deps: CommandDeps,
   values: Float32Array,
   width: number,

@@ -4,6 +4,7 @@
  */
 import { sizeFor } from '../src/pipeline/request.js';
 import type { ImageRecord } from '../src/store/store.js';
+import { answer } from './ask.js';
 import {
   type CommandDeps,
   enqueue,
@@ -13,8 +14,10 @@ import {
   truncate,
   viewOf,
 } from './context.js';
-import { interpretReply, type ParamChanges } from './grammar.js';
+import { exactEdit } from './edit.js';
+import { type Interpretation, interpretReply, type ParamChanges } from './grammar.js';
 import { checkSteps, limitsFor } from './limits.js';
+import { attribute, repaintBackground, substituteWord, weigh } from './prompt-edits.js';
 import { inpaint, lastMask, maskFromUpload, maskFromWords } from './region.js';
 import { reroll } from './reroll.js';
 import type { Attachment, ChatContext, Reply } from './types.js';
@@ -40,7 +43,60 @@ export async function reply(
     return inpaint(deps, ctx, single(deps, replied), mask, text, 'Repainted');
   }
   if (meaning.kind === 'error') return say(meaning.message);
+  return act(deps, ctx, replied, meaning);
+}
+
+/** A reading flowbot proposed and is waiting for a "yes" on. */
+interface Proposal {
+  readonly imageId: string;
+  readonly meaning: Interpretation;
+}
+
+/** Carries out what a reply meant, on the image it replied to. */
+async function act(
+  deps: CommandDeps,
+  ctx: ChatContext,
+  replied: ImageRecord,
+  meaning: Interpretation,
+): Promise<Reply> {
   switch (meaning.kind) {
+    case 'question':
+      return answer(deps, single(deps, replied), meaning.topic);
+    case 'confirm': {
+      const pending = deps.store.settings('user', ctx.userId).proposal as Proposal | undefined;
+      if (!pending || pending.imageId !== replied.id)
+        return say(
+          'There is nothing waiting for a yes on this image. Tell me what to change, or ask "what can I say?".',
+        );
+      deps.store.setSetting('user', ctx.userId, 'proposal', undefined);
+      return act(deps, ctx, replied, pending.meaning);
+    }
+    case 'unclear': {
+      const proposal: Proposal = { imageId: replied.id, meaning: meaning.proposal };
+      deps.store.setSetting('user', ctx.userId, 'proposal', proposal);
+      const image = single(deps, replied);
+      const reading =
+        meaning.proposal.kind === 'refine'
+          ? `add it to the prompt → "${truncate(`${image.prompt}, ${meaning.proposal.phrase}`, 160)}" (img2img)`
+          : meaning.proposal.kind;
+      return say(
+        `I'm not sure what "${truncate(meaning.text, 80)}" means. My best reading: ${reading}. Reply "yes" to do that, or say it another way ("what can I say?" lists what I understand).`,
+      );
+    }
+    case 'substitute':
+      return substituteWord(deps, ctx, single(deps, replied), meaning.from, meaning.to);
+    case 'attribute':
+      return attribute(deps, ctx, single(deps, replied), meaning.subject, meaning.attribute);
+    case 'weight':
+      return weigh(deps, ctx, single(deps, replied), meaning.term, meaning.factor);
+    case 'exact':
+      return exactEdit(deps, ctx, single(deps, replied), meaning.edit);
+    case 'background':
+      return repaintBackground(deps, ctx, single(deps, replied), meaning.prompt);
+    case 'zoom':
+      return say(
+        `"${meaning.what}" needs outpainting, which I can't do yet. Meanwhile: "upscale" makes it larger, and "in the border: …" repaints the edges.`,
+      );
     case 'undo': {
       const image = single(deps, replied);
       if (!image.parentId) return say('This is the first image of its line; there is nothing to go back to.');

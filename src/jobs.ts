@@ -165,8 +165,9 @@ function hooksFor(context: JobContext, previewEvery: number): RunHooks {
 }
 
 /** Saves one image file and its record. */
-async function saveImage(
-  deps: ImageJobDeps,
+/** Encodes an image as PNG with its recipe, stores the file and records it with its lineage. */
+export async function saveImage(
+  deps: Pick<ImageJobDeps, 'files' | 'store'>,
   image: RgbImage,
   record: {
     operation: ImageOperation;
@@ -181,7 +182,7 @@ async function saveImage(
     parentId?: string | null;
     maskId?: string | null;
     userId: string;
-    jobId: string;
+    jobId?: string | null;
     cell: number | null;
     extra?: unknown;
   },

@@ -75,18 +75,40 @@ export class TextEncoders {
     const results: EncoderOutputs[] = [];
     for (const group of groups) {
       const ids = new Int32Array(group.length * length);
-      group.forEach((text, k) => {
-        ids.set(tokenizer.ids(text), k * length);
+      const weights = group.map((text, k) => {
+        const tokens = tokenizer.weighted(text);
+        ids.set(tokens.ids, k * length);
+        return tokens.weights;
       });
       const out = await model.run({ input_ids: { data: ids, dims: [group.length, length] } });
       for (let k = 0; k < group.length; k++) {
         const picked: Record<string, HostTensor> = {};
-        for (const name of names) picked[name] = batchItem(out[name]!, k, group.length);
+        for (const name of names) picked[name] = weigh(batchItem(out[name]!, k, group.length), weights[k]!);
         results.push(picked);
       }
     }
     return results;
   }
+}
+
+/**
+ * Scales each token's embedding of a [1, length, D] output by its prompt weight, then restores the
+ * sequence's mean, as the common `(words:1.3)` implementations do. Pooled outputs are left alone.
+ */
+function weigh(tensor: HostTensor, weights: Float32Array): HostTensor {
+  if (tensor.dims.length !== 3 || tensor.dims[1] !== weights.length || weights.every((w) => w === 1))
+    return tensor;
+  const data = tensor.data as Float32Array;
+  const width = tensor.dims[2]!;
+  const before = data.reduce((sum, v) => sum + v, 0);
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = data[i]! * weights[Math.floor(i / width)]!;
+  const after = out.reduce((sum, v) => sum + v, 0);
+  if (after !== 0) {
+    const restore = before / after;
+    for (let i = 0; i < out.length; i++) out[i]! *= restore;
+  }
+  return { data: out, dims: tensor.dims };
 }
 
 /** Item `k` of a batched tensor, as a batch-1 tensor. */

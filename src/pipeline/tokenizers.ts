@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ErrorCode, FlowbotError } from '../errors.js';
+import { parseWeights, plainPrompt } from '../prompt/weights.js';
 import { ClipTokenizer } from './tokenizer.js';
 
 /** Where a model folder's tokenizer lives and how its sequences are padded. */
@@ -31,6 +32,8 @@ export interface PromptTokenizer {
   readonly length: number;
   /** Ids padded to `length` with the pad token, or truncated keeping the end token last. */
   ids(text: string): Int32Array;
+  /** The ids with each token's `(words:w)` weight (1 elsewhere; all 1 where weighting is unsupported). */
+  weighted(text: string): { ids: Int32Array; weights: Float32Array };
 }
 
 function fail(file: string, problem: string): FlowbotError {
@@ -62,9 +65,27 @@ function clipTokenizer(spec: Extract<TokenizerSpec, { kind: 'clip' }>): PromptTo
   const clip = ClipTokenizer.fromFiles(spec.vocab, spec.merges);
   const padId = typeof spec.pad === 'number' ? spec.pad : clip.tokenId(spec.pad);
   if (padId === undefined) throw fail(spec.vocab, `has no pad token "${spec.pad}"`);
+  const length = spec.maxLength;
   return {
-    length: spec.maxLength,
-    ids: (text) => padOrTruncate(clip.encode(text), spec.maxLength, padId, clip.endToken),
+    length,
+    ids: (text) => padOrTruncate(clip.encode(plainPrompt(text)), length, padId, clip.endToken),
+    weighted: (text) => {
+      // Each segment tokenized alone (without its start and end tokens), its weight on each token.
+      const ids = [clip.startToken];
+      const weights = [1];
+      for (const segment of parseWeights(text)) {
+        const tokens = clip.encode(segment.text).slice(1, -1);
+        ids.push(...tokens);
+        weights.push(...tokens.map(() => segment.weight));
+      }
+      ids.push(clip.endToken);
+      weights.push(1);
+      const padded = padOrTruncate(ids, length, padId, clip.endToken);
+      const w = new Float32Array(length).fill(1);
+      w.set(weights.slice(0, Math.min(weights.length, length - 1)));
+      if (ids.length > length) w[length - 1] = 1;
+      return { ids: padded, weights: w };
+    },
   };
 }
 
@@ -78,13 +99,16 @@ function jsonTokenizer(spec: Extract<TokenizerSpec, { kind: 'json' }>): PromptTo
   }
   const padId = typeof spec.pad === 'number' ? spec.pad : tokenizer.token_to_id(spec.pad);
   if (padId === undefined) throw fail(spec.file, `has no pad token "${spec.pad}"`);
+  const ids = (text: string) => {
+    const encoded = tokenizer.encode(plainPrompt(text)).ids;
+    // The post-processor appends the end token (T5's </s>); truncation keeps it last.
+    return padOrTruncate(encoded, spec.maxLength, padId, encoded[encoded.length - 1] ?? padId);
+  };
   return {
     length: spec.maxLength,
-    ids: (text) => {
-      const ids = tokenizer.encode(text).ids;
-      // The post-processor appends the end token (T5's </s>); truncation keeps it last.
-      return padOrTruncate(ids, spec.maxLength, padId, ids[ids.length - 1] ?? padId);
-    },
+    ids,
+    // Weighting is applied to CLIP embeddings only; T5 reads the words without their weights.
+    weighted: (text) => ({ ids: ids(text), weights: new Float32Array(spec.maxLength).fill(1) }),
   };
 }
 

@@ -1,0 +1,138 @@
+/**
+ * Replies that edit the prompt's own words or a part of the picture: substitutions ("change the apple
+ * to a pear"), attributes ("make the apple green"), weights ("more red", "less busy") and the
+ * background ("make the background blue"). Each says in its explanation what it did to the prompt and
+ * how (img2img, a region, prompt weighting or a negative term).
+ */
+import { backgroundMask, subjectOf } from '../src/masks/background.js';
+import { parseRegion } from '../src/masks/regions.js';
+import { readImage } from '../src/pipeline/image.js';
+import type { ImageRecord } from '../src/store/store.js';
+import { type CommandDeps, enqueue, truncate } from './context.js';
+import { inpaint, maskFromWords, saveMask } from './region.js';
+import { applyAttribute, nearestWord, rewritePrompt, substitute } from './rewrite.js';
+import { type ChatContext, type Reply, say } from './types.js';
+
+/** Strength of a prompt edit that changes what something is (a pear for an apple): more than a refine. */
+export const SUBSTITUTE_STRENGTH = 0.7;
+
+/** img2img of an image with an edited prompt (or negative prompt), at its seed. */
+export function reimagine(
+  deps: CommandDeps,
+  ctx: ChatContext,
+  image: ImageRecord,
+  edit: { prompt: string; negativePrompt?: string; strength: number; explanation: string },
+): Reply {
+  return enqueue(deps, ctx, {
+    kind: 'variation',
+    params: {
+      parentId: image.id,
+      prompt: edit.prompt,
+      negativePrompt: edit.negativePrompt ?? image.negativePrompt,
+      seed: image.seed,
+      strength: edit.strength,
+      steps: image.steps,
+      guidance: image.guidance,
+      n: 1,
+      model: image.model,
+      explanation: edit.explanation,
+    },
+  });
+}
+
+/** The friendly answer when a word to change is not in the prompt. */
+function notInPrompt(image: ImageRecord, word: string): Reply {
+  const near = nearestWord(image.prompt, word);
+  return say(
+    `"${word}" isn't in the prompt "${truncate(image.prompt, 120)}"${near ? `. Did you mean "${near}"? Try "change the ${near} to …"` : ''}.`,
+  );
+}
+
+/** "change the apple to a pear": the prompt's word, else a region of that name, else a suggestion. */
+export async function substituteWord(
+  deps: CommandDeps,
+  ctx: ChatContext,
+  image: ImageRecord,
+  from: string,
+  to: string,
+): Promise<Reply> {
+  const rewrite = substitute(image.prompt, from, to);
+  if (rewrite.ok) {
+    return reimagine(deps, ctx, image, {
+      prompt: rewrite.prompt,
+      strength: SUBSTITUTE_STRENGTH,
+      explanation: `Changed "${from}" to "${to}": "${truncate(image.prompt, 90)}" → "${truncate(rewrite.prompt, 90)}" · img2img ${SUBSTITUTE_STRENGTH} · seed ${image.seed} · from #${image.id}`,
+    });
+  }
+  if (parseRegion(from).ok) {
+    const mask = await maskFromWords(deps, image, from, ctx.userId);
+    return inpaint(deps, ctx, image, mask, to, 'Repainted');
+  }
+  return notInPrompt(image, from);
+}
+
+/** "make the apple green": the attribute goes on the subject's word; the subject is repainted when it stands on a plain backdrop. */
+export async function attribute(
+  deps: CommandDeps,
+  ctx: ChatContext,
+  image: ImageRecord,
+  subject: string,
+  word: string,
+): Promise<Reply> {
+  const rewrite = applyAttribute(image.prompt, subject, word);
+  if (!rewrite.ok) return notInPrompt(image, subject);
+  const background = await backgroundMask(await readImage(deps.files.resolve(image.filePath)));
+  if (background.method === 'backdrop') {
+    const mask = await saveMask(
+      deps,
+      subjectOf(background.mask),
+      image.width,
+      image.height,
+      'region',
+      `the ${subject}`,
+      ctx.userId,
+    );
+    return inpaint(deps, ctx, image, mask, rewrite.prompt, `Made the ${subject} ${word}`);
+  }
+  return reimagine(deps, ctx, image, {
+    prompt: rewrite.prompt,
+    strength: SUBSTITUTE_STRENGTH,
+    explanation: `Made the ${subject} ${word}: "${truncate(rewrite.prompt, 160)}" · img2img ${SUBSTITUTE_STRENGTH} · seed ${image.seed} · from #${image.id}`,
+  });
+}
+
+/** "more red" / "less busy": prompt weighting where the word stands; otherwise appended, or a negative term. */
+export function weigh(
+  deps: CommandDeps,
+  ctx: ChatContext,
+  image: ImageRecord,
+  term: string,
+  factor: number,
+): Reply {
+  const change = rewritePrompt(image.prompt, image.negativePrompt, { kind: 'weight', term, factor });
+  if (!change?.ok) return say(`I could not weigh "${term}".`);
+  const what =
+    change.how === 'negative term'
+      ? `Less "${term}" (a negative term, since the prompt doesn't say it): avoiding "${truncate(change.negativePrompt, 80)}"`
+      : `${factor < 1 ? 'Less' : 'More'} "${term}" (${change.how} ×${factor}): "${truncate(change.prompt, 160)}"`;
+  return reimagine(deps, ctx, image, {
+    prompt: change.prompt,
+    negativePrompt: change.negativePrompt,
+    strength: 0.55,
+    explanation: `${what} · img2img 0.55 · seed ${image.seed} · from #${image.id}`,
+  });
+}
+
+/** "make the background blue": inpaint the background, found from the pixels. */
+export async function repaintBackground(
+  deps: CommandDeps,
+  ctx: ChatContext,
+  image: ImageRecord,
+  prompt: string,
+): Promise<Reply> {
+  const { mask, method } = await backgroundMask(await readImage(deps.files.resolve(image.filePath)));
+  const spec =
+    method === 'backdrop' ? 'background (the backdrop around the subject)' : 'background (the border band)';
+  const saved = await saveMask(deps, mask, image.width, image.height, 'region', spec, ctx.userId);
+  return inpaint(deps, ctx, image, saved, prompt, 'Repainted the background');
+}
