@@ -34,7 +34,8 @@ export async function exactEdit(
     parentId: image.id,
     userId: ctx.userId,
     cell: null,
-    extra: { edit },
+    // The recolour mask is recomputable from the parent's pixels; the record keeps the edit's words.
+    extra: { edit: edit.op === 'recolour' ? { ...edit, mask: undefined } : edit },
   });
   return {
     type: 'image',

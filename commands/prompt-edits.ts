@@ -6,9 +6,11 @@
  */
 import { backgroundMask, subjectOf } from '../src/masks/background.js';
 import { parseRegion } from '../src/masks/regions.js';
+import { encodeMask } from '../src/pipeline/edits.js';
 import { readImage } from '../src/pipeline/image.js';
 import type { ImageRecord } from '../src/store/store.js';
 import { type CommandDeps, enqueue, truncate } from './context.js';
+import { exactEdit } from './edit.js';
 import { inpaint, maskFromWords, saveMask } from './region.js';
 import { applyAttribute, nearestWord, rewritePrompt, substitute } from './rewrite.js';
 import { type ChatContext, type Reply, say } from './types.js';
@@ -89,7 +91,7 @@ export async function attribute(
       image.width,
       image.height,
       'region',
-      `the ${subject}`,
+      subject,
       ctx.userId,
     );
     return inpaint(deps, ctx, image, mask, rewrite.prompt, `Made the ${subject} ${word}`);
@@ -123,14 +125,64 @@ export function weigh(
   });
 }
 
-/** "make the background blue": inpaint the background, found from the pixels. */
+/** Plain colours a flat backdrop can be recoloured to exactly. */
+const COLOURS: Record<string, readonly [number, number, number]> = {
+  white: [255, 255, 255],
+  black: [0, 0, 0],
+  grey: [128, 128, 128],
+  gray: [128, 128, 128],
+  red: [220, 40, 40],
+  orange: [245, 140, 30],
+  yellow: [250, 220, 50],
+  green: [60, 170, 70],
+  blue: [40, 90, 220],
+  'light blue': [150, 200, 250],
+  'sky blue': [135, 206, 235],
+  navy: [20, 30, 100],
+  purple: [130, 60, 180],
+  violet: [140, 90, 220],
+  pink: [245, 150, 190],
+  brown: [120, 80, 40],
+  beige: [235, 220, 190],
+  teal: [0, 128, 128],
+  cyan: [0, 200, 220],
+  magenta: [210, 40, 160],
+  gold: [230, 185, 40],
+  golden: [230, 185, 40],
+  silver: [190, 190, 195],
+};
+
+/** The colour a background prompt names ("a blue background"), if it names only a colour. */
+function plainColour(prompt: string): { name: string; rgb: readonly [number, number, number] } | undefined {
+  const name = /^(?:an? )?(.+?)(?: colou?r(?:ed)?)?(?: background)?$/i
+    .exec(prompt.trim())?.[1]
+    ?.toLowerCase();
+  const rgb = name ? COLOURS[name] : undefined;
+  return name && rgb ? { name, rgb } : undefined;
+}
+
+/**
+ * "make the background blue": found from the pixels. A flat backdrop asked to become a plain colour is
+ * recoloured exactly (instant, no diffusion; the subject keeps every pixel); anything else — a scene,
+ * or a busy backdrop — is inpainted inside the background mask.
+ */
 export async function repaintBackground(
   deps: CommandDeps,
   ctx: ChatContext,
   image: ImageRecord,
   prompt: string,
 ): Promise<Reply> {
-  const { mask, method } = await backgroundMask(await readImage(deps.files.resolve(image.filePath)));
+  const pixels = await readImage(deps.files.resolve(image.filePath));
+  const { mask, method } = await backgroundMask(pixels);
+  const colour = plainColour(prompt);
+  if (method === 'backdrop' && colour) {
+    return exactEdit(deps, ctx, image, {
+      op: 'recolour',
+      mask: encodeMask(mask),
+      colour: [...colour.rgb],
+      name: colour.name,
+    });
+  }
   const spec =
     method === 'backdrop' ? 'background (the backdrop around the subject)' : 'background (the border band)';
   const saved = await saveMask(deps, mask, image.width, image.height, 'region', spec, ctx.userId);

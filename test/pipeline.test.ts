@@ -333,3 +333,23 @@ describe('memory budget', () => {
     await tight.dispose();
   });
 });
+
+describe('prompt weighting', () => {
+  it('(word:w) scales that word in the CLIP embeddings: w = 1 is the plain prompt, other weights change the image', async () => {
+    const { loadTokenizer } = await import('../src/pipeline/tokenizers.js');
+    const tokenizer = loadTokenizer(flow.tokenizers.tokenizer);
+    const plain = tokenizer.weighted('a red apple');
+    const weighted = tokenizer.weighted('a (red:1.3) apple');
+    expect(Array.from(weighted.ids)).toEqual(Array.from(plain.ids));
+    expect(Array.from(weighted.weights.slice(0, 5)).map((w) => Math.round(w * 100) / 100)).toEqual([
+      1, 1, 1.3, 1, 1,
+    ]);
+    expect(Array.from(tokenizer.ids('a (red:1.3) apple'))).toEqual(Array.from(plain.ids));
+    const base = { model: flow, seed: 6, steps: 3 };
+    const a = await pipeline.generate({ ...base, prompt: 'a red apple' });
+    const same = await pipeline.generate({ ...base, prompt: 'a (red:1) apple' });
+    const heavier = await pipeline.generate({ ...base, prompt: 'a (red:2.5) apple' });
+    expect(maxDiff(same.images[0]!, a.images[0]!)).toBe(0);
+    expect(maxDiff(heavier.images[0]!, a.images[0]!)).toBeGreaterThan(0);
+  });
+});

@@ -18,7 +18,19 @@ export type ExactEdit =
   | { readonly op: 'mirror' }
   | { readonly op: 'flip' }
   | { readonly op: 'rotate'; readonly degrees: 90 | 180 | 270 }
-  | { readonly op: 'crop'; readonly aspect: { readonly width: number; readonly height: number } };
+  | { readonly op: 'crop'; readonly aspect: { readonly width: number; readonly height: number } }
+  /** Paints a colour where the mask is (base64 of one byte per pixel, 0–255), blended by its value. */
+  | {
+      readonly op: 'recolour';
+      readonly mask: string;
+      readonly colour: readonly number[];
+      readonly name: string;
+    };
+
+/** A 0–1 mask as the compact string a `recolour` edit carries. */
+export function encodeMask(mask: Float32Array): string {
+  return Buffer.from(Uint8Array.from(mask, (v) => Math.round(v * 255))).toString('base64');
+}
 
 type Matrix3x3 = [[number, number, number], [number, number, number], [number, number, number]];
 
@@ -61,7 +73,20 @@ export function describeEdit(edit: ExactEdit): string {
       return `rotated ${edit.degrees}°`;
     case 'crop':
       return `cropped to ${edit.aspect.width}:${edit.aspect.height}`;
+    case 'recolour':
+      return `background recoloured ${edit.name}`;
   }
+}
+
+/** Blends a colour into the image where the mask is. */
+function recolour(image: RgbImage, mask: string, colour: readonly number[]): RgbImage {
+  const alpha = Buffer.from(mask, 'base64');
+  const pixels = new Uint8Array(image.pixels);
+  for (let i = 0; i < alpha.length && i < pixels.length / 3; i++) {
+    const a = alpha[i]! / 255;
+    for (let c = 0; c < 3; c++) pixels[3 * i + c] = Math.round(pixels[3 * i + c]! * (1 - a) + colour[c]! * a);
+  }
+  return { width: image.width, height: image.height, pixels };
 }
 
 /** The centred crop of the given aspect ratio, as large as the image allows. */
@@ -79,6 +104,7 @@ function cropBox(width: number, height: number, aspect: { width: number; height:
 
 /** Applies an exact edit to RGB pixels. */
 export async function applyEdit(image: RgbImage, edit: ExactEdit): Promise<RgbImage> {
+  if (edit.op === 'recolour') return recolour(image, edit.mask, edit.colour);
   let pipeline = sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: 3 } });
   switch (edit.op) {
     case 'brightness':
