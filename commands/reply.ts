@@ -151,8 +151,12 @@ function refine(
   const prompt = mode === 'append' ? `${image.prompt}, ${phrase}` : image.prompt;
   const negativePrompt =
     mode === 'negative' ? [image.negativePrompt, phrase].filter(Boolean).join(', ') : image.negativePrompt;
-  const change = mode === 'negative' ? ` without "${truncate(phrase, 80)}"` : '';
-  const explanation = `Refined: "${truncate(prompt, 200)}"${change} · img2img ${REFINE_STRENGTH} · seed ${image.seed} · from #${image.id}`;
+  // The prompt before and after, so the line shows exactly what the reply did to it.
+  const change =
+    mode === 'negative'
+      ? `"${truncate(prompt, 160)}" without "${truncate(phrase, 80)}"`
+      : `"${truncate(image.prompt, 90)}" → "${truncate(prompt, 110)}"`;
+  const explanation = `Refined: ${change} · img2img ${REFINE_STRENGTH} · seed ${image.seed} · from #${image.id}`;
   return enqueue(deps, ctx, {
     kind: 'variation',
     params: {

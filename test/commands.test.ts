@@ -119,7 +119,7 @@ describe('imagine and the grid actions', () => {
       strength: 0.55,
     });
     expect(view!.text).toBe(
-      `Refined: "a red apple, green" · img2img 0.55 · seed 4 · from #${grid.cellIds[1]}`,
+      `Refined: "a red apple" → "a red apple, green" · img2img 0.55 · seed 4 · from #${grid.cellIds[1]}`,
     );
     const { reply } = await bot.replyTo(messageId!, 'undo');
     expect(reply.type).toBe('image');

@@ -109,7 +109,7 @@ describe.skipIf(!available)('playground in a browser', () => {
     await expect.poll(() => results().count(), { timeout: 30_000 }).toBe(3);
     const refined = results().nth(2);
     expect(await refined.locator('.text').textContent()).toMatch(
-      /^Refined: "a red apple, green" · img2img 0.55 · seed 4 · from #\w+$/,
+      /^Refined: "a red apple" → "a red apple, green" · img2img 0.55 · seed 4 · from #\w+$/,
     );
     await page.screenshot({ path: path.join(SHOTS, '4-refined.png') });
 
