@@ -14,7 +14,9 @@ export type ActionName =
   | 'reroll'
   | 'region' // opens the region form
   | 'region_submit' // the region form's answer
-  | 'remix_submit'; // the remix form's answer (cell = which action it continues)
+  | 'remix_submit' // the remix form's answer (cell = which action it continues)
+  | 'zoom' // Zoom Out (cell = 15 for 1.5×, 20 for 2×)
+  | 'pan'; // ⬅️ ➡️ ⬆️ ⬇️ (cell = 1–4)
 
 const CODES: Record<ActionName, string> = {
   upscale: 'u',
@@ -26,6 +28,8 @@ const CODES: Record<ActionName, string> = {
   region: 'rg',
   region_submit: 'rgs',
   remix_submit: 'rm',
+  zoom: 'z',
+  pan: 'p',
 };
 const NAMES = new Map(Object.entries(CODES).map(([name, code]) => [code, name as ActionName]));
 
@@ -112,6 +116,26 @@ export function singleButtons(imageId: string, regionUrl?: string): ButtonSpec[]
       row: 1,
     },
     { customId: encodeAction({ action: 'reroll', imageId }), label: '🔄', style: 'secondary', row: 1 },
+    {
+      customId: encodeAction({ action: 'zoom', imageId, cell: 20 }),
+      label: 'Zoom Out 2x',
+      style: 'secondary',
+      row: 2,
+    },
+    {
+      customId: encodeAction({ action: 'zoom', imageId, cell: 15 }),
+      label: 'Zoom Out 1.5x',
+      style: 'secondary',
+      row: 2,
+    },
+    ...['⬅️', '➡️', '⬆️', '⬇️'].map(
+      (label, i): ButtonSpec => ({
+        customId: encodeAction({ action: 'pan', imageId, cell: i + 1 }),
+        label,
+        style: 'secondary',
+        row: 3,
+      }),
+    ),
   ];
 }
 

@@ -29,6 +29,7 @@ import {
 } from './types.js';
 import { upscale } from './upscale.js';
 import { GRID_VARY_STRENGTH, VARY_STRENGTH, vary } from './vary.js';
+import { outpaint, PAN_DIRECTIONS } from './zoom.js';
 
 const log = createLogger('commands');
 
@@ -150,6 +151,16 @@ export class Bot {
           : upscale(this.deps, ctx, image, action.cell === 4 ? 4 : 2);
       case 'upscale_creative':
         return upscale(this.deps, ctx, single(this.deps, image), 2, true);
+      case 'zoom':
+        return outpaint(this.deps, ctx, single(this.deps, image), {
+          kind: 'zoom',
+          factor: action.cell === 15 ? 1.5 : 2,
+        });
+      case 'pan':
+        return outpaint(this.deps, ctx, single(this.deps, image), {
+          kind: 'pan',
+          direction: PAN_DIRECTIONS[Math.min(3, Math.max(0, (action.cell ?? 1) - 1))]!,
+        });
       case 'vary':
       case 'vary_subtle':
       case 'vary_strong':

@@ -9,6 +9,7 @@ import type {
   ImageJobResult,
   InpaintParams,
   ModelRegistry,
+  OutpaintParams,
   UpscaleParams,
   VaryParams,
 } from '../src/jobs.js';
@@ -49,7 +50,8 @@ export type JobRequest =
   | { readonly kind: 'generate'; readonly params: GenerateParams }
   | { readonly kind: 'variation'; readonly params: VaryParams }
   | { readonly kind: 'inpaint'; readonly params: InpaintParams }
-  | { readonly kind: 'upscale'; readonly params: UpscaleParams };
+  | { readonly kind: 'upscale'; readonly params: UpscaleParams }
+  | { readonly kind: 'outpaint'; readonly params: OutpaintParams };
 
 /** Refuses politely when the bot may not work here, the prompt is blocked, or the user is over the hourly limit. */
 export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: string): UserError | undefined {

@@ -7,6 +7,7 @@
  * prompt; anything else that no rule reads is proposed back rather than guessed silently.
  * A reply to a grid may start by naming a cell: "#2", "2:", "bottom left:", "U3".
  */
+import type { Outpaint } from '../src/pipeline/canvas.js';
 import type { ExactEdit } from '../src/pipeline/edits.js';
 import { type PromptParams, parsePrompt } from '../src/prompt/params.js';
 import { EXACT, QUESTIONS, type QuestionTopic, stripFraming } from './intent.js';
@@ -43,7 +44,7 @@ export type Interpretation =
   | { readonly kind: 'weight'; readonly term: string; readonly factor: number }
   | { readonly kind: 'exact'; readonly edit: ExactEdit }
   | { readonly kind: 'background'; readonly prompt: string }
-  | { readonly kind: 'zoom'; readonly what: string }
+  | { readonly kind: 'zoom'; readonly what: string; readonly outpaint?: Outpaint }
   | { readonly kind: 'confirm' }
   | { readonly kind: 'unclear'; readonly proposal: Interpretation; readonly text: string };
 
@@ -98,9 +99,37 @@ export const RULES: readonly Rule[] = [
     build: (m) => ({ kind: 'upscale', scale: m[1] === '4' ? 4 : 2 }),
   },
   {
-    name: 'zoom',
+    name: 'zoom out',
+    pattern: /^(?:zoom out|show more(?: of it)?|pull back)(?: by)?(?: (1\.5|2)\s*[x×]?)?$/i,
+    build: (m) => ({
+      kind: 'zoom',
+      what: 'zoom out',
+      outpaint: { kind: 'zoom', factor: m[1] === '2' ? 2 : 1.5 },
+    }),
+  },
+  {
+    name: 'pan',
     pattern:
-      /^(zoom (?:out|in)(?: .*)?|pan (?:left|right|up|down)|(?:move|shift) (?:the (?:camera|view)|it) (?:left|right|up|down)|show more(?: of it)?|outpaint(?: .*)?|extend (?:it|the image).*)$/i,
+      /^(?:pan|extend(?: it| the image| the canvas)?(?: to)?(?: the)?|move (?:the (?:camera|view)|it)|show more (?:to the |on the )?)\s*(left|right|up|down|top|bottom)(?: side| edge)?$/i,
+    build: (m) => {
+      const word = m[1]!.toLowerCase();
+      const direction =
+        word === 'top' ? 'up' : word === 'bottom' ? 'down' : (word as 'left' | 'right' | 'up' | 'down');
+      return { kind: 'zoom', what: `pan ${direction}`, outpaint: { kind: 'pan', direction } };
+    },
+  },
+  {
+    name: 'widen',
+    pattern: /^(?:make it )?(wider|taller)$/i,
+    build: (m) => ({
+      kind: 'zoom',
+      what: `make it ${m[1]!.toLowerCase()}`,
+      outpaint: { kind: 'widen', axis: m[1]!.toLowerCase() === 'wider' ? 'horizontal' : 'vertical' },
+    }),
+  },
+  {
+    name: 'zoom (other)',
+    pattern: /^(zoom in(?: .*)?|zoom out .*|outpaint(?: .*)?)$/i,
     build: (m) => ({ kind: 'zoom', what: m[1]!.toLowerCase() }),
   },
   ...EXACT.map(
@@ -176,12 +205,12 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: 'wider',
-    pattern: /^(wider|make it wider|landscape|widescreen)$/i,
+    pattern: /^(landscape|widescreen)$/i,
     build: () => ({ kind: 'params', changes: { widen: 'wider' } }),
   },
   {
     name: 'taller',
-    pattern: /^(taller|make it taller|portrait)$/i,
+    pattern: /^(portrait)$/i,
     build: () => ({ kind: 'params', changes: { widen: 'taller' } }),
   },
   {

@@ -6,6 +6,7 @@
  */
 import { ErrorCode, UserError } from '../src/errors.js';
 import { estimatePeakMB, largestSize, maxArea } from '../src/pipeline/budget.js';
+import { canvasFor } from '../src/pipeline/canvas.js';
 import type { ModelSpec } from '../src/pipeline/model.js';
 import type { CommandDeps, JobRequest } from './context.js';
 import { adminSettings, type Defaults } from './settings-model.js';
@@ -146,6 +147,14 @@ export function checkJob(deps: CommandDeps, request: JobRequest, limits: Limits)
       const spec = deps.models.get(p.model);
       const { width, height } = parent;
       return checkSize(spec, width, height, limits) ?? checkMemory(spec, width, height, p.guidance, limits);
+    }
+    case 'outpaint': {
+      // The canvas is fitted to the model's area; what remains to check is the memory for it.
+      const p = request.params;
+      const parent = parentOf(deps, p.parentId);
+      const spec = deps.models.get(p.model);
+      const canvas = canvasFor(parent.width, parent.height, p.outpaint, maxArea(spec), spec.sizeMultiple);
+      return checkMemory(spec, canvas.width, canvas.height, p.guidance, limits);
     }
     case 'upscale': {
       const p = request.params;

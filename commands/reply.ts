@@ -24,6 +24,7 @@ import type { Attachment, ChatContext, Reply } from './types.js';
 import { say } from './types.js';
 import { upscale } from './upscale.js';
 import { VARY_STRENGTH, vary } from './vary.js';
+import { outpaint } from './zoom.js';
 
 /** Strength of a conversational refine (moderate: keeps the composition). */
 export const REFINE_STRENGTH = 0.55;
@@ -94,8 +95,9 @@ async function act(
     case 'background':
       return repaintBackground(deps, ctx, single(deps, replied), meaning.prompt);
     case 'zoom':
+      if (meaning.outpaint) return outpaint(deps, ctx, single(deps, replied), meaning.outpaint);
       return say(
-        `"${meaning.what}" needs outpainting, which I can't do yet. Meanwhile: "upscale" makes it larger, and "in the border: …" repaints the edges.`,
+        `I can't "${meaning.what}" yet. I can zoom out ("zoom out", "zoom out 2x"), pan ("pan left", "extend the top"), or widen ("make it wider"); "upscale" makes it larger.`,
       );
     case 'undo': {
       const image = single(deps, replied);

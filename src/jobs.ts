@@ -6,75 +6,33 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, UserError } from './errors.js';
+import type {
+  GenerateParams,
+  InpaintParams,
+  OutpaintParams,
+  UpscaleParams,
+  VaryParams,
+} from './job-params.js';
 import { createLogger } from './log.js';
+import { maxArea } from './pipeline/budget.js';
+import { buildCanvas, canvasFor } from './pipeline/canvas.js';
 import { composeGrid, encodePng, type RgbImage, readImage, readMask } from './pipeline/image.js';
 import { loadModelSpec, loadUpscalerSpec, type ModelSpec, type UpscalerSpec } from './pipeline/model.js';
 import type { Pipeline, PipelineResult, RunHooks } from './pipeline/pipeline.js';
 import { pngText, schedulerFor } from './pipeline/request.js';
-import type { SchedulerName } from './prompt/params.js';
 import type { JobContext, JobQueue } from './queue/queue.js';
 import type { FileStore } from './store/files.js';
 import type { ImageOperation, ImageRecord, JobRecord, Store } from './store/store.js';
 
 const log = createLogger('jobs');
 
-/** Parameters shared by every image job. */
-interface Common {
-  /** One line saying how flowbot understood the request; shown with the result. */
-  readonly explanation: string;
-}
-
-/** A text-to-image job. */
-export interface GenerateParams extends Common {
-  readonly prompt: string;
-  readonly negativePrompt: string;
-  readonly seed: number;
-  readonly steps: number;
-  readonly guidance: number;
-  readonly width: number;
-  readonly height: number;
-  readonly n: number;
-  readonly model: string;
-  readonly scheduler?: SchedulerName;
-  /** Set for rerolls and parameter edits: the image this one replaces in the conversation. */
-  readonly parentId?: string;
-  /** Seed-jitter variations of an image: blend towards this seed's noise. */
-  readonly jitter?: { readonly seed: number; readonly amount: number };
-}
-
-/** An image-to-image job. */
-export interface VaryParams extends Common {
-  readonly parentId: string;
-  readonly prompt: string;
-  readonly negativePrompt: string;
-  readonly seed: number;
-  readonly strength: number;
-  readonly steps: number;
-  readonly guidance: number;
-  readonly n: number;
-  readonly model: string;
-  readonly scheduler?: SchedulerName;
-}
-
-/** An inpainting job. */
-export interface InpaintParams extends Common {
-  readonly parentId: string;
-  readonly maskId: string;
-  readonly prompt: string;
-  readonly negativePrompt: string;
-  readonly seed: number;
-  readonly steps: number;
-  readonly guidance: number;
-  readonly model: string;
-}
-
-/** An upscale job. */
-export interface UpscaleParams extends Common {
-  readonly parentId: string;
-  readonly scale: number;
-  readonly creative: boolean;
-  readonly seed: number;
-}
+export type {
+  GenerateParams,
+  InpaintParams,
+  OutpaintParams,
+  UpscaleParams,
+  VaryParams,
+} from './job-params.js';
 
 /** What every image job returns: the images made, and the grid when there are several. */
 export interface ImageJobResult {
@@ -214,6 +172,7 @@ async function storeResults(
     strength?: number | null;
     parentId?: string | null;
     maskId?: string | null;
+    extra?: unknown;
   },
 ): Promise<ImageJobResult> {
   const cells: ImageRecord[] = [];
@@ -355,6 +314,34 @@ export function registerImageJobs(queue: JobQueue, deps: ImageJobDeps, models: M
         model: p.model,
         parentId: parent.id,
         maskId: mask.id,
+      });
+    },
+  });
+  queue.register('outpaint', {
+    handler: async (job, context) => {
+      const p = job.params as OutpaintParams;
+      const parent = parentOf(deps, p.parentId);
+      const spec = models.get(p.model);
+      const canvas = canvasFor(parent.width, parent.height, p.outpaint, maxArea(spec), spec.sizeMultiple);
+      const built = await buildCanvas(await loadImagePixels(deps, parent), canvas);
+      const request = {
+        model: spec,
+        prompt: p.prompt,
+        negativePrompt: p.negativePrompt,
+        seed: p.seed,
+        steps: p.steps,
+      };
+      const result = await deps.pipeline.inpaint(
+        { ...request, guidance: p.guidance, image: built.image, mask: built.mask, n: 1 },
+        hooksFor(context, previewEvery),
+      );
+      return storeResults(deps, job, result, {
+        operation: 'inpaint',
+        prompt: p.prompt,
+        negativePrompt: p.negativePrompt,
+        model: p.model,
+        parentId: parent.id,
+        extra: { outpaint: p.outpaint, place: canvas.place },
       });
     },
   });

@@ -77,6 +77,12 @@ describe('imagine and the grid actions', () => {
       'Upscale x4',
       'Upscale (Creative)',
       '🔄',
+      'Zoom Out 2x',
+      'Zoom Out 1.5x',
+      '⬅️',
+      '➡️',
+      '⬆️',
+      '⬇️',
     ]);
   });
 

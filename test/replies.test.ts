@@ -3,7 +3,9 @@
  * checked on pixels, backgrounds on a real emoji from the shipped model, and proposals.
  */
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeAction } from '../commands/actions.js';
 import type { Reply } from '../commands/types.js';
 import { backgroundMask } from '../src/masks/background.js';
 import { type RgbImage, readImage } from '../src/pipeline/image.js';
@@ -128,11 +130,64 @@ describe('prompt edits', () => {
     const { reply: again } = await bot.replyTo(message, 'yes');
     expect(textOf(again)).toMatch(/^There is nothing waiting for a yes/);
   });
+});
 
-  it('"zoom out" says plainly that outpainting is not here yet', async () => {
+describe('zoom out and pan (outpainting)', () => {
+  /** Mean per-channel difference of two same-size images over a rectangle. */
+  function meanDiff(
+    a: RgbImage,
+    b: RgbImage,
+    rect: { left: number; top: number; width: number; height: number },
+  ) {
+    let sum = 0;
+    for (let y = rect.top; y < rect.top + rect.height; y++)
+      for (let x = rect.left; x < rect.left + rect.width; x++)
+        for (let c = 0; c < 3; c++)
+          sum += Math.abs(a.pixels[(y * a.width + x) * 3 + c]! - b.pixels[(y * b.width + x) * 3 + c]!);
+    return sum / (rect.width * rect.height * 3);
+  }
+
+  it('Zoom Out 2x keeps the original, downscaled, in the centre and paints the new border', async () => {
+    const { view } = await bot.press(encodeAction({ action: 'zoom', imageId, cell: 20 }));
+    const record = bot.core.store.getImage(view!.imageId)!;
+    expect(record).toMatchObject({ operation: 'inpaint', parentId: imageId, width: 64, height: 64 });
+    expect(view!.text).toMatch(/^Zoomed out 2×: "a red apple" · 64×64, the new area painted/);
+    const zoomed = await pixelsOf(record.id);
+    const original = await pixelsOf(imageId);
+    const small = await sharp(original.pixels, { raw: { width: 64, height: 64, channels: 3 } })
+      .resize(32, 32, { kernel: 'lanczos3' })
+      .extend({ left: 16, top: 16, right: 16, bottom: 16, extendWith: 'copy' })
+      .raw()
+      .toBuffer();
+    const reference = { width: 64, height: 64, pixels: new Uint8Array(small) };
+    expect(meanDiff(zoomed, reference, { left: 17, top: 17, width: 30, height: 30 })).toBeLessThan(1);
+    // The border is painted: another zoom (another seed) paints it differently around the same centre.
+    const again = await bot.press(encodeAction({ action: 'zoom', imageId, cell: 20 }));
+    const other = await pixelsOf(again.view!.imageId);
+    expect(meanDiff(other, zoomed, { left: 0, top: 0, width: 64, height: 8 })).toBeGreaterThan(0.5);
+    expect(meanDiff(other, zoomed, { left: 17, top: 17, width: 30, height: 30 })).toBeLessThan(1);
+  });
+
+  it('⬅️ gives a wider image whose right part is the original', async () => {
+    const { view } = await bot.press(encodeAction({ action: 'pan', imageId, cell: 1 }));
+    const record = bot.core.store.getImage(view!.imageId)!;
+    expect(record).toMatchObject({ operation: 'inpaint', width: 96, height: 64 });
+    const panned = await pixelsOf(record.id);
+    const original = await pixelsOf(imageId);
+    let same = 0;
+    for (let y = 0; y < 64; y++)
+      for (let x = 0; x < 64; x++)
+        for (let c = 0; c < 3; c++)
+          same += Number(panned.pixels[(y * 96 + 32 + x) * 3 + c] === original.pixels[(y * 64 + x) * 3 + c]);
+    expect(same / (64 * 64 * 3)).toBeGreaterThan(0.98);
+  });
+
+  it('"make it wider" widens on both sides; "zoom in" is answered plainly', async () => {
+    const { view } = await bot.replyTo(message, 'make it wider');
+    expect(bot.core.store.getImage(view!.imageId)).toMatchObject({ width: 96, height: 64 });
     const before = jobs();
-    const { reply } = await bot.replyTo(message, 'zoom out');
-    expect(textOf(reply)).toMatch(/^"zoom out" needs outpainting, which I can't do yet/);
+    const { reply } = await bot.replyTo(message, 'zoom in');
+    expect(textOf(reply)).toMatch(/^I can't "zoom in" yet/);
     expect(jobs()).toBe(before);
   });
 });

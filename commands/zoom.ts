@@ -1,0 +1,43 @@
+/**
+ * Zoom out, pan and widen: outpainting. The image is placed on a larger canvas (within the model's
+ * size), the new area is masked and painted with the image's prompt (or the reply's), and the
+ * original pixels are kept.
+ */
+
+import { maxArea } from '../src/pipeline/budget.js';
+import { canvasFor, describeOutpaint, type Outpaint } from '../src/pipeline/canvas.js';
+import type { ImageRecord } from '../src/store/store.js';
+import { type CommandDeps, enqueue, newSeed, truncate } from './context.js';
+import type { ChatContext, Reply } from './types.js';
+
+/** Directions of the pan buttons, by their cell number in the button id. */
+export const PAN_DIRECTIONS = ['left', 'right', 'up', 'down'] as const;
+
+/** Queues an outpainting of an image. */
+export function outpaint(
+  deps: CommandDeps,
+  ctx: ChatContext,
+  image: ImageRecord,
+  how: Outpaint,
+  prompt?: string,
+): Reply {
+  const spec = deps.models.get(image.model);
+  const canvas = canvasFor(image.width, image.height, how, maxArea(spec), spec.sizeMultiple);
+  const seed = newSeed();
+  const text = prompt?.trim() || image.prompt;
+  const explanation = `${describeOutpaint(how)[0]!.toUpperCase()}${describeOutpaint(how).slice(1)}: "${truncate(text, 160)}" · ${canvas.width}×${canvas.height}, the new area painted · seed ${seed} · from #${image.id}`;
+  return enqueue(deps, ctx, {
+    kind: 'outpaint',
+    params: {
+      parentId: image.id,
+      outpaint: how,
+      prompt: text,
+      negativePrompt: image.negativePrompt,
+      seed,
+      steps: image.steps,
+      guidance: image.guidance,
+      model: image.model,
+      explanation,
+    },
+  });
+}
