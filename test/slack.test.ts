@@ -208,6 +208,7 @@ describe('Slack adapter over HTTP', () => {
     const grid = await pngOf(0);
     const upscales = () => bot.core.store.countJobsSince('U3', 0);
     const before = upscales();
+    const uploadsBefore = uploads().length;
     const body = JSON.stringify({
       type: 'event_callback',
       team_id: 'T1',
@@ -233,6 +234,9 @@ describe('Slack adapter over HTTP', () => {
     expect(retry.status).toBe(200);
     await bot.core.queue.onIdle();
     expect(upscales()).toBe(before + 1);
+    // Let the one result finish posting (its upload and share record) before the next test.
+    await waitFor(() => uploads().length === uploadsBefore + 1, 20_000, 'the one upscale upload');
+    await pngOf(uploadsBefore);
   });
 
   it('rejects unsigned and stale requests with 401 and runs nothing', async () => {

@@ -336,18 +336,23 @@ export class SlackAdapter {
         const view = this.options.bot.resultView(job.id);
         const status = this.status(job.id);
         if (!view || !status) return;
+        // Posting runs after the job settled; a failure (Slack down, shutting down) is logged, never unhandled.
         void this.postResult(view, {
           channel: status.channelId,
           threadTs: status.threadId ?? undefined,
-        }).then(() =>
-          this.call('chat.update', () =>
-            this.client.chat.update({
-              channel: status.channelId,
-              ts: status.messageId,
-              text: `✅ ${view.text}`,
-            }),
-          ),
-        );
+        })
+          .then(() =>
+            this.call('chat.update', () =>
+              this.client.chat.update({
+                channel: status.channelId,
+                ts: status.messageId,
+                text: `✅ ${view.text}`,
+              }),
+            ),
+          )
+          .catch((error: unknown) =>
+            log.error('posting a result failed', { job: job.id, error: describe(error) }),
+          );
       },
       ended: (job, text) => {
         this.lastEdit.delete(job.id);
