@@ -5,6 +5,7 @@
  */
 import { publicMessage } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
+import type { ImageRecord } from '../src/store/store.js';
 import { type ActionId, decodeAction, encodeAction } from './actions.js';
 import { cancel } from './cancel.js';
 import { type CommandDeps, cellOf, requireImage, single, viewOf, viewOfJob } from './context.js';
@@ -27,7 +28,7 @@ import {
   type ResultView,
   say,
 } from './types.js';
-import { upscale } from './upscale.js';
+import { biggerThan, upscale } from './upscale.js';
 import { GRID_VARY_STRENGTH, VARY_STRENGTH, vary } from './vary.js';
 import { outpaint, PAN_DIRECTIONS } from './zoom.js';
 
@@ -147,7 +148,7 @@ export class Bot {
     switch (action.action) {
       case 'upscale':
         return image.operation === 'grid'
-          ? upscale(this.deps, ctx, cellOf(this.deps, image, action.cell ?? 1), 2)
+          ? this.upscaleCell(ctx, image, action.cell ?? 1)
           : upscale(this.deps, ctx, image, action.cell === 4 ? 4 : 2);
       case 'upscale_creative':
         return upscale(this.deps, ctx, single(this.deps, image), 2, true);
@@ -210,6 +211,12 @@ export class Bot {
         return inpaint(this.deps, ctx, target, mask, fields.prompt ?? '', 'Repainted');
       }
     }
+  }
+
+  /** U1–U4: the cell, larger than the grid it came from. */
+  private upscaleCell(ctx: ChatContext, grid: ImageRecord, cell: number): Reply {
+    const source = cellOf(this.deps, grid, cell);
+    return upscale(this.deps, ctx, source, biggerThan(source, grid, 2));
   }
 
   private remixForm(action: ActionId, prompt: string): Reply {

@@ -6,7 +6,7 @@ import { type CommandDeps, cellOf, imageForMessage, single } from './context.js'
 import { describeImage } from './info.js';
 import type { ChatContext, Reply } from './types.js';
 import { say } from './types.js';
-import { upscale } from './upscale.js';
+import { biggerThan, upscale } from './upscale.js';
 
 const NAMES: Record<string, string> = {
   '🔍': 'upscale',
@@ -61,7 +61,6 @@ export function reaction(
   }
   const image = imageForMessage(deps, ctx.platform, target.channelId, target.messageId);
   if (meaning === 'envelope') return { type: 'dm', text: describeImage(deps, image.id) ?? '' };
-  if (meaning === 'upscale') return upscale(deps, ctx, single(deps, image), 2);
-  const cell = Number(meaning.slice(4));
-  return upscale(deps, ctx, cellOf(deps, image, cell), 2);
+  const source = meaning === 'upscale' ? single(deps, image) : cellOf(deps, image, Number(meaning.slice(4)));
+  return upscale(deps, ctx, source, biggerThan(source, image, 2));
 }

@@ -22,7 +22,7 @@ import { inpaint, lastMask, maskFromUpload, maskFromWords } from './region.js';
 import { reroll } from './reroll.js';
 import type { Attachment, ChatContext, Reply } from './types.js';
 import { say } from './types.js';
-import { upscale } from './upscale.js';
+import { biggerThan, upscale } from './upscale.js';
 import { VARY_STRENGTH, vary } from './vary.js';
 import { outpaint } from './zoom.js';
 
@@ -44,6 +44,12 @@ export async function reply(
     return inpaint(deps, ctx, single(deps, replied), mask, text, 'Repainted');
   }
   if (meaning.kind === 'error') return say(meaning.message);
+  if (meaning.kind === 'upscale') {
+    // Larger than the message replied to: a named cell of a grid is compared with the grid.
+    const shown = imageForMessage(deps, ctx.platform, target.channelId, target.messageId);
+    const source = single(deps, replied);
+    return upscale(deps, ctx, source, biggerThan(source, shown, meaning.scale));
+  }
   return act(deps, ctx, replied, meaning);
 }
 
@@ -111,7 +117,12 @@ async function act(
     case 'reroll':
       return reroll(deps, ctx, replied);
     case 'upscale':
-      return upscale(deps, ctx, single(deps, replied), meaning.scale);
+      return upscale(
+        deps,
+        ctx,
+        single(deps, replied),
+        biggerThan(single(deps, replied), replied, meaning.scale),
+      );
     case 'variations':
       return vary(
         deps,

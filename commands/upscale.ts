@@ -3,6 +3,14 @@ import type { ImageRecord } from '../src/store/store.js';
 import { type CommandDeps, enqueue, newSeed } from './context.js';
 import type { ChatContext, Reply } from './types.js';
 
+/**
+ * The factor that makes an upscale bigger than the message it was asked from: a grid cell ×2 is only
+ * as large as its grid, so from a grid it is ×4.
+ */
+export function biggerThan(source: ImageRecord, shown: ImageRecord, asked: 2 | 4): 2 | 4 {
+  return source.width * asked > shown.width || source.height * asked > shown.height ? asked : 4;
+}
+
 /** Queues an upscale of an image. */
 export function upscale(
   deps: CommandDeps,

@@ -89,8 +89,9 @@ describe('imagine and the grid actions', () => {
   it('U2 upscales the second cell', async () => {
     const { view } = await bot.press(encodeAction({ action: 'upscale', imageId: grid.imageId, cell: 2 }));
     const up = image(view!.imageId);
-    expect(up).toMatchObject({ operation: 'upscale', parentId: grid.cellIds[1], width: 128, height: 128 });
-    expect(view!.text).toBe(`Upscaled ×2 · #${grid.cellIds[1]} · 128×128`);
+    // ×2 of a 64 px cell would only match its 128 px grid: U buttons make it larger than the grid.
+    expect(up).toMatchObject({ operation: 'upscale', parentId: grid.cellIds[1], width: 256, height: 256 });
+    expect(view!.text).toBe(`Upscaled ×4 · #${grid.cellIds[1]} · 256×256`);
   });
 
   it('V3 makes variations of the third cell', async () => {
@@ -460,7 +461,7 @@ describe('the 2026 families through the commands, unchanged', () => {
       expect(image(up.view!.imageId)).toMatchObject({
         operation: 'upscale',
         parentId: cells[3]!.id,
-        width: 128,
+        width: 256,
       });
     });
   }

@@ -144,7 +144,8 @@ describe('Discord adapter', () => {
     });
     await waitFor(() => fake.posted().length === 2, 20_000, 'the upscale');
     const up = await imageOf(fake.posted()[1], 1);
-    expect(up.image).toMatchObject({ operation: 'upscale', width: 128 });
+    // Larger than the 128 px grid message it was asked from.
+    expect(up.image).toMatchObject({ operation: 'upscale', width: 256 });
     const cell = bot.core.store.getImage(up.image.parentId!)!;
     expect(cell.width).toBe(64);
   });

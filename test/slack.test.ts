@@ -141,10 +141,11 @@ describe('Slack adapter over HTTP', () => {
     );
     await waitFor(() => uploads().length === 2, 20_000, 'the upscale upload');
     const up = await pngOf(1);
-    expect(up.meta.width).toBe(128);
+    // Larger than the 128 px grid message it was asked from.
+    expect(up.meta.width).toBe(256);
     expect(uploads()[1]!.args).toMatchObject({ channel_id: 'C1', thread_ts: grid.ts });
     const record = bot.core.store.findChatMessage('slack', 'C1', up.ts)!;
-    expect(bot.core.store.getImage(record.imageId!)).toMatchObject({ operation: 'upscale', width: 128 });
+    expect(bot.core.store.getImage(record.imageId!)).toMatchObject({ operation: 'upscale', width: 256 });
   });
 
   it('a thread reply "make it night" posts a refined PNG in that thread', async () => {

@@ -99,7 +99,7 @@ describe.skipIf(!available)('playground in a browser', () => {
     await grid.locator('[data-testid="btn-U2"]').click();
     await expect.poll(() => results().count(), { timeout: 30_000 }).toBe(2);
     const upscaled = results().nth(1);
-    expect(await upscaled.locator('.text').textContent()).toMatch(/^Upscaled ×2 · #\w+ · 128×128$/);
+    expect(await upscaled.locator('.text').textContent()).toMatch(/^Upscaled ×4 · #\w+ · 256×256$/);
     await page.screenshot({ path: path.join(SHOTS, '3-upscaled.png') });
 
     // 4. Reply "make it green" to the grid's second image.
