@@ -37,6 +37,7 @@ export type Interpretation =
   | { readonly kind: 'reroll' }
   | { readonly kind: 'variations'; readonly strength?: 'subtle' | 'strong' }
   | { readonly kind: 'undo' }
+  | { readonly kind: 'redo' }
   | { readonly kind: 'same_mask'; readonly prompt: string }
   | { readonly kind: 'question'; readonly topic: QuestionTopic }
   | { readonly kind: 'substitute'; readonly from: string; readonly to: string }
@@ -89,8 +90,13 @@ export const RULES: readonly Rule[] = [
     build: () => ({ kind: 'undo' }),
   },
   {
+    name: 'redo',
+    pattern: /^(redo|forward|go forward|redo that|undo the undo)$/i,
+    build: () => ({ kind: 'redo' }),
+  },
+  {
     name: 'reroll',
-    pattern: /^(again|reroll|re-roll|redo|retry|one more|another one|try again)$/i,
+    pattern: /^(again|reroll|re-roll|retry|one more|another one|try again)$/i,
     build: () => ({ kind: 'reroll' }),
   },
   {

@@ -37,8 +37,12 @@ export async function reply(
   target: { channelId: string; messageId: string },
   attachment?: Attachment,
 ): Promise<Reply> {
-  const { cell, meaning } = interpretReply(text);
-  const replied = imageForMessage(deps, ctx.platform, target.channelId, target.messageId, cell);
+  const named = namedImage(deps, text);
+  const { cell, meaning } = interpretReply(named ? text.replace(named.mention, ' ').trim() : text);
+  const replied = named?.image ?? repliedImage(deps, ctx, target, cell);
+  const conversation = conversationKey(ctx, target);
+  if (meaning.kind !== 'undo' && meaning.kind !== 'redo')
+    deps.store.setSetting('channel', conversation, 'redo', undefined);
   if (attachment) {
     const mask = await maskFromUpload(deps, single(deps, replied), attachment, ctx.userId);
     return inpaint(deps, ctx, single(deps, replied), mask, text, 'Repainted');
@@ -50,7 +54,72 @@ export async function reply(
     const source = single(deps, replied);
     return upscale(deps, ctx, source, biggerThan(source, shown, meaning.scale));
   }
+  if (meaning.kind === 'undo' || meaning.kind === 'redo')
+    return step(deps, single(deps, replied), meaning.kind, conversation);
   return act(deps, ctx, replied, meaning);
+}
+
+/** "#k7fq2m" anywhere in a reply names that image. */
+function namedImage(deps: CommandDeps, text: string): { image: ImageRecord; mention: string } | undefined {
+  for (const match of text.matchAll(/#([a-z0-9]{6})\b/gi)) {
+    const image = deps.store.getImage(match[1]!.toLowerCase());
+    if (image) return { image, mention: match[0] };
+  }
+  return undefined;
+}
+
+/**
+ * The image a reply acts on. A reply to a specific message acts on that message's image; a plain reply
+ * in a thread (Slack's thread replies, messages in a Discord thread) acts on the conversation's head:
+ * the latest image flowbot posted there.
+ */
+function repliedImage(
+  deps: CommandDeps,
+  ctx: ChatContext,
+  target: { channelId: string; messageId: string },
+  cell: number | undefined,
+): ImageRecord {
+  // A named cell ("#2 …") is a cell of the grid the thread started from, as before.
+  if (ctx.threadId && target.messageId === ctx.threadId && cell === undefined) {
+    const head = deps.store.latestImageInThread(ctx.platform, target.channelId, ctx.threadId);
+    if (head?.imageId) return requireImage(deps, head.imageId);
+  }
+  return imageForMessage(deps, ctx.platform, target.channelId, target.messageId, cell);
+}
+
+/** Where a conversation's redo stack is kept: its thread, or the message replied to. */
+function conversationKey(ctx: ChatContext, target: { channelId: string; messageId: string }): string {
+  return `conversation:${ctx.platform}:${target.channelId}:${ctx.threadId ?? target.messageId}`;
+}
+
+/**
+ * "undo" moves the head one step back along the chain (posting the parent's stored pixels again) and
+ * remembers the step; "redo" moves it forward again.
+ */
+function step(deps: CommandDeps, head: ImageRecord, direction: 'undo' | 'redo', conversation: string): Reply {
+  const stack = ((deps.store.settings('channel', conversation).redo as string[] | undefined) ?? []).slice();
+  if (direction === 'undo') {
+    if (!head.parentId) return say('This is the first image of its line; there is nothing to go back to.');
+    const parent = requireImage(deps, head.parentId);
+    deps.store.setSetting('channel', conversation, 'redo', [...stack, head.id].slice(-50));
+    return {
+      type: 'image',
+      view: viewOf(deps, parent, `Back to #${parent.id} (the ${parent.operation} before #${head.id})`),
+    };
+  }
+  // Forward to the last undone image that continues from here.
+  while (stack.length > 0) {
+    const next = deps.store.getImage(stack.pop()!);
+    if (next && next.parentId === head.id) {
+      deps.store.setSetting('channel', conversation, 'redo', stack);
+      return {
+        type: 'image',
+        view: viewOf(deps, next, `Forward to #${next.id} (the ${next.operation} of #${head.id})`),
+      };
+    }
+  }
+  deps.store.setSetting('channel', conversation, 'redo', undefined);
+  return say('There is nothing to redo here.');
 }
 
 /** A reading flowbot proposed and is waiting for a "yes" on. */
@@ -105,15 +174,9 @@ async function act(
       return say(
         `I can't "${meaning.what}" yet. I can zoom out ("zoom out", "zoom out 2x"), pan ("pan left", "extend the top"), or widen ("make it wider"); "upscale" makes it larger.`,
       );
-    case 'undo': {
-      const image = single(deps, replied);
-      if (!image.parentId) return say('This is the first image of its line; there is nothing to go back to.');
-      const parent = requireImage(deps, image.parentId);
-      return {
-        type: 'image',
-        view: viewOf(deps, parent, `Back to #${parent.id} (the ${parent.operation} before #${image.id})`),
-      };
-    }
+    case 'undo':
+    case 'redo':
+      return say('Say "undo" or "redo" as a reply of its own.');
     case 'reroll':
       return reroll(deps, ctx, replied);
     case 'upscale':

@@ -312,6 +312,8 @@ const CORPUS: Entry[] = [
   ['back', undefined, { kind: 'undo' }],
   ['go back', undefined, { kind: 'undo' }],
   ['undo that please', undefined, { kind: 'undo' }],
+  ['redo', undefined, { kind: 'redo' }],
+  ['go forward', undefined, { kind: 'redo' }],
   ['yes', undefined, { kind: 'confirm' }],
   ['ok do it', undefined, { kind: 'confirm' }],
   ['go ahead', undefined, { kind: 'confirm' }],

@@ -448,6 +448,17 @@ export class Store {
   }
 
   /** Messages that carry a job's status or result. */
+  /**
+   * The latest message with an image in a conversation thread: a Slack thread (messages whose
+   * thread_id is the root's ts, and the root) or a Discord thread (its own channel).
+   */
+  latestImageInThread(platform: string, channelId: string, threadId: string): ChatMessageRecord | undefined {
+    const row = this.sql.latestImageInThread.get({ platform, channel: channelId, thread: threadId }) as
+      | Row
+      | undefined;
+    return row ? toChatMessage(row) : undefined;
+  }
+
   chatMessagesOfJob(jobId: string): ChatMessageRecord[] {
     return (this.sql.chatMessagesOfJob.all(jobId) as Row[]).map(toChatMessage);
   }
@@ -621,6 +632,11 @@ function prepareStatements(db: Database.Database) {
       'SELECT * FROM chat_messages WHERE platform = ? AND channel_id = ? AND message_id = ?',
     ),
     chatMessagesOfJob: db.prepare('SELECT * FROM chat_messages WHERE job_id = ? ORDER BY created_at'),
+    latestImageInThread: db.prepare(
+      `SELECT * FROM chat_messages WHERE platform = @platform AND image_id IS NOT NULL
+         AND ((channel_id = @channel AND (thread_id = @thread OR message_id = @thread)) OR channel_id = @thread)
+       ORDER BY created_at DESC, rowid DESC LIMIT 1`,
+    ),
     deleteChatMessage: db.prepare(
       'DELETE FROM chat_messages WHERE platform = ? AND channel_id = ? AND message_id = ?',
     ),
