@@ -73,6 +73,7 @@ async function main(): Promise<void> {
       appToken: config.slackAppToken,
       port: config.slackPort,
       apiUrl: config.slackApiUrl,
+      adminUsers: config.slackAdminUsers,
     });
     slack = adapter;
     void keepTrying(
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
       token: config.discordToken,
       apiUrl: config.discordApiUrl,
       guildId: config.discordGuildId,
+      adminRole: config.discordAdminRole,
     });
     discord = adapter;
     void keepTrying(

@@ -42,6 +42,8 @@ export interface Config {
   readonly slackAppToken: string | undefined;
   readonly slackPort: number;
   readonly slackApiUrl: string | undefined;
+  readonly slackAdminUsers: readonly string[];
+  readonly discordAdminRole: string | undefined;
 }
 
 interface SettingSpec {
@@ -280,6 +282,24 @@ export const SETTINGS: readonly SettingSpec[] = [
     expected: 'an absolute http(s) URL',
     schema: url,
     description: 'Overrides the Slack Web API base URL (proxies, tests).',
+  },
+  {
+    env: 'SLACK_ADMIN_USERS',
+    key: 'slackAdminUsers',
+    expected: 'Slack user ids separated by commas (U123,U456)',
+    schema: z
+      .string()
+      .regex(/^[A-Z0-9]+(\s*,\s*[A-Z0-9]+)*$/)
+      .transform((value) => value.split(/\s*,\s*/)),
+    defaultValue: [],
+    description: 'flowbot admins on Slack besides the workspace admins and owners.',
+  },
+  {
+    env: 'DISCORD_ADMIN_ROLE',
+    key: 'discordAdminRole',
+    expected: 'a role name or id',
+    schema: z.string().min(1).max(100),
+    description: 'flowbot admins on Discord besides members with Manage Server.',
   },
 ];
 

@@ -3,10 +3,12 @@
  * calls (and the external upload flow) out; and a Socket Mode start-up over a loopback WebSocket.
  */
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlackAdapter } from '../adapters/slack/adapter.js';
 import { encodeAction } from '../commands/actions.js';
+import { adminSettings } from '../commands/settings-model.js';
 import { TestBot } from './helpers/bot.js';
 import { FakeSlack } from './helpers/fake-slack.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
@@ -238,6 +240,96 @@ describe('Slack adapter over HTTP', () => {
     // Let the one result finish posting (its upload and share record) before the next test.
     await waitFor(() => uploads().length === uploadsBefore + 1, 20_000, 'the one upscale upload');
     await pngOf(uploadsBefore);
+  });
+
+  const slash = async (command: string, text: string, user = 'U1') => {
+    const res = await send(
+      form({
+        command,
+        text,
+        user_id: user,
+        channel_id: 'C1',
+        team_id: 'T1',
+        trigger_id: 'tr',
+        response_url: `${fake.base}/respond`,
+      }),
+      'application/x-www-form-urlencoded',
+    );
+    const body = await res.text();
+    return { status: res.status, text: body ? ((JSON.parse(body) as { text?: string }).text ?? '') : '' };
+  };
+
+  it('/flowbot runs settings, info and help; a workspace admin can set an admin limit', async () => {
+    expect((await slash('/flowbot', 'settings')).text).toMatch(/^Your defaults:/);
+    expect((await slash('/flowbot', 'help')).text).toMatch(/imagine/i);
+    expect((await slash('/flowbot', 'dance')).text).toMatch(
+      /^Unknown command "dance"\. Try \/flowbot settings/,
+    );
+    expect((await slash('/flowbot', 'settings admin max-steps 30', 'U1')).text).toBe(
+      'Only admins can change channel defaults and server limits.',
+    );
+    expect((await slash('/flowbot', 'settings admin max-steps 30', 'UADMIN')).text).toBe(
+      'max-steps is now 30.',
+    );
+    expect(adminSettings(bot.core.store).maxSteps).toBe(30);
+    expect(fake.of('users.info').some((c) => c.args.user === 'UADMIN')).toBe(true);
+    expect((await slash('/flowbot', 'settings admin max-steps reset', 'UOWNER')).text).toBe(
+      'max-steps is cleared.',
+    );
+    const grid = await pngOf(0);
+    const record = bot.core.store.findChatMessage('slack', 'C1', grid.ts)!;
+    expect((await slash('/flowbot', `info ${record.imageId}`)).text).toContain(`#${record.imageId}`);
+  });
+
+  it('a conversation in a thread chains: make it night, more stars, undo, undo, redo', async () => {
+    const started = uploads().length;
+    await slash('/imagine', 'a red apple --n 1 --seed 3');
+    await waitFor(() => uploads().length === started + 1, 20_000, 'the first image');
+    const root = await pngOf(started);
+    const rootImage = bot.core.store.findChatMessage('slack', 'C1', root.ts)!.imageId!;
+    let count = started + 1;
+    let n = 0;
+    /** A plain reply in the thread; resolves with the image it posted and that image's record. */
+    const say = async (text: string) => {
+      await send(
+        event({
+          type: 'message',
+          channel: 'C1',
+          user: 'U1',
+          text,
+          ts: `1800000000.${++n}`,
+          thread_ts: root.ts,
+          event_ts: `9.${n}`,
+        }),
+        'application/json',
+      );
+      await waitFor(() => uploads().length === count + 1, 20_000, `the answer to "${text}"`);
+      const posted = await pngOf(count++);
+      expect(uploads()[count - 1]!.args).toMatchObject({ thread_ts: root.ts });
+      const id = bot.core.store.findChatMessage('slack', 'C1', posted.ts)!.imageId!;
+      return { id, image: bot.core.store.getImage(id)!, bytes: fake.uploads.get(posted.fileId)! };
+    };
+    const info = async (id: string) => (await slash('/flowbot', `info ${id}`)).text;
+    const night = await say('make it night');
+    expect(night.image).toMatchObject({ parentId: rootImage, prompt: 'a red apple, night' });
+    expect(await info(night.id)).toContain(`Lineage: #${night.id} (variation) ← #${rootImage} (generate)`);
+    const stars = await say('more stars');
+    expect(stars.image).toMatchObject({ parentId: night.id, prompt: 'a red apple, night, (stars:1.3)' });
+    expect(await info(stars.id)).toContain(
+      `#${stars.id} (variation) ← #${night.id} (variation) ← #${rootImage}`,
+    );
+    const back = await say('undo');
+    expect(back.id).toBe(night.id);
+    expect(back.bytes.equals(readFileSync(bot.core.files.resolve(night.image.filePath)))).toBe(true);
+    const backAgain = await say('undo');
+    expect(backAgain.id).toBe(rootImage);
+    expect(
+      backAgain.bytes.equals(
+        readFileSync(bot.core.files.resolve(bot.core.store.getImage(rootImage)!.filePath)),
+      ),
+    ).toBe(true);
+    const forward = await say('redo');
+    expect(forward.id).toBe(night.id);
   });
 
   it('rejects unsigned and stale requests with 401 and runs nothing', async () => {

@@ -47,6 +47,8 @@ export interface DiscordOptions {
   readonly guildId?: string | undefined;
   /** Minimum time between progress edits. */
   readonly progressIntervalMs?: number;
+  /** Members with this role (name or id) are flowbot admins, besides those with Manage Server. */
+  readonly adminRole?: string | undefined;
 }
 
 /** The /imagine command with options for the common flags. */
@@ -183,9 +185,20 @@ export class DiscordAdapter {
 
   // ---- inbound ------------------------------------------------------------------------------------------
 
+  /** Admins: members with Manage Server, and members with DISCORD_ADMIN_ROLE (by name or id). */
+  private isAdmin(interaction: Interaction): boolean {
+    if (interaction.memberPermissions?.has('ManageGuild')) return true;
+    const role = this.options.adminRole;
+    const member = interaction.member;
+    if (!role || !member) return false;
+    const roles = member.roles;
+    if (Array.isArray(roles)) return roles.includes(role);
+    return roles.cache.some((r) => r.id === role || r.name === role);
+  }
+
   private async onInteraction(interaction: Interaction): Promise<void> {
     const channelId = interaction.channelId ?? '';
-    const isAdmin = interaction.memberPermissions?.has('ManageGuild') ?? false;
+    const isAdmin = this.isAdmin(interaction);
     if ('attachmentSizeLimit' in interaction && typeof interaction.attachmentSizeLimit === 'number') {
       this.uploadLimits.set(channelId, interaction.attachmentSizeLimit);
     }

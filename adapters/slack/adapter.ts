@@ -17,6 +17,9 @@ import { watchJobs } from '../jobs.js';
 import { modalView, resultBlocks } from './blocks.js';
 
 const log = createLogger('slack');
+
+/** What `/flowbot <command>` and `@flowbot <command>` run. */
+const FLOWBOT_COMMANDS = ['settings', 'info', 'queue', 'cancel', 'help', 'region', 'imagine'];
 const PLATFORM = 'slack';
 
 /** Options of {@link SlackAdapter}. */
@@ -32,6 +35,8 @@ export interface SlackOptions {
   readonly apiUrl?: string | undefined;
   /** Minimum time between progress edits of one status message. */
   readonly progressIntervalMs?: number;
+  /** flowbot admins besides the workspace's admins and owners (SLACK_ADMIN_USERS). */
+  readonly adminUsers?: readonly string[];
 }
 
 interface Where {
@@ -47,6 +52,7 @@ export class SlackAdapter {
   private readonly lastEdit = new Map<string, number>();
   private server: Server | undefined;
   private readonly seenEvents = new Set<string>();
+  private readonly admins = new Map<string, { admin: boolean; until: number }>();
 
   constructor(options: SlackOptions) {
     this.options = options;
@@ -94,14 +100,33 @@ export class SlackAdapter {
 
   // ---- inbound ------------------------------------------------------------------------------------------
 
-  private ctx(userId: string, channel: string, threadTs?: string): ChatContext {
+  private ctx(userId: string, channel: string, threadTs?: string, isAdmin = false): ChatContext {
     return {
       platform: PLATFORM,
       userId,
       channelId: channel,
-      isAdmin: false,
+      isAdmin,
       ...(threadTs ? { threadId: threadTs } : {}),
     };
+  }
+
+  /** Workspace admins and owners (users.info, cached for ten minutes) and SLACK_ADMIN_USERS are admins. */
+  private async isAdmin(userId: string): Promise<boolean> {
+    if (this.options.adminUsers?.includes(userId)) return true;
+    const cached = this.admins.get(userId);
+    if (cached && cached.until > Date.now()) return cached.admin;
+    const info = (await this.call('users.info', () => this.client.users.info({ user: userId }))) as
+      | { user?: { is_admin?: boolean; is_owner?: boolean; is_primary_owner?: boolean } }
+      | undefined;
+    const admin = Boolean(info?.user?.is_admin || info?.user?.is_owner || info?.user?.is_primary_owner);
+    if (info) this.admins.set(userId, { admin, until: Date.now() + 10 * 60_000 });
+    return admin;
+  }
+
+  /** Runs a flowbot command (`/flowbot <command>`, `@flowbot <command>`) as its user. */
+  private async runCommand(name: string, text: string, userId: string, channel: string, threadTs?: string) {
+    const ctx = this.ctx(userId, channel, threadTs, await this.isAdmin(userId));
+    return this.options.bot.handle({ kind: 'command', name, text, ctx });
   }
 
   /** True when this event id was handled already (an Events API redelivery). */
@@ -141,10 +166,44 @@ export class SlackAdapter {
       await this.deliver(replies, { channel: command.channel_id }, command.user_id);
     });
 
+    this.app.command('/flowbot', async ({ command, ack }) => {
+      const [first = 'help', ...rest] = command.text.trim().split(/\s+/);
+      const name = first.toLowerCase();
+      if (!FLOWBOT_COMMANDS.includes(name)) {
+        await ack({
+          response_type: 'ephemeral',
+          text: `Unknown command "${first}". Try /flowbot ${FLOWBOT_COMMANDS.join(' | ')}.`,
+        });
+        return;
+      }
+      const replies = await this.runCommand(name, rest.join(' '), command.user_id, command.channel_id);
+      if (replies.every((r) => r.type === 'text')) {
+        await ack({
+          response_type: 'ephemeral',
+          text: replies.map((r) => (r.type === 'text' ? r.text : '')).join('\n'),
+        });
+        return;
+      }
+      await ack();
+      await this.deliver(replies, { channel: command.channel_id }, command.user_id);
+    });
+
     this.app.event('app_mention', async ({ event }) => {
       if (!event.user || event.bot_id) return;
       const text = event.text.replace(/<@[A-Z0-9]+>/g, '').trim();
       const thread = event.thread_ts;
+      const [first = '', ...rest] = text.split(/\s+/);
+      if (FLOWBOT_COMMANDS.includes(first.toLowerCase()) && first.toLowerCase() !== 'imagine') {
+        const replies = await this.runCommand(
+          first.toLowerCase(),
+          rest.join(' '),
+          event.user,
+          event.channel,
+          thread,
+        );
+        await this.deliver(replies, { channel: event.channel, threadTs: thread ?? event.ts }, event.user);
+        return;
+      }
       const isEditOfImage =
         thread && this.options.core.store.findChatMessage(PLATFORM, event.channel, thread);
       const inbound: InboundEventInput = isEditOfImage

@@ -148,6 +148,11 @@ export class FakeSlack {
         return { ok: true, message_ts: this.nextTs() };
       case 'chat.delete':
         return { ok: true };
+      case 'users.info': {
+        // UADMIN is a workspace admin and UOWNER its owner; everyone else is a member.
+        const user = String(args.user);
+        return { ok: true, user: { id: user, is_admin: user === 'UADMIN', is_owner: user === 'UOWNER' } };
+      }
       case 'conversations.open':
         return { ok: true, channel: { id: 'DDM1' } };
       case 'views.open':
