@@ -7,6 +7,7 @@ import type { ImageRecord } from '../src/store/store.js';
 import { answer } from './ask.js';
 import {
   type CommandDeps,
+  cellOf,
   enqueue,
   imageForMessage,
   requireImage,
@@ -40,7 +41,7 @@ export async function reply(
   const named = namedImage(deps, text);
   const { cell, meaning } = interpretReply(named ? text.replace(named.mention, ' ').trim() : text);
   const replied = named?.image ?? repliedImage(deps, ctx, target, cell);
-  const conversation = conversationKey(ctx, target);
+  const conversation = conversationKey(ctx, target, replied);
   if (meaning.kind !== 'undo' && meaning.kind !== 'redo')
     deps.store.setSetting('channel', conversation, 'redo', undefined);
   if (attachment) {
@@ -79,17 +80,30 @@ function repliedImage(
   target: { channelId: string; messageId: string },
   cell: number | undefined,
 ): ImageRecord {
-  // A named cell ("#2 …") is a cell of the grid the thread started from, as before.
-  if (ctx.threadId && target.messageId === ctx.threadId && cell === undefined) {
-    const head = deps.store.latestImageInThread(ctx.platform, target.channelId, ctx.threadId);
-    if (head?.imageId) return requireImage(deps, head.imageId);
+  if (ctx.threadId && target.messageId === ctx.threadId) {
+    // A named cell ("#2 …") is a cell of the grid the thread started from (in Discord, a message of
+    // the parent channel); otherwise the thread's head.
+    const record =
+      cell === undefined
+        ? deps.store.latestImageInThread(ctx.platform, target.channelId, ctx.threadId)
+        : (deps.store.findChatMessage(ctx.platform, target.channelId, ctx.threadId) ??
+          deps.store.findChatMessageAnywhere(ctx.platform, ctx.threadId));
+    if (record?.imageId) {
+      const image = requireImage(deps, record.imageId);
+      return cell === undefined ? image : cellOf(deps, image, cell);
+    }
   }
   return imageForMessage(deps, ctx.platform, target.channelId, target.messageId, cell);
 }
 
-/** Where a conversation's redo stack is kept: its thread, or the message replied to. */
-function conversationKey(ctx: ChatContext, target: { channelId: string; messageId: string }): string {
-  return `conversation:${ctx.platform}:${target.channelId}:${ctx.threadId ?? target.messageId}`;
+/** Where a conversation's redo stack is kept: its thread, or (for replies) its chain of images. */
+function conversationKey(
+  ctx: ChatContext,
+  target: { channelId: string; messageId: string },
+  replied: ImageRecord,
+): string {
+  const where = ctx.threadId ? `thread:${target.channelId}:${ctx.threadId}` : `chain:${replied.rootId}`;
+  return `conversation:${ctx.platform}:${where}`;
 }
 
 /**

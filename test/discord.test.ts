@@ -1,6 +1,7 @@
 /**
  * The Discord adapter with the real discord.js client against a loopback Discord (REST + gateway v10).
  */
+import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordAdapter } from '../adapters/discord/adapter.js';
@@ -292,5 +293,118 @@ describe('Discord adapter', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(fake.posted().length).toBe(posted);
+  });
+  /** A message from alice in a channel, optionally replying to a message. */
+  function message(channelId: string, content: string, replyTo?: string) {
+    const id = fake.nextId();
+    fake.dispatch('MESSAGE_CREATE', {
+      id,
+      channel_id: channelId,
+      guild_id: GUILD,
+      author: ALICE,
+      member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
+      content,
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments: [],
+      embeds: [],
+      pinned: false,
+      type: replyTo ? 19 : 0,
+      flags: 0,
+      components: [],
+      ...(replyTo
+        ? { message_reference: { message_id: replyTo, channel_id: channelId, guild_id: GUILD } }
+        : {}),
+    });
+    return id;
+  }
+
+  /** Files the bot posted in a channel, and the image each carries. */
+  const postsIn = (channelId: string) =>
+    fake.of('POST', new RegExp(`/channels/${channelId}/messages$`)).filter((c) => c.files.length > 0);
+  async function answer(channelId: string, count: number) {
+    await waitFor(() => postsIn(channelId).length === count, 20_000, `post ${count} in ${channelId}`);
+    const post = postsIn(channelId)[count - 1]!;
+    await waitFor(
+      () => bot.core.store.findChatMessage('discord', channelId, post.messageId!)?.imageId !== undefined,
+      10_000,
+      'the record',
+    );
+    const imageId = bot.core.store.findChatMessage('discord', channelId, post.messageId!)!.imageId!;
+    return {
+      messageId: post.messageId!,
+      id: imageId,
+      image: bot.core.store.getImage(imageId)!,
+      bytes: post.files[0]!.data,
+    };
+  }
+  const storedBytes = (id: string) =>
+    readFileSync(bot.core.files.resolve(bot.core.store.getImage(id)!.filePath));
+
+  it('a conversation chains by replies: make it night, more stars, undo, undo, redo', async () => {
+    const root = await imageOf(undefined, 0);
+    const rootCell = (root.image.extra as { cells: string[] }).cells[0]!;
+    let count = fake.posted().length;
+    const night = await (async () => {
+      message(CHANNEL, '#1 make it night', root.messageId);
+      return answer(CHANNEL, ++count);
+    })();
+    expect(night.image).toMatchObject({ parentId: rootCell, prompt: 'a red apple, night' });
+    message(CHANNEL, 'more stars', night.messageId);
+    const stars = await answer(CHANNEL, ++count);
+    expect(stars.image).toMatchObject({ parentId: night.id });
+    message(CHANNEL, 'undo', stars.messageId);
+    const back = await answer(CHANNEL, ++count);
+    expect(back.id).toBe(night.id);
+    expect(back.bytes.equals(storedBytes(night.id))).toBe(true);
+    message(CHANNEL, 'undo', back.messageId);
+    const backAgain = await answer(CHANNEL, ++count);
+    expect(backAgain.id).toBe(rootCell);
+    expect(backAgain.bytes.equals(storedBytes(rootCell))).toBe(true);
+    message(CHANNEL, 'redo', backAgain.messageId);
+    expect((await answer(CHANNEL, ++count)).id).toBe(night.id);
+  });
+
+  it('a conversation chains in a thread: plain messages act on its latest image', async () => {
+    const root = await imageOf(undefined, 0);
+    const rootCell = (root.image.extra as { cells: string[] }).cells[0]!;
+    // A thread started from the grid message: its id is the message's.
+    const thread = root.messageId;
+    fake.dispatch('THREAD_CREATE', {
+      id: thread,
+      type: 11,
+      guild_id: GUILD,
+      parent_id: CHANNEL,
+      name: 'apple',
+      owner_id: ALICE.id,
+      thread_metadata: {
+        archived: false,
+        auto_archive_duration: 1440,
+        archive_timestamp: new Date().toISOString(),
+        locked: false,
+      },
+      member_count: 1,
+      message_count: 0,
+      newly_created: true,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    message(thread, '#1 make it night');
+    const night = await answer(thread, 1);
+    expect(night.image).toMatchObject({ parentId: rootCell, prompt: 'a red apple, night' });
+    message(thread, 'more stars');
+    const stars = await answer(thread, 2);
+    expect(stars.image).toMatchObject({ parentId: night.id });
+    message(thread, 'undo');
+    const back = await answer(thread, 3);
+    expect(back.id).toBe(night.id);
+    expect(back.bytes.equals(storedBytes(night.id))).toBe(true);
+    message(thread, 'undo');
+    expect((await answer(thread, 4)).id).toBe(rootCell);
+    message(thread, 'redo');
+    expect((await answer(thread, 5)).id).toBe(night.id);
   });
 });

@@ -250,13 +250,20 @@ export class DiscordAdapter {
     }
   }
 
-  /** A reply to one of flowbot's messages is an edit; other messages are ignored. */
+  /**
+   * A reply to one of flowbot's messages is an edit of that message's image; a plain message in a
+   * thread that holds flowbot's images edits the thread's latest one. Other messages are ignored.
+   */
   private async onMessage(message: Message): Promise<void> {
     if (message.author.bot || message.author.id === this.client.user?.id) return;
-    const target = message.reference?.messageId;
+    const store = this.options.core.store;
+    const inThread = !message.reference && message.channel.isThread();
+    const target = message.reference?.messageId ?? (inThread ? message.channelId : undefined);
     if (!target) return;
-    const record = this.options.core.store.findChatMessage(PLATFORM, message.channelId, target);
-    if (!record) return;
+    const known = inThread
+      ? store.latestImageInThread(PLATFORM, message.channelId, message.channelId)
+      : store.findChatMessage(PLATFORM, message.channelId, target);
+    if (!known) return;
     // Without the privileged MessageContent intent, only messages that mention the bot carry text.
     const text = message.content.replace(/<@!?\d+>/g, '').trim();
     if (!text && message.attachments.size === 0) return;
@@ -268,7 +275,10 @@ export class DiscordAdapter {
       kind: 'reply',
       text,
       target: { channelId: message.channelId, messageId: target },
-      ctx: this.ctx(message.author, message.channelId),
+      ctx: {
+        ...this.ctx(message.author, message.channelId),
+        ...(inThread ? { threadId: message.channelId } : {}),
+      },
       ...(upload ? { attachment: upload } : {}),
     };
     await this.answerMessage(

@@ -448,6 +448,12 @@ export class Store {
   }
 
   /** Messages that carry a job's status or result. */
+  /** A message by its id in any channel (a Discord thread's starter message lives in the parent channel). */
+  findChatMessageAnywhere(platform: string, messageId: string): ChatMessageRecord | undefined {
+    const row = this.sql.findChatMessageAnywhere.get(platform, messageId) as Row | undefined;
+    return row ? toChatMessage(row) : undefined;
+  }
+
   /**
    * The latest message with an image in a conversation thread: a Slack thread (messages whose
    * thread_id is the root's ts, and the root) or a Discord thread (its own channel).
@@ -632,9 +638,12 @@ function prepareStatements(db: Database.Database) {
       'SELECT * FROM chat_messages WHERE platform = ? AND channel_id = ? AND message_id = ?',
     ),
     chatMessagesOfJob: db.prepare('SELECT * FROM chat_messages WHERE job_id = ? ORDER BY created_at'),
+    findChatMessageAnywhere: db.prepare(
+      'SELECT * FROM chat_messages WHERE platform = ? AND message_id = ? ORDER BY created_at LIMIT 1',
+    ),
     latestImageInThread: db.prepare(
       `SELECT * FROM chat_messages WHERE platform = @platform AND image_id IS NOT NULL
-         AND ((channel_id = @channel AND (thread_id = @thread OR message_id = @thread)) OR channel_id = @thread)
+         AND ((channel_id = @channel AND thread_id = @thread) OR channel_id = @thread OR message_id = @thread)
        ORDER BY created_at DESC, rowid DESC LIMIT 1`,
     ),
     deleteChatMessage: db.prepare(
