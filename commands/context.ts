@@ -19,7 +19,7 @@ import type { ImageRecord, JobRecord, Store } from '../src/store/store.js';
 import { gridButtons, singleButtons } from './actions.js';
 import { checkJob, fitJob, limitsFor } from './limits.js';
 import { explanationOf } from './progress.js';
-import { adminSettings, blockedTerms } from './settings-model.js';
+import { adminSettings, blockedTerms, userDefaults } from './settings-model.js';
 import type { ChatContext, Reply, ResultView } from './types.js';
 
 /** Everything commands use. */
@@ -184,6 +184,7 @@ export function viewOf(deps: CommandDeps, image: ImageRecord, text: string): Res
     height: image.height,
     buttons: cells.length > 0 ? gridButtons(image.id, cells.length, link) : singleButtons(image.id, link),
     parentId: image.parentId,
+    private: userDefaults(deps.store, image.userId).private === true,
   };
 }
 

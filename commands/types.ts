@@ -100,6 +100,8 @@ export interface ResultView {
   readonly buttons: readonly ButtonSpec[];
   /** The image this one was made from, so adapters can thread or reply under it. */
   readonly parentId: string | null;
+  /** The owner's `settings private on`: chat adapters send the result by DM (the playground ignores it). */
+  readonly private: boolean;
 }
 
 /** A form to show (remix prompt, region words). */

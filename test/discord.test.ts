@@ -407,4 +407,26 @@ describe('Discord adapter', () => {
     message(thread, 'redo');
     expect((await answer(thread, 5)).id).toBe(night.id);
   });
+  it('with settings private on, results arrive by DM', async () => {
+    const bob = user('960000000000000002', 'bob');
+    await bot.bot.handle({
+      kind: 'command',
+      name: 'settings',
+      text: 'private on',
+      ctx: { platform: 'discord', userId: bob.id as string, channelId: CHANNEL, isAdmin: false },
+    });
+    const dm = '950000000000000001';
+    const before = postsIn(dm).length;
+    fake.dispatch(
+      'INTERACTION_CREATE',
+      interaction(
+        2,
+        { id: '1', name: 'imagine', type: 1, options: [{ name: 'prompt', type: 3, value: 'a pear --n 1' }] },
+        { member: member(bob) },
+      ),
+    );
+    const posted = await answer(dm, before + 1);
+    expect(posted.image).toMatchObject({ userId: bob.id, prompt: 'a pear' });
+    expect(fake.of('POST', /\/users\/@me\/channels$/).at(-1)!.body).toMatchObject({ recipient_id: bob.id });
+  });
 });

@@ -332,6 +332,26 @@ describe('Slack adapter over HTTP', () => {
     expect(forward.id).toBe(night.id);
   });
 
+  it('with settings private on, results arrive by DM', async () => {
+    expect((await slash('/flowbot', 'settings private on', 'U5')).text).toBe(
+      'Your default private is now on.',
+    );
+    const before = uploads().length;
+    await slash('/imagine', 'a pear --n 1 --seed 2', 'U5');
+    await waitFor(() => uploads().length === before + 1, 20_000, 'the private upload');
+    expect(uploads()[before]!.args).toMatchObject({ channel_id: 'DDM1' });
+    expect(fake.of('conversations.open').at(-1)!.args).toMatchObject({ users: 'U5' });
+    const fileId = (uploads()[before]!.args.files as { id: string }[])[0]!.id;
+    await waitFor(
+      () => {
+        const ts = fake.shareTsOf(fileId);
+        return ts !== undefined && bot.core.store.findChatMessage('slack', 'DDM1', ts) !== undefined;
+      },
+      10_000,
+      'the DM record',
+    );
+  });
+
   it('rejects unsigned and stale requests with 401 and runs nothing', async () => {
     const jobsBefore = bot.core.store.db.prepare('SELECT COUNT(*) AS n FROM jobs').get() as { n: number };
     const body = form({

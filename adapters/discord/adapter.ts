@@ -469,7 +469,10 @@ export class DiscordAdapter {
     replyTo?: string,
   ): Promise<void> {
     const { jobId, text } = view;
-    const channel = (await this.client.channels.fetch(channelId)) as SendableChannels | null;
+    // `settings private on`: the result goes to its owner by DM, not to the channel.
+    const channel = view.private
+      ? await this.client.users.createDM(userId)
+      : ((await this.client.channels.fetch(channelId)) as SendableChannels | null);
     if (!channel) {
       log.warn('result channel is gone', { channel: channelId });
       return;
@@ -484,13 +487,13 @@ export class DiscordAdapter {
       files: [file],
       components: componentRows(view.buttons),
       allowedMentions: { users: [userId] },
-      ...(replyTo && /^\d+$/.test(replyTo)
+      ...(replyTo && /^\d+$/.test(replyTo) && !view.private
         ? { reply: { messageReference: replyTo, failIfNotExists: false } }
         : {}),
     });
     this.options.core.store.recordChatMessage({
       platform: PLATFORM,
-      channelId,
+      channelId: channel.id,
       messageId: message.id,
       imageId: view.imageId,
       jobId,

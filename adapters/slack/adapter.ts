@@ -129,6 +129,14 @@ export class SlackAdapter {
     return this.options.bot.handle({ kind: 'command', name, text, ctx });
   }
 
+  /** The DM channel with a user, or undefined when Slack won't open one. */
+  private async directMessage(userId: string): Promise<Where | undefined> {
+    const opened = (await this.call('conversations.open', () =>
+      this.client.conversations.open({ users: userId }),
+    )) as { channel?: { id?: string } } | undefined;
+    return opened?.channel?.id ? { channel: opened.channel.id } : undefined;
+  }
+
   /** True when this event id was handled already (an Events API redelivery). */
   private seenBefore(eventId: string): boolean {
     if (this.seenEvents.has(eventId)) return true;
@@ -434,8 +442,10 @@ export class SlackAdapter {
    * Uploads an image into the channel (or thread), finds the ts of the message that carries it, and
    * posts the buttons and context line. Both messages are recorded against the image.
    */
-  private async postResult(view: ResultView, where: Where): Promise<void> {
+  private async postResult(view: ResultView, asked: Where): Promise<void> {
     const { jobId, text } = view;
+    // `settings private on`: the result goes to its owner's DM with the bot, not to the channel.
+    const where = view.private ? ((await this.directMessage(view.userId)) ?? asked) : asked;
     const upload = (await this.call('files.uploadV2', () =>
       this.client.files.uploadV2({
         channel_id: where.channel,
