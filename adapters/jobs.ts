@@ -2,8 +2,9 @@
  * What every adapter does with the queue: follow the jobs that came from its own platform, and tell
  * people the same thing when one fails or is cancelled.
  */
+
+import type { JobRecord } from '../commands/conversations.js';
 import type { JobProgress, JobQueue } from '../src/queue/queue.js';
-import type { JobRecord } from '../src/store/store.js';
 
 /** An adapter's reactions to its jobs' lifecycle. */
 export interface JobWatcher {

@@ -9,6 +9,7 @@ import type { ImageRecord } from '../src/store/store.js';
 import { type ActionId, decodeAction, encodeAction } from './actions.js';
 import { cancel } from './cancel.js';
 import { type CommandDeps, cellOf, requireImage, single, viewOf, viewOfJob } from './context.js';
+import { Conversations } from './conversations.js';
 import { help } from './help.js';
 import { imagine } from './imagine.js';
 import { info } from './info.js';
@@ -42,7 +43,12 @@ const REMIX_CODES = { vary: 1, reroll: 2, vary_subtle: 3, vary_strong: 4 } as co
 
 /** The command layer. */
 export class Bot {
-  constructor(readonly deps: CommandDeps) {}
+  /** What adapters may read and record of conversations (they never touch the store). */
+  readonly conversations: Conversations;
+
+  constructor(readonly deps: CommandDeps) {
+    this.conversations = new Conversations(deps.store);
+  }
 
   /** Handles one event; never throws. */
   async handle(input: unknown): Promise<Reply[]> {

@@ -256,7 +256,7 @@ export class DiscordAdapter {
    */
   private async onMessage(message: Message): Promise<void> {
     if (message.author.bot || message.author.id === this.client.user?.id) return;
-    const store = this.options.core.store;
+    const store = this.options.bot.conversations;
     const inThread = !message.reference && message.channel.isThread();
     const target = message.reference?.messageId ?? (inThread ? message.channelId : undefined);
     if (!target) return;
@@ -295,7 +295,7 @@ export class DiscordAdapter {
   ): Promise<void> {
     if (user.bot || user.id === this.client.user?.id) return;
     const message = reaction.message;
-    if (!this.options.core.store.findChatMessage(PLATFORM, message.channelId, message.id)) return;
+    if (!this.options.bot.conversations.findChatMessage(PLATFORM, message.channelId, message.id)) return;
     const replies = await this.options.bot.handle({
       kind: 'reaction',
       emoji: reaction.emoji.name ?? '',
@@ -327,7 +327,7 @@ export class DiscordAdapter {
       else if (reply.type === 'queued') {
         await interaction.editReply({ content: reply.text });
         this.progress.set(reply.jobId, { interaction, last: 0 });
-        this.options.core.store.recordChatMessage({
+        this.options.bot.conversations.recordChatMessage({
           platform: PLATFORM,
           channelId: interaction.channelId ?? '',
           messageId: `interaction-${interaction.id}`,
@@ -371,7 +371,7 @@ export class DiscordAdapter {
             reply: { messageReference: replyTo, failIfNotExists: false },
           });
           this.progress.set(reply.jobId, { last: 0 });
-          this.options.core.store.recordChatMessage({
+          this.options.bot.conversations.recordChatMessage({
             platform: PLATFORM,
             channelId: status.channelId,
             messageId: status.id,
@@ -411,7 +411,7 @@ export class DiscordAdapter {
       },
       succeeded: (job) => {
         const view = this.options.bot.resultView(job.id);
-        const status = this.options.core.store
+        const status = this.options.bot.conversations
           .chatMessagesOfJob(job.id)
           .find((m) => m.platform === PLATFORM && !m.imageId);
         const entry = this.progress.get(job.id);
@@ -450,7 +450,7 @@ export class DiscordAdapter {
         } as never);
         return;
       }
-      const status = this.options.core.store
+      const status = this.options.bot.conversations
         .chatMessagesOfJob(jobId)
         .find((m) => m.platform === PLATFORM && !m.imageId && !m.messageId.startsWith('interaction-'));
       if (!status) return;
@@ -491,7 +491,7 @@ export class DiscordAdapter {
         ? { reply: { messageReference: replyTo, failIfNotExists: false } }
         : {}),
     });
-    this.options.core.store.recordChatMessage({
+    this.options.bot.conversations.recordChatMessage({
       platform: PLATFORM,
       channelId: channel.id,
       messageId: message.id,

@@ -213,7 +213,7 @@ export class SlackAdapter {
         return;
       }
       const isEditOfImage =
-        thread && this.options.core.store.findChatMessage(PLATFORM, event.channel, thread);
+        thread && this.options.bot.conversations.findChatMessage(PLATFORM, event.channel, thread);
       const inbound: InboundEventInput = isEditOfImage
         ? {
             kind: 'reply',
@@ -249,7 +249,7 @@ export class SlackAdapter {
       )
         return;
       if (this.botUserId && m.text?.includes(`<@${this.botUserId}>`)) return; // handled as app_mention
-      if (!this.options.core.store.findChatMessage(PLATFORM, m.channel, m.thread_ts)) return; // not one of ours
+      if (!this.options.bot.conversations.findChatMessage(PLATFORM, m.channel, m.thread_ts)) return; // not one of ours
       const replies = await this.options.bot.handle({
         kind: 'reply',
         text: m.text ?? '',
@@ -261,7 +261,11 @@ export class SlackAdapter {
 
     this.app.event('reaction_added', async ({ event }) => {
       if (event.item.type !== 'message' || event.user === this.botUserId) return;
-      const record = this.options.core.store.findChatMessage(PLATFORM, event.item.channel, event.item.ts);
+      const record = this.options.bot.conversations.findChatMessage(
+        PLATFORM,
+        event.item.channel,
+        event.item.ts,
+      );
       if (!record) return;
       const replies = await this.options.bot.handle({
         kind: 'reaction',
@@ -340,7 +344,7 @@ export class SlackAdapter {
             }),
           );
           if (posted?.ts) {
-            this.options.core.store.recordChatMessage({
+            this.options.bot.conversations.recordChatMessage({
               platform: PLATFORM,
               channelId: where.channel,
               messageId: posted.ts,
@@ -433,7 +437,7 @@ export class SlackAdapter {
   }
 
   private status(jobId: string) {
-    return this.options.core.store
+    return this.options.bot.conversations
       .chatMessagesOfJob(jobId)
       .find((m) => m.platform === PLATFORM && !m.imageId);
   }
@@ -458,7 +462,7 @@ export class SlackAdapter {
     )) as { files?: { files?: { id?: string }[] }[] } | undefined;
     const fileId = upload?.files?.[0]?.files?.[0]?.id;
     const ts = fileId ? await this.shareTs(fileId, where.channel) : undefined;
-    const store = this.options.core.store;
+    const store = this.options.bot.conversations;
     if (ts)
       store.recordChatMessage({
         platform: PLATFORM,

@@ -8,12 +8,12 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Bot } from '../../commands/bot.js';
+import type { ChatLogEntry } from '../../commands/conversations.js';
 import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../commands/types.js';
 import type { Core } from '../../src/app.js';
 import { ConfigError, publicMessage } from '../../src/errors.js';
 import type { LinkSigner } from '../../src/links.js';
 import { createLogger } from '../../src/log.js';
-import type { ChatLogEntry } from '../../src/store/store.js';
 import { watchJobs } from '../jobs.js';
 import {
   allowedHosts,
@@ -193,7 +193,7 @@ export class WebAdapter {
     const text = typeof body.text === 'string' ? body.text.trim() : '';
     const replyTo = typeof body.replyTo === 'string' ? body.replyTo : null;
     if (!text) return this.json(res, 400, { error: 'Type a prompt, or /help.' });
-    const user = this.store().logChat({
+    const user = this.conversations().logChat({
       platform: PLATFORM,
       channelId: CHANNEL,
       messageId: `u-${randomId()}`,
@@ -254,7 +254,7 @@ export class WebAdapter {
       case 'modal':
         return { type: 'modal', modal: reply.modal };
       case 'delete':
-        this.store().deleteChatLog(reply.messageId);
+        this.conversations().deleteChatLog(reply.messageId);
         this.broadcast({ type: 'delete', messageId: reply.messageId });
         return { type: 'deleted' };
       case 'image': {
@@ -262,7 +262,7 @@ export class WebAdapter {
         return { type: 'entry', entry };
       }
       case 'queued': {
-        const status = this.store().logChat({
+        const status = this.conversations().logChat({
           platform: PLATFORM,
           channelId: CHANNEL,
           messageId: `s-${reply.jobId}`,
@@ -273,7 +273,7 @@ export class WebAdapter {
           jobId: reply.jobId,
           imageId: null,
         });
-        this.store().recordChatMessage({
+        this.conversations().recordChatMessage({
           platform: PLATFORM,
           channelId: CHANNEL,
           messageId: status.messageId,
@@ -287,14 +287,14 @@ export class WebAdapter {
   }
 
   private postImage(view: ResultView, messageId: string, replyTo: string | null): EntryJson {
-    this.store().recordChatMessage({
+    this.conversations().recordChatMessage({
       platform: PLATFORM,
       channelId: CHANNEL,
       messageId,
       imageId: view.imageId,
       jobId: view.jobId,
     });
-    const logged = this.store().logChat({
+    const logged = this.conversations().logChat({
       platform: PLATFORM,
       channelId: CHANNEL,
       messageId,
@@ -311,7 +311,7 @@ export class WebAdapter {
   }
 
   private history(): EntryJson[] {
-    return this.store()
+    return this.conversations()
       .chatLog(PLATFORM, CHANNEL)
       .map((e) => this.entryJson(e));
   }
@@ -319,7 +319,7 @@ export class WebAdapter {
   private entryJson(entry: ChatLogEntry): EntryJson {
     let image: EntryJson['image'] = null;
     if (entry.imageId) {
-      const record = this.store().getImage(entry.imageId);
+      const record = this.conversations().getImage(entry.imageId);
       if (record) {
         const view = this.viewFor(record.id, entry.text);
         if (view) image = { ...view, file: '', url: `/images/${record.id}.png` };
@@ -337,7 +337,7 @@ export class WebAdapter {
   }
 
   private viewFor(imageId: string, text: string): ResultView | undefined {
-    const record = this.store().getImage(imageId);
+    const record = this.conversations().getImage(imageId);
     if (!record) return undefined;
     const view = record.jobId ? this.options.bot.resultView(record.jobId) : undefined;
     if (view && view.imageId === imageId) return { ...view, text };
@@ -346,7 +346,7 @@ export class WebAdapter {
   }
 
   private image(imageId: string, download: boolean, res: ServerResponse): void {
-    const record = this.store().getImage(imageId);
+    const record = this.conversations().getImage(imageId);
     if (!record) {
       this.json(res, 404, { error: 'No such image.' });
       return;
@@ -361,7 +361,7 @@ export class WebAdapter {
   }
 
   private lineage(imageId: string, res: ServerResponse): void {
-    const chain = this.store().lineage(imageId);
+    const chain = this.conversations().lineage(imageId);
     if (chain.length === 0) {
       this.json(res, 404, { error: 'No such image.' });
       return;
@@ -425,13 +425,13 @@ export class WebAdapter {
         this.lastProgress.delete(job.id);
         const view = this.options.bot.resultView(job.id);
         if (!view) return;
-        const status = this.store().chatLogEntry(`s-${job.id}`);
+        const status = this.conversations().chatLogEntry(`s-${job.id}`);
         this.postImage(view, `r-${job.id}`, status?.replyTo ?? null);
         this.broadcast({ type: 'done', jobId: job.id });
       },
       ended: (job, text) => {
         this.lastProgress.delete(job.id);
-        const entry = this.store().logChat({
+        const entry = this.conversations().logChat({
           platform: PLATFORM,
           channelId: CHANNEL,
           messageId: `e-${job.id}`,
@@ -463,7 +463,7 @@ export class WebAdapter {
       );
       return;
     }
-    const record = this.store().getImage(grant.value.imageId);
+    const record = this.conversations().getImage(grant.value.imageId);
     if (!record) {
       this.json(res, 404, { error: 'No such image.' });
       return;
@@ -516,8 +516,8 @@ export class WebAdapter {
     });
   }
 
-  private store() {
-    return this.options.core.store;
+  private conversations() {
+    return this.options.bot.conversations;
   }
 }
 

@@ -1,0 +1,50 @@
+/**
+ * flowbot's import rules, checked by dependency-cruiser in `.ci/run` (`npm run check:imports`):
+ * imports point one way (adapters → commands → src), src/ imports no chat library, and exactly one
+ * module imports onnxruntime-node.
+ */
+module.exports = {
+  forbidden: [
+    {
+      name: 'src-is-the-core',
+      comment: 'src/ never imports commands/ or adapters/.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(commands|adapters)/' },
+    },
+    {
+      name: 'commands-do-not-import-adapters',
+      comment: 'commands/ never imports adapters/.',
+      severity: 'error',
+      from: { path: '^commands/' },
+      to: { path: '^adapters/' },
+    },
+    {
+      name: 'no-chat-library-below-adapters',
+      comment: 'Only adapters/ may import discord.js or Slack Bolt.',
+      severity: 'error',
+      from: { path: '^(src|commands)/' },
+      to: { path: 'node_modules/(discord\\.js|@discordjs|@slack)/' },
+    },
+    {
+      name: 'one-onnx-module',
+      comment: 'Only src/pipeline/onnx.ts imports onnxruntime-node.',
+      severity: 'error',
+      from: { pathNot: '^src/pipeline/onnx\\.ts$' },
+      to: { path: 'node_modules/onnxruntime-(node|common)/' },
+    },
+    {
+      name: 'adapters-only-translate',
+      comment: 'Adapters reach the store through the command layer, never directly.',
+      severity: 'error',
+      from: { path: '^adapters/' },
+      to: { path: '^src/store/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    exclude: { path: '^(test|models)/' },
+  },
+};
