@@ -74,6 +74,8 @@ async function main(): Promise<void> {
       port: config.slackPort,
       apiUrl: config.slackApiUrl,
       adminUsers: config.slackAdminUsers,
+      previewUrl: (jobId) =>
+        config.publicUrl && web ? `${config.publicUrl}${web.previewPath(jobId)}` : undefined,
     });
     slack = adapter;
     void keepTrying(

@@ -33,6 +33,18 @@ export class LinkSigner {
     return createHmac('sha256', this.key).update(payload).digest('base64url');
   }
 
+  /** A signature of any text (for unguessable URLs such as a job's preview). */
+  tag(text: string): string {
+    return createHmac('sha256', this.key).update(`tag\n${text}`).digest('base64url').slice(0, 22);
+  }
+
+  /** True when `tag` is this signer's tag of `text`. */
+  checkTag(text: string, tag: string): boolean {
+    const expected = Buffer.from(this.tag(text));
+    const given = Buffer.from(tag);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
   /** Query string of a new link. */
   query(imageId: string, userId: string, platform: string, channelId: string): string {
     const grant = { imageId, userId, platform, channelId, expires: this.now() + LINK_LIFETIME_MS };

@@ -7,8 +7,10 @@ import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlackAdapter } from '../adapters/slack/adapter.js';
+import { WebAdapter } from '../adapters/web/server.js';
 import { encodeAction } from '../commands/actions.js';
 import { adminSettings } from '../commands/settings-model.js';
+import { LinkSigner } from '../src/links.js';
 import { TestBot } from './helpers/bot.js';
 import { FakeSlack } from './helpers/fake-slack.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
@@ -414,5 +416,74 @@ describe('Slack adapter in Socket Mode', () => {
       await fake.stop();
       t.cleanup();
     }
+  });
+});
+
+describe('Slack progress previews with PUBLIC_URL', () => {
+  const t = tempDir();
+  const fake = new FakeSlack();
+  let bot: TestBot;
+  let slack: SlackAdapter;
+  let web: WebAdapter;
+  let webBase: string;
+
+  beforeAll(async () => {
+    const base = await fake.start();
+    bot = new TestBot(t.dir, {}, { previewEvery: 1 });
+    const signer = new LinkSigner('preview-secret-0123456789');
+    web = new WebAdapter({ core: bot.core, bot: bot.bot, signer, host: '127.0.0.1', port: 0 });
+    webBase = await web.listen();
+    slack = new SlackAdapter({
+      core: bot.core,
+      bot: bot.bot,
+      botToken: 'xoxb-test',
+      signingSecret: SECRET,
+      port: 0,
+      apiUrl: `${base}/api`,
+      progressIntervalMs: 0,
+      previewUrl: (jobId) => `${webBase}${web.previewPath(jobId)}`,
+    });
+    await slack.start();
+  });
+
+  afterAll(async () => {
+    await slack.stop();
+    await web.close();
+    await bot.close();
+    await fake.stop();
+    t.cleanup();
+  });
+
+  it('shows the preview image, served by the playground under a signed link, in the status message', async () => {
+    const [reply] = await bot.bot.handle({
+      kind: 'command',
+      name: 'imagine',
+      text: 'a red apple --steps 4 --seed 1',
+      ctx: { platform: 'slack', userId: 'U1', channelId: 'C1', isAdmin: false },
+    });
+    expect(reply?.type).toBe('queued');
+    const jobId = reply?.type === 'queued' ? reply.jobId : '';
+    bot.bot.conversations.recordChatMessage({ platform: 'slack', channelId: 'C1', messageId: '55.1', jobId });
+    await bot.core.queue.onIdle();
+    const updates = fake.of('chat.update').filter((c) => Array.isArray(c.args.blocks));
+    expect(updates.length).toBeGreaterThan(0);
+    const image = (updates[0]!.args.blocks as { type: string; image_url?: string }[]).find(
+      (b) => b.type === 'image',
+    )!;
+    expect(image.image_url).toMatch(
+      new RegExp(`^${webBase}/previews/${jobId}\\.png\\?sig=[\\w-]+&step=\\d$`),
+    );
+    // After the job the preview is gone; a forged signature never works.
+    const url = new URL(image.image_url!);
+    expect((await fetch(url)).status).toBe(404);
+    url.searchParams.set('sig', 'forged');
+    expect((await fetch(url)).status).toBe(403);
+    // While a job runs, its latest preview is served.
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
+    const running = { ...bot.core.store.getJob(jobId)!, id: 'run123' };
+    bot.core.queue.emit('progress', running, { step: 1, total: 4, preview: png });
+    const live = await fetch(`${webBase}${web.previewPath('run123')}`);
+    expect(live.status).toBe(200);
+    expect(Buffer.from(await live.arrayBuffer()).equals(Buffer.from(png))).toBe(true);
   });
 });

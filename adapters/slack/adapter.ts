@@ -37,6 +37,8 @@ export interface SlackOptions {
   readonly progressIntervalMs?: number;
   /** flowbot admins besides the workspace's admins and owners (SLACK_ADMIN_USERS). */
   readonly adminUsers?: readonly string[];
+  /** A public URL of a job's latest preview (with PUBLIC_URL set), for progress messages. */
+  readonly previewUrl?: (jobId: string) => string | undefined;
 }
 
 interface Where {
@@ -398,8 +400,21 @@ export class SlackAdapter {
         const status = this.status(job.id);
         if (!status) return;
         const text = progressText(job, progress.step, progress.total);
+        // With PUBLIC_URL, Slack shows the preview from the playground server (the step defeats caching).
+        const url = progress.preview ? this.options.previewUrl?.(job.id) : undefined;
+        const blocks = url
+          ? [
+              { type: 'section', text: { type: 'mrkdwn', text } },
+              { type: 'image', image_url: `${url}&step=${progress.step}`, alt_text: 'the image forming' },
+            ]
+          : undefined;
         void this.call('chat.update', () =>
-          this.client.chat.update({ channel: status.channelId, ts: status.messageId, text }),
+          this.client.chat.update({
+            channel: status.channelId,
+            ts: status.messageId,
+            text,
+            ...(blocks ? { blocks: blocks as never } : {}),
+          }),
         );
       },
       succeeded: (job) => {

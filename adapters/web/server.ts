@@ -71,6 +71,8 @@ export class WebAdapter {
   private readonly clients = new Set<ServerResponse>();
   private readonly lastProgress = new Map<string, number>();
   private hosts = new Set<string>();
+  /** The latest preview of each running job (any platform), for Slack's progress messages. */
+  private readonly previews = new Map<string, Uint8Array>();
 
   /** Refuses (ConfigError) a non-loopback address without WEB_TOKEN: that would open it to anyone. */
   constructor(options: WebOptions) {
@@ -115,6 +117,11 @@ export class WebAdapter {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** A preview link (relative to this server) for a job: signed, so job ids can't be guessed through. */
+  previewPath(jobId: string): string {
+    return `/previews/${jobId}.png?sig=${this.options.signer.tag(`preview:${jobId}`)}`;
+  }
+
   /** A mask-editor link (relative to this server) for an image. */
   editorPath(imageId: string, userId: string, platform: string, channelId: string): string {
     return `/editor?${this.options.signer.query(imageId, userId, platform, channelId)}`;
@@ -129,6 +136,9 @@ export class WebAdapter {
     // The mask editor: its signed link (one image, one owner, 15 minutes) is its only credential.
     if (req.method === 'GET' && url.pathname === '/editor') return this.editorPage(url, res);
     if (req.method === 'GET' && EDITOR_ASSETS.has(url.pathname)) return this.staticFile(url.pathname, res);
+    const preview = /^\/previews\/([a-z0-9]{4,12})\.png$/.exec(url.pathname);
+    if (req.method === 'GET' && preview)
+      return this.preview(preview[1]!, url.searchParams.get('sig') ?? '', res);
     if (req.method === 'GET' && imageMatch && this.signedFor(url, imageMatch[1]!))
       return this.image(imageMatch[1]!, false, res);
     if (req.method === 'POST' && url.pathname === '/api/editor') {
@@ -403,7 +413,26 @@ export class WebAdapter {
     for (const client of this.clients) client.write(data);
   }
 
+  private preview(jobId: string, sig: string, res: ServerResponse): void {
+    if (!this.options.signer.checkTag(`preview:${jobId}`, sig)) {
+      this.json(res, 403, { error: 'Not a valid preview link.' });
+      return;
+    }
+    const png = this.previews.get(jobId);
+    if (!png) {
+      this.json(res, 404, { error: 'No preview for that job (it may have finished).' });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' });
+    res.end(png);
+  }
+
   private subscribe(): void {
+    const queue = this.options.core.queue;
+    queue.on('progress', (job, progress) => progress.preview && this.previews.set(job.id, progress.preview));
+    queue.on('succeeded', (job) => this.previews.delete(job.id));
+    queue.on('failed', (job) => this.previews.delete(job.id));
+    queue.on('cancelled', (job) => this.previews.delete(job.id));
     watchJobs(this.options.core.queue, PLATFORM, {
       started: (job) => this.broadcast({ type: 'progress', jobId: job.id, step: 0, total: 1 }),
       progress: (job, progress) => {

@@ -13,7 +13,7 @@ export class TestBot {
   readonly bot: Bot;
   private messageCounter = 0;
 
-  constructor(dataDir: string, env: Record<string, string> = {}) {
+  constructor(dataDir: string, env: Record<string, string> = {}, options: { previewEvery?: number } = {}) {
     const config = loadConfig({
       env: {
         DATA_DIR: dataDir,
@@ -24,7 +24,7 @@ export class TestBot {
         ...env,
       },
     });
-    this.core = createCore(config, { threads: 1, previewEvery: 0 });
+    this.core = createCore(config, { threads: 1, previewEvery: options.previewEvery ?? 0 });
     this.bot = createBot(this.core);
     this.core.queue.recover();
   }
