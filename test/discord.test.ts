@@ -12,6 +12,7 @@ import { APP, CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.j
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const ALICE = user('960000000000000001', 'alice');
+const ADMIN_ROLE = '980000000000000001';
 const member = (u: Record<string, unknown>) => ({
   user: u,
   roles: [],
@@ -60,6 +61,7 @@ describe('Discord adapter', () => {
       apiUrl: `${fake.base}/api`,
       guildId: GUILD,
       progressIntervalMs: 0,
+      adminRole: ADMIN_ROLE,
     });
     await adapter.start();
     return adapter;
@@ -428,5 +430,47 @@ describe('Discord adapter', () => {
     const posted = await answer(dm, before + 1);
     expect(posted.image).toMatchObject({ userId: bob.id, prompt: 'a pear' });
     expect(fake.of('POST', /\/users\/@me\/channels$/).at(-1)!.body).toMatchObject({ recipient_id: bob.id });
+  });
+  it('admins are members with Manage Server or DISCORD_ADMIN_ROLE', async () => {
+    const settings = (who: Record<string, unknown>) => {
+      fake.dispatch(
+        'INTERACTION_CREATE',
+        interaction(
+          2,
+          {
+            id: '2',
+            name: 'settings',
+            type: 1,
+            options: [{ name: 'what', type: 3, value: 'admin max-n 2' }],
+          },
+          { member: who },
+        ),
+      );
+    };
+    const answered = (text: string) =>
+      waitFor(
+        () => fake.of('PATCH', /\/webhooks\/.*@original/).some((c) => String(c.body.content).includes(text)),
+        5000,
+        text,
+      );
+    settings(member(ALICE));
+    await answered('Only admins can change channel defaults and server limits.');
+    settings({ ...member(user('960000000000000003', 'carol')), roles: [ADMIN_ROLE] });
+    await answered('max-n is now 2.');
+    settings({ ...member(user('960000000000000004', 'dave')), permissions: String(1071698660929n | 32n) });
+    await waitFor(
+      () =>
+        fake
+          .of('PATCH', /\/webhooks\/.*@original/)
+          .filter((c) => String(c.body.content).includes('max-n is now 2.')).length === 2,
+      5000,
+      'the second',
+    );
+    await bot.bot.handle({
+      kind: 'command',
+      name: 'settings',
+      text: 'admin max-n reset',
+      ctx: { platform: 'discord', userId: 'x', channelId: CHANNEL, isAdmin: true },
+    });
   });
 });

@@ -133,6 +133,18 @@ export class FakeDiscord {
             mentionable: false,
             flags: 0,
           },
+          // A plain role, for DISCORD_ADMIN_ROLE tests.
+          {
+            id: '980000000000000001',
+            name: 'flowbot-admins',
+            permissions: '1071698660929',
+            position: 1,
+            color: 0,
+            hoist: false,
+            managed: false,
+            mentionable: false,
+            flags: 0,
+          },
         ],
         emojis: [],
         features: [],
