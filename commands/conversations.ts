@@ -33,6 +33,11 @@ export class Conversations {
     return this.store.latestImageInThread(platform, channelId, threadId);
   }
 
+  /** The latest image message of a whole channel (the playground's one conversation). */
+  latestImageInChannel(platform: string, channelId: string): ChatMessageRecord | undefined {
+    return this.store.latestImageInThread(platform, channelId, channelId);
+  }
+
   /** The messages that show a job (its status message among them). */
   chatMessagesOfJob(jobId: string): ChatMessageRecord[] {
     return this.store.chatMessagesOfJob(jobId);

@@ -283,3 +283,34 @@ describe('a playground only its own page can drive', () => {
     expect(page.body.match(/<!doctype/gi)).toHaveLength(1);
   });
 });
+
+describe('the playground conversation', () => {
+  const post = async (text: string) => {
+    const answer = await send(openPort, {
+      method: 'POST',
+      path: '/api/message',
+      headers: { 'content-type': 'application/json', ...local(openPort) },
+      body: JSON.stringify({ text }),
+    });
+    return JSON.parse(answer.body) as {
+      replies: { type: string; entry?: { image?: { imageId: string } | null } }[];
+    };
+  };
+
+  it('an edit typed without choosing a message applies to the latest image; a description is a new prompt', async () => {
+    await post('a red apple --n 1 --steps 2 --seed 4');
+    await core.queue.onIdle();
+    const latest = bot.conversations.latestImageInChannel('web', 'playground')!;
+    const edited = await post('darker');
+    const entry = edited.replies.find((r) => r.type === 'entry')!;
+    const record = core.store.getImage(entry.entry!.image!.imageId)!;
+    expect(record).toMatchObject({ operation: 'edit', parentId: latest.imageId });
+    const fresh = await post('a green pear --n 1 --steps 2');
+    expect(fresh.replies[0]).toMatchObject({ type: 'entry' });
+    await core.queue.onIdle();
+    const newest = core.store.getImage(
+      bot.conversations.latestImageInChannel('web', 'playground')!.imageId!,
+    )!;
+    expect(newest).toMatchObject({ operation: 'generate', prompt: 'a green pear' });
+  });
+});

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import path from 'node:path';
 import type { Bot } from '../../commands/bot.js';
 import type { ChatLogEntry } from '../../commands/conversations.js';
+import { readsAsEdit } from '../../commands/grammar.js';
 import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../commands/types.js';
 import type { Core } from '../../src/app.js';
 import { ConfigError, publicMessage } from '../../src/errors.js';
@@ -216,8 +217,14 @@ export class WebAdapter {
     });
     this.broadcast({ type: 'entry', entry: this.entryJson(user) });
     let event: InboundEventInput;
-    if (replyTo) {
-      event = { kind: 'reply', text, target: { channelId: CHANNEL, messageId: replyTo }, ctx: this.ctx() };
+    // Text that reads as an edit, sent without choosing a message, edits the latest image.
+    const latest =
+      !replyTo && readsAsEdit(text)
+        ? this.conversations().latestImageInChannel(PLATFORM, CHANNEL)
+        : undefined;
+    const target = replyTo ?? latest?.messageId;
+    if (target) {
+      event = { kind: 'reply', text, target: { channelId: CHANNEL, messageId: target }, ctx: this.ctx() };
     } else {
       const command = /^\/(\w+)\s*([\s\S]*)$/.exec(text);
       event = command
