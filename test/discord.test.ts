@@ -155,28 +155,7 @@ describe('Discord adapter', () => {
 
   it('a reply "make it night" posts a new PNG replying to it', async () => {
     const { messageId } = await imageOf(undefined, 0);
-    const replyId = fake.nextId();
-    fake.dispatch('MESSAGE_CREATE', {
-      id: replyId,
-      channel_id: CHANNEL,
-      guild_id: GUILD,
-      author: ALICE,
-      member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
-      content: 'make it night',
-      timestamp: new Date().toISOString(),
-      edited_timestamp: null,
-      tts: false,
-      mention_everyone: false,
-      mentions: [],
-      mention_roles: [],
-      attachments: [],
-      embeds: [],
-      pinned: false,
-      type: 19,
-      flags: 0,
-      components: [],
-      message_reference: { message_id: messageId, channel_id: CHANNEL, guild_id: GUILD },
-    });
+    const replyId = message(CHANNEL, 'make it night', messageId);
     await waitFor(() => fake.posted().length === 3, 20_000, 'the refined image');
     const post = fake.posted()[2]!;
     expect(post.body.message_reference).toMatchObject({ message_id: replyId });
