@@ -3,9 +3,8 @@
  * no diffusion and no queue. The result is stored with operation `edit` and its parent, so it has a
  * lineage, buttons and undo like any other image.
  */
-import { saveImage } from '../src/jobs.js';
+import { loadImagePixels, saveImage } from '../src/jobs.js';
 import { applyEdit, describeEdit, type ExactEdit } from '../src/pipeline/edits.js';
-import { readImage } from '../src/pipeline/image.js';
 import type { ImageRecord } from '../src/store/store.js';
 import { type CommandDeps, checkAllowed, viewOf } from './context.js';
 import { type ChatContext, type Reply, say } from './types.js';
@@ -19,7 +18,7 @@ export async function exactEdit(
 ): Promise<Reply> {
   const refused = checkAllowed(deps, ctx);
   if (refused) return say(refused.message);
-  const pixels = await readImage(deps.files.resolve(image.filePath));
+  const pixels = await loadImagePixels(deps, image);
   const edited = await applyEdit(pixels, edit);
   const what = describeEdit(edit);
   const saved = await saveImage(deps, edited, {

@@ -8,7 +8,7 @@ import { ErrorCode, UserError } from '../src/errors.js';
 import { estimatePeakMB, largestSize, maxArea } from '../src/pipeline/budget.js';
 import { canvasFor } from '../src/pipeline/canvas.js';
 import type { ModelSpec } from '../src/pipeline/model.js';
-import type { CommandDeps, JobRequest } from './context.js';
+import { type CommandDeps, type JobRequest, requireImage } from './context.js';
 import { adminSettings, type Defaults } from './settings-model.js';
 import type { ChatContext } from './types.js';
 
@@ -103,13 +103,6 @@ function checkMemory(
   );
 }
 
-/** The parent image of an edit, for its size and model. */
-function parentOf(deps: CommandDeps, parentId: string) {
-  const parent = deps.store.getImage(parentId);
-  if (!parent) throw new UserError(ErrorCode.ImageNotFound, `I can't find the image #${parentId}.`);
-  return parent;
-}
-
 /**
  * Steps and image counts within the limits. What a person asks for explicitly (a flag, "150 steps", a
  * setting) is refused with a message before it gets here; what a job inherits (an image's steps, a
@@ -143,7 +136,7 @@ export function checkJob(deps: CommandDeps, request: JobRequest, limits: Limits)
     case 'variation':
     case 'inpaint': {
       const p = request.params;
-      const parent = parentOf(deps, p.parentId);
+      const parent = requireImage(deps, p.parentId);
       const spec = deps.models.get(p.model);
       const { width, height } = parent;
       return checkSize(spec, width, height, limits) ?? checkMemory(spec, width, height, p.guidance, limits);
@@ -151,14 +144,14 @@ export function checkJob(deps: CommandDeps, request: JobRequest, limits: Limits)
     case 'outpaint': {
       // The canvas is fitted to the model's area; what remains to check is the memory for it.
       const p = request.params;
-      const parent = parentOf(deps, p.parentId);
+      const parent = requireImage(deps, p.parentId);
       const spec = deps.models.get(p.model);
       const canvas = canvasFor(parent.width, parent.height, p.outpaint, maxArea(spec), spec.sizeMultiple);
       return checkMemory(spec, canvas.width, canvas.height, p.guidance, limits);
     }
     case 'upscale': {
       const p = request.params;
-      const parent = parentOf(deps, p.parentId);
+      const parent = requireImage(deps, p.parentId);
       const [width, height] = [parent.width * p.scale, parent.height * p.scale];
       if (Math.max(width, height) > limits.maxOutputSide) {
         return new UserError(

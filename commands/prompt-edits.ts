@@ -4,10 +4,11 @@
  * background ("make the background blue"). Each says in its explanation what it did to the prompt and
  * how (img2img, a region, prompt weighting or a negative term).
  */
+
+import { loadImagePixels } from '../src/jobs.js';
 import { backgroundMask, subjectOf } from '../src/masks/background.js';
 import { parseRegion } from '../src/masks/regions.js';
 import { encodeMask } from '../src/pipeline/edits.js';
-import { readImage } from '../src/pipeline/image.js';
 import type { ImageRecord } from '../src/store/store.js';
 import { type CommandDeps, enqueue, truncate } from './context.js';
 import { exactEdit } from './edit.js';
@@ -83,7 +84,7 @@ export async function attribute(
 ): Promise<Reply> {
   const rewrite = applyAttribute(image.prompt, subject, word);
   if (!rewrite.ok) return notInPrompt(image, subject);
-  const background = await backgroundMask(await readImage(deps.files.resolve(image.filePath)));
+  const background = await backgroundMask(await loadImagePixels(deps, image));
   if (background.method === 'backdrop') {
     const mask = await saveMask(
       deps,
@@ -172,7 +173,7 @@ export async function repaintBackground(
   image: ImageRecord,
   prompt: string,
 ): Promise<Reply> {
-  const pixels = await readImage(deps.files.resolve(image.filePath));
+  const pixels = await loadImagePixels(deps, image);
   const { mask, method } = await backgroundMask(pixels);
   const colour = plainColour(prompt);
   if (method === 'backdrop' && colour) {

@@ -18,9 +18,10 @@ import {
 import { exactEdit } from './edit.js';
 import { type Interpretation, interpretReply, type ParamChanges } from './grammar.js';
 import { checkSteps, limitsFor } from './limits.js';
-import { attribute, repaintBackground, substituteWord, weigh } from './prompt-edits.js';
+import { attribute, reimagine, repaintBackground, substituteWord, weigh } from './prompt-edits.js';
 import { inpaint, lastMask, maskFromUpload, maskFromWords } from './region.js';
 import { reroll } from './reroll.js';
+import { rewritePrompt } from './rewrite.js';
 import type { Attachment, ChatContext, Reply } from './types.js';
 import { say } from './types.js';
 import { biggerThan, upscale } from './upscale.js';
@@ -238,30 +239,29 @@ function refine(
   phrase: string,
   mode: 'append' | 'negative',
 ): Reply {
-  const prompt = mode === 'append' ? `${image.prompt}, ${phrase}` : image.prompt;
-  const negativePrompt =
-    mode === 'negative' ? [image.negativePrompt, phrase].filter(Boolean).join(', ') : image.negativePrompt;
+  const { prompt, negativePrompt } = refined(image, phrase, mode);
   // The prompt before and after, so the line shows exactly what the reply did to it.
   const change =
     mode === 'negative'
       ? `"${truncate(prompt, 160)}" without "${truncate(phrase, 80)}"`
       : `"${truncate(image.prompt, 90)}" → "${truncate(prompt, 110)}"`;
-  const explanation = `Refined: ${change} · img2img ${REFINE_STRENGTH} · seed ${image.seed} · from #${image.id}`;
-  return enqueue(deps, ctx, {
-    kind: 'variation',
-    params: {
-      parentId: image.id,
-      prompt,
-      negativePrompt,
-      seed: image.seed,
-      strength: REFINE_STRENGTH,
-      steps: image.steps,
-      guidance: image.guidance,
-      n: 1,
-      model: image.model,
-      explanation,
-    },
+  return reimagine(deps, ctx, image, {
+    prompt,
+    negativePrompt,
+    strength: REFINE_STRENGTH,
+    explanation: `Refined: ${change} · img2img ${REFINE_STRENGTH} · seed ${image.seed} · from #${image.id}`,
   });
+}
+
+/** The prompt and negative prompt a refine leads to (the rewrite the corpus checks). */
+function refined(image: ImageRecord, phrase: string, mode: 'append' | 'negative') {
+  const change = rewritePrompt(image.prompt, image.negativePrompt, {
+    kind: 'refine',
+    phrase,
+    mode,
+    rule: 'text',
+  });
+  return change?.ok ? change : { prompt: image.prompt, negativePrompt: image.negativePrompt };
 }
 
 /** Seed, size, steps and strength changes: redo the image's own operation with them. */

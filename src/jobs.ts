@@ -122,7 +122,6 @@ function hooksFor(context: JobContext, previewEvery: number): RunHooks {
   };
 }
 
-/** Saves one image file and its record. */
 /** Encodes an image as PNG with its recipe, stores the file and records it with its lineage. */
 export async function saveImage(
   deps: Pick<ImageJobDeps, 'files' | 'store'>,
@@ -285,6 +284,36 @@ export function registerImageJobs(queue: JobQueue, deps: ImageJobDeps, models: M
       });
     },
   });
+  /** Repaints the mask of an image with the job's prompt; stored as an inpaint of the job's parent. */
+  const paint = async (
+    job: JobRecord,
+    context: JobContext,
+    p: InpaintParams | OutpaintParams,
+    painted: { image: RgbImage; mask: Float32Array },
+    stored: { maskId?: string; extra?: unknown },
+  ) => {
+    const result = await deps.pipeline.inpaint(
+      {
+        model: models.get(p.model),
+        ...painted,
+        prompt: p.prompt,
+        negativePrompt: p.negativePrompt,
+        seed: p.seed,
+        steps: p.steps,
+        guidance: p.guidance,
+        n: 1,
+      },
+      hooksFor(context, previewEvery),
+    );
+    return storeResults(deps, job, result, {
+      operation: 'inpaint',
+      prompt: p.prompt,
+      negativePrompt: p.negativePrompt,
+      model: p.model,
+      parentId: p.parentId,
+      ...stored,
+    });
+  };
   queue.register('inpaint', {
     handler: async (job, context) => {
       const p = job.params as InpaintParams;
@@ -292,29 +321,8 @@ export function registerImageJobs(queue: JobQueue, deps: ImageJobDeps, models: M
       const mask = deps.store.getMask(p.maskId);
       if (!mask) throw new UserError(ErrorCode.ImageNotFound, `The mask ${p.maskId} no longer exists.`);
       const image = await loadImagePixels(deps, parent);
-      const maskValues = await readMask(deps.files.resolve(mask.filePath), image);
-      const result = await deps.pipeline.inpaint(
-        {
-          model: models.get(p.model),
-          image,
-          mask: maskValues,
-          prompt: p.prompt,
-          negativePrompt: p.negativePrompt,
-          seed: p.seed,
-          steps: p.steps,
-          guidance: p.guidance,
-          n: 1,
-        },
-        hooksFor(context, previewEvery),
-      );
-      return storeResults(deps, job, result, {
-        operation: 'inpaint',
-        prompt: p.prompt,
-        negativePrompt: p.negativePrompt,
-        model: p.model,
-        parentId: parent.id,
-        maskId: mask.id,
-      });
+      const values = await readMask(deps.files.resolve(mask.filePath), image);
+      return paint(job, context, p, { image, mask: values }, { maskId: mask.id });
     },
   });
   queue.register('outpaint', {
@@ -324,25 +332,7 @@ export function registerImageJobs(queue: JobQueue, deps: ImageJobDeps, models: M
       const spec = models.get(p.model);
       const canvas = canvasFor(parent.width, parent.height, p.outpaint, maxArea(spec), spec.sizeMultiple);
       const built = await buildCanvas(await loadImagePixels(deps, parent), canvas);
-      const request = {
-        model: spec,
-        prompt: p.prompt,
-        negativePrompt: p.negativePrompt,
-        seed: p.seed,
-        steps: p.steps,
-      };
-      const result = await deps.pipeline.inpaint(
-        { ...request, guidance: p.guidance, image: built.image, mask: built.mask, n: 1 },
-        hooksFor(context, previewEvery),
-      );
-      return storeResults(deps, job, result, {
-        operation: 'inpaint',
-        prompt: p.prompt,
-        negativePrompt: p.negativePrompt,
-        model: p.model,
-        parentId: parent.id,
-        extra: { outpaint: p.outpaint, place: canvas.place },
-      });
+      return paint(job, context, p, built, { extra: { outpaint: p.outpaint, place: canvas.place } });
     },
   });
   queue.register('upscale', {

@@ -3,10 +3,10 @@
  * implementation, checked against OpenAI's reference ids), and any `tokenizer.json` (T5's Unigram
  * included) through the maintained @huggingface/tokenizers library.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ErrorCode, FlowbotError } from '../errors.js';
+import { FlowbotError } from '../errors.js';
 import { parseWeights, plainPrompt } from '../prompt/weights.js';
+import { folderError as fail, readJson } from './folder.js';
 import { ClipTokenizer } from './tokenizer.js';
 
 /** Where a model folder's tokenizer lives and how its sequences are padded. */
@@ -34,19 +34,6 @@ export interface PromptTokenizer {
   ids(text: string): Int32Array;
   /** The ids with each token's `(words:w)` weight (1 elsewhere; all 1 where weighting is unsupported). */
   weighted(text: string): { ids: Int32Array; weights: Float32Array };
-}
-
-function fail(file: string, problem: string): FlowbotError {
-  return new FlowbotError(ErrorCode.ModelInvalid, `${file}: ${problem}`);
-}
-
-function readJson(file: string): object {
-  if (!existsSync(file)) throw fail(file, 'missing');
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as object;
-  } catch (error) {
-    throw fail(file, `not valid JSON (${(error as Error).message})`);
-  }
 }
 
 /** Pads or truncates (max_length padding, truncation=True): a truncated sequence keeps its end token. */
@@ -92,7 +79,10 @@ function clipTokenizer(spec: Extract<TokenizerSpec, { kind: 'clip' }>): PromptTo
 function jsonTokenizer(spec: Extract<TokenizerSpec, { kind: 'json' }>): PromptTokenizer {
   let tokenizer: Tokenizer;
   try {
-    tokenizer = new Tokenizer(readJson(spec.file), spec.config ? readJson(spec.config) : {});
+    tokenizer = new Tokenizer(
+      readJson(spec.file) as object,
+      spec.config ? (readJson(spec.config) as object) : {},
+    );
   } catch (error) {
     if (error instanceof FlowbotError) throw error;
     throw fail(spec.file, `cannot be read as a tokenizer (${(error as Error).message})`);
