@@ -71,47 +71,34 @@ async function encodePrompt(
 }
 
 /**
- * The 2×2 patch order: entry k of the packed [B, (h/2)·(w/2), 4C] tensor is this index of the latents
- * [B, C, h, w]; patch (i, j) holds channel c's pixel (2i + dy, 2j + dx) at c·4 + dy·2 + dx.
+ * The 2×2 patch order of one image: entry k of the packed [(h/2)·(w/2), 4C] tensor is this index of the
+ * latents [C, h, w]; patch (i, j) holds channel c's pixel (2i + dy, 2j + dx) at c·4 + dy·2 + dx.
+ * Built once per denoiser, since the geometry is fixed for every step.
  */
-function patchOrder(batch: number, channels: number, h: number, w: number): Int32Array {
-  const order = new Int32Array(batch * channels * h * w);
+function patchOrder(channels: number, h: number, w: number): Int32Array {
+  const order = new Int32Array(channels * h * w);
   let k = 0;
-  for (let b = 0; b < batch; b++)
-    for (let i = 0; i < h / 2; i++)
-      for (let j = 0; j < w / 2; j++)
-        for (let c = 0; c < channels; c++)
-          for (let dy = 0; dy < 2; dy++)
-            for (let dx = 0; dx < 2; dx++)
-              order[k++] = ((b * channels + c) * h + 2 * i + dy) * w + 2 * j + dx;
+  for (let i = 0; i < h / 2; i++)
+    for (let j = 0; j < w / 2; j++)
+      for (let c = 0; c < channels; c++)
+        for (let dy = 0; dy < 2; dy++)
+          for (let dx = 0; dx < 2; dx++) order[k++] = (c * h + 2 * i + dy) * w + 2 * j + dx;
   return order;
 }
 
-/** [B, C, h, w] → [B, (h/2)·(w/2), 4C]. */
-export function packLatents(
-  latents: Float32Array,
-  batch: number,
-  channels: number,
-  h: number,
-  w: number,
-): Float32Array {
-  const order = patchOrder(batch, channels, h, w);
+/** [B, C, h, w] → [B, (h/2)·(w/2), 4C], image by image in the given {@link patchOrder}. */
+function packLatents(latents: Float32Array, order: Int32Array): Float32Array {
   const out = new Float32Array(latents.length);
-  for (let k = 0; k < order.length; k++) out[k] = latents[order[k]!]!;
+  for (let base = 0; base < latents.length; base += order.length)
+    for (let k = 0; k < order.length; k++) out[base + k] = latents[base + order[k]!]!;
   return out;
 }
 
 /** The inverse of {@link packLatents}. */
-export function unpackLatents(
-  packed: Float32Array,
-  batch: number,
-  channels: number,
-  h: number,
-  w: number,
-): Float32Array {
-  const order = patchOrder(batch, channels, h, w);
+function unpackLatents(packed: Float32Array, order: Int32Array): Float32Array {
   const out = new Float32Array(packed.length);
-  for (let k = 0; k < order.length; k++) out[order[k]!] = packed[k]!;
+  for (let base = 0; base < packed.length; base += order.length)
+    for (let k = 0; k < order.length; k++) out[base + order[k]!] = packed[base + k]!;
   return out;
 }
 
@@ -164,6 +151,7 @@ export const flux: ModelFamily = {
     const { height: h, width: w } = geometry;
     const tokens = (h / 2) * (w / 2);
     const imageRows = imageIds(geometry);
+    const order = patchOrder(channels, h, w);
     return {
       inChannels: packedWidth / 4,
       batchDynamic: isDynamic(sample!.shape[0]),
@@ -172,7 +160,7 @@ export const flux: ModelFamily = {
         const textTokens = hidden.dims[1]!;
         return {
           hidden_states: {
-            data: packLatents(data, batch, channels, h, w),
+            data: packLatents(data, order),
             dims: [batch, tokens, packedWidth],
           },
           encoder_hidden_states: hidden,
@@ -183,14 +171,8 @@ export const flux: ModelFamily = {
           ...(guidanceInput ? { guidance: timestepTensor(guidanceInput, guidance, batch) } : {}),
         };
       },
-      prediction: (outputs, batch) =>
-        unpackLatents(
-          outputOf(model, outputs, 'out_hidden_states').data as Float32Array,
-          batch,
-          channels,
-          h,
-          w,
-        ),
+      prediction: (outputs) =>
+        unpackLatents(outputOf(model, outputs, 'out_hidden_states').data as Float32Array, order),
     };
   },
 };
