@@ -1,73 +1,101 @@
-/** The parameters of each image job kind, as stored with the job (they cross restarts, so they are plain data). */
-import type { Outpaint } from './pipeline/canvas.js';
-import type { SchedulerName } from './prompt/params.js';
+/**
+ * The parameters of each image job kind, as zod schemas. They are stored with the job and, with
+ * `REDIS_URL`, cross a process boundary to a worker, so both paths validate them with these schemas
+ * before any image work starts. The bounds are sanity bounds on the wire; the user-facing limits are
+ * checked earlier, in `commands/limits.ts`.
+ */
+import { z } from 'zod';
+import { SCHEDULER_NAMES } from './prompt/params.js';
+
+const text = z.string().max(8000);
+const seed = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 32);
+const steps = z.number().int().min(0).max(1000);
+const guidance = z.number().min(0).max(100);
+const side = z.number().int().min(8).max(16384);
+const id = z.string().min(1).max(64);
+const model = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/);
 
 /** Parameters shared by every image job. */
-export interface Common {
+const common = {
   /** One line saying how flowbot understood the request; shown with the result. */
-  readonly explanation: string;
-}
+  explanation: z.string().max(4000),
+};
+
+const prompted = {
+  ...common,
+  prompt: text,
+  negativePrompt: text,
+  seed,
+  steps,
+  guidance,
+  model,
+};
 
 /** A text-to-image job. */
-export interface GenerateParams extends Common {
-  readonly prompt: string;
-  readonly negativePrompt: string;
-  readonly seed: number;
-  readonly steps: number;
-  readonly guidance: number;
-  readonly width: number;
-  readonly height: number;
-  readonly n: number;
-  readonly model: string;
-  readonly scheduler?: SchedulerName;
+export const generateParamsSchema = z.object({
+  ...prompted,
+  width: side,
+  height: side,
+  n: z.number().int().min(1).max(16),
+  scheduler: z.enum(SCHEDULER_NAMES).optional(),
   /** Set for rerolls and parameter edits: the image this one replaces in the conversation. */
-  readonly parentId?: string;
+  parentId: id.optional(),
   /** Seed-jitter variations of an image: blend towards this seed's noise. */
-  readonly jitter?: { readonly seed: number; readonly amount: number };
-}
+  jitter: z.object({ seed, amount: z.number().min(0).max(1) }).optional(),
+});
 
 /** An image-to-image job. */
-export interface VaryParams extends Common {
-  readonly parentId: string;
-  readonly prompt: string;
-  readonly negativePrompt: string;
-  readonly seed: number;
-  readonly strength: number;
-  readonly steps: number;
-  readonly guidance: number;
-  readonly n: number;
-  readonly model: string;
-  readonly scheduler?: SchedulerName;
-}
+export const varyParamsSchema = z.object({
+  ...prompted,
+  parentId: id,
+  strength: z.number().min(0).max(1),
+  n: z.number().int().min(1).max(16),
+  scheduler: z.enum(SCHEDULER_NAMES).optional(),
+});
 
 /** An inpainting job. */
-export interface InpaintParams extends Common {
-  readonly parentId: string;
-  readonly maskId: string;
-  readonly prompt: string;
-  readonly negativePrompt: string;
-  readonly seed: number;
-  readonly steps: number;
-  readonly guidance: number;
-  readonly model: string;
-}
+export const inpaintParamsSchema = z.object({ ...prompted, parentId: id, maskId: id });
+
+/** How an outpainting job enlarges the canvas. */
+export const outpaintSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('zoom'), factor: z.number().min(1).max(4) }),
+  z.object({ kind: z.literal('pan'), direction: z.enum(['left', 'right', 'up', 'down']) }),
+  z.object({ kind: z.literal('widen'), axis: z.enum(['horizontal', 'vertical']) }),
+]);
 
 /** An outpainting job: zoom out, pan or widen, painting the new area of a larger canvas. */
-export interface OutpaintParams extends Common {
-  readonly parentId: string;
-  readonly outpaint: Outpaint;
-  readonly prompt: string;
-  readonly negativePrompt: string;
-  readonly seed: number;
-  readonly steps: number;
-  readonly guidance: number;
-  readonly model: string;
-}
+export const outpaintParamsSchema = z.object({ ...prompted, parentId: id, outpaint: outpaintSchema });
 
 /** An upscale job. */
-export interface UpscaleParams extends Common {
-  readonly parentId: string;
-  readonly scale: number;
-  readonly creative: boolean;
-  readonly seed: number;
-}
+export const upscaleParamsSchema = z.object({
+  ...common,
+  parentId: id,
+  scale: z.number().int().min(2).max(8),
+  creative: z.boolean(),
+  seed,
+});
+
+/** The schema of each image job kind, by kind. */
+export const JOB_PARAM_SCHEMAS = {
+  generate: generateParamsSchema,
+  variation: varyParamsSchema,
+  inpaint: inpaintParamsSchema,
+  outpaint: outpaintParamsSchema,
+  upscale: upscaleParamsSchema,
+} as const;
+
+/** An image job kind. */
+export type ImageJobKind = keyof typeof JOB_PARAM_SCHEMAS;
+
+/** The image job kinds, for iteration. */
+export const IMAGE_JOB_KINDS = Object.keys(JOB_PARAM_SCHEMAS) as ImageJobKind[];
+
+export type GenerateParams = z.infer<typeof generateParamsSchema>;
+export type VaryParams = z.infer<typeof varyParamsSchema>;
+export type InpaintParams = z.infer<typeof inpaintParamsSchema>;
+export type OutpaintParams = z.infer<typeof outpaintParamsSchema>;
+export type UpscaleParams = z.infer<typeof upscaleParamsSchema>;

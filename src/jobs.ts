@@ -1,30 +1,20 @@
 /**
- * The image job kinds the queue runs: generate, variation, inpaint and upscale. Each reads its
- * parameters from the stored job, runs the pipeline, writes PNGs atomically and records the images
- * with their lineage before the job is marked succeeded, so a result is never lost.
+ * The image job kinds the queue runs: generate, variation, inpaint, outpaint and upscale. For each job
+ * the front-end reads what it needs from the store into a work order, hands it to the executor
+ * (in-process, or a Redis worker), and stores the images that come back: PNGs written atomically and
+ * recorded with their lineage before the job is marked succeeded, so a result is never lost. Storing is
+ * idempotent per job, so a job delivered twice is still recorded once.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { ErrorCode, UserError } from './errors.js';
-import type {
-  GenerateParams,
-  InpaintParams,
-  OutpaintParams,
-  UpscaleParams,
-  VaryParams,
-} from './job-params.js';
-import { createLogger } from './log.js';
-import { maxArea } from './pipeline/budget.js';
-import { buildCanvas, canvasFor } from './pipeline/canvas.js';
-import { composeGrid, encodePng, type RgbImage, readImage, readMask } from './pipeline/image.js';
-import { loadModelSpec, loadUpscalerSpec, type ModelSpec, type UpscalerSpec } from './pipeline/model.js';
-import type { Pipeline, PipelineResult, RunHooks } from './pipeline/pipeline.js';
-import { pngText, schedulerFor } from './pipeline/request.js';
-import type { JobContext, JobQueue } from './queue/queue.js';
+import { IMAGE_JOB_KINDS, type ImageJobKind } from './job-params.js';
+import { composeGrid, encodePng, type RgbImage, readImage } from './pipeline/image.js';
+import { pngText } from './pipeline/request.js';
+import type { JobQueue } from './queue/queue.js';
 import type { FileStore } from './store/files.js';
-import type { ImageOperation, ImageRecord, JobRecord, Store } from './store/store.js';
-
-const log = createLogger('jobs');
+import type { ImageOperation, ImageRecord, JobRecord, NewImage, Store } from './store/store.js';
+import type { WorkExecutor } from './work/executor.js';
+import { type ParentInfo, parseParams, type WorkOrder, type WorkResult } from './work/order.js';
 
 export type {
   GenerateParams,
@@ -33,6 +23,7 @@ export type {
   UpscaleParams,
   VaryParams,
 } from './job-params.js';
+export { ModelRegistry } from './work/models.js';
 
 /** What every image job returns: the images made, and the grid when there are several. */
 export interface ImageJobResult {
@@ -40,85 +31,48 @@ export interface ImageJobResult {
   readonly gridId: string | null;
 }
 
-/** What the job kinds need. */
+/** What the job kinds need on the front-end. */
 export interface ImageJobDeps {
   readonly store: Store;
   readonly files: FileStore;
-  readonly pipeline: Pipeline;
-  readonly modelsDir: string;
-  readonly upscaler: string;
   /** Emit a preview every this many steps (0 = none). */
   readonly previewEvery?: number;
 }
 
-/** Resolves model folders by name, caching their specs. */
-export class ModelRegistry {
-  private readonly cache = new Map<string, ModelSpec>();
-  private upscalerSpec: UpscalerSpec | null | undefined;
+/** The stored facts of an image, without the ones its file determines. */
+type ImageFacts = Omit<NewImage, 'width' | 'height' | 'filePath' | 'sha256'>;
 
-  constructor(
-    private readonly modelsDir: string,
-    private readonly upscalerName: string,
-  ) {}
-
-  /** The model folder `name`; a friendly error when there is none. */
-  get(name: string): ModelSpec {
-    let spec = this.cache.get(name);
-    if (!spec) {
-      try {
-        spec = loadModelSpec(path.join(this.modelsDir, name));
-      } catch (error) {
-        throw new UserError(
-          ErrorCode.ModelInvalid,
-          `The model "${name}" is not available (${(error as Error).message}).`,
-        );
-      }
-      this.cache.set(name, spec);
-    }
-    return spec;
-  }
-
-  /** Names of the model folders that load (for --model checks and autocomplete). */
-  list(): string[] {
-    let names: string[];
-    try {
-      names = readdirSync(this.modelsDir, { withFileTypes: true })
-        .filter(
-          (entry) =>
-            entry.isDirectory() &&
-            ['model.json', 'model_index.json'].some((f) =>
-              existsSync(path.join(this.modelsDir, entry.name, f)),
-            ),
-        )
-        .map((entry) => entry.name);
-    } catch {
-      names = [];
-    }
-    return names.sort();
-  }
-
-  /** The super-resolution model, or null for the Lanczos fallback. */
-  upscaler(): UpscalerSpec | null {
-    if (this.upscalerSpec === undefined) {
-      try {
-        this.upscalerSpec = loadUpscalerSpec(path.join(this.modelsDir, this.upscalerName));
-      } catch {
-        log.info('no super-resolution model; upscales use Lanczos', {
-          folder: path.join(this.modelsDir, this.upscalerName),
-        });
-        this.upscalerSpec = null;
-      }
-    }
-    return this.upscalerSpec;
-  }
-}
-
-function hooksFor(context: JobContext, previewEvery: number): RunHooks {
+/** Encodes an image as PNG with its recipe and writes the file; returns the row to record. */
+async function writeImageFile(
+  deps: Pick<ImageJobDeps, 'files'>,
+  image: RgbImage,
+  facts: ImageFacts,
+): Promise<NewImage> {
+  // The PNG carries the recipe only: who asked, and which job, stay in the store.
+  const png = await encodePng(
+    image,
+    pngText({
+      prompt: facts.prompt,
+      negativePrompt: facts.negativePrompt ?? '',
+      seed: facts.seed,
+      steps: facts.steps,
+      guidance: facts.guidance,
+      scheduler: facts.scheduler,
+      model: facts.model,
+      operation: facts.operation,
+      width: image.width,
+      height: image.height,
+      ...(facts.strength ? { strength: facts.strength } : {}),
+      parent: facts.parentId ?? null,
+    }),
+  );
+  const file = await deps.files.save('images', png);
   return {
-    signal: context.signal,
-    previewEvery,
-    onProgress: (p) =>
-      context.reportProgress({ step: p.step, total: p.total, ...(p.preview ? { preview: p.preview } : {}) }),
+    ...facts,
+    width: image.width,
+    height: image.height,
+    filePath: file.relativePath,
+    sha256: file.sha256,
   };
 }
 
@@ -126,86 +80,9 @@ function hooksFor(context: JobContext, previewEvery: number): RunHooks {
 export async function saveImage(
   deps: Pick<ImageJobDeps, 'files' | 'store'>,
   image: RgbImage,
-  record: {
-    operation: ImageOperation;
-    prompt: string;
-    negativePrompt: string;
-    seed: number;
-    steps: number;
-    guidance: number;
-    scheduler: string;
-    model: string;
-    strength?: number | null;
-    parentId?: string | null;
-    maskId?: string | null;
-    userId: string;
-    jobId?: string | null;
-    cell: number | null;
-    extra?: unknown;
-  },
+  facts: ImageFacts,
 ): Promise<ImageRecord> {
-  const png = await encodePng(
-    image,
-    pngText({ ...record, width: image.width, height: image.height, parent: record.parentId ?? null }),
-  );
-  const file = await deps.files.save('images', png);
-  return deps.store.insertImage({
-    ...record,
-    width: image.width,
-    height: image.height,
-    filePath: file.relativePath,
-    sha256: file.sha256,
-  });
-}
-
-/** Stores a job's images (and a grid when there are several) in one go. */
-async function storeResults(
-  deps: ImageJobDeps,
-  job: JobRecord,
-  result: PipelineResult,
-  base: {
-    operation: ImageOperation;
-    prompt: string;
-    negativePrompt: string;
-    model: string;
-    strength?: number | null;
-    parentId?: string | null;
-    maskId?: string | null;
-    extra?: unknown;
-  },
-): Promise<ImageJobResult> {
-  const cells: ImageRecord[] = [];
-  for (let i = 0; i < result.images.length; i++) {
-    cells.push(
-      await saveImage(deps, result.images[i]!, {
-        ...base,
-        seed: result.seeds[i] ?? 0,
-        steps: result.steps,
-        guidance: result.guidance,
-        scheduler: result.scheduler,
-        userId: job.userId,
-        jobId: job.id,
-        cell: result.images.length > 1 ? i : null,
-      }),
-    );
-  }
-  let gridId: string | null = null;
-  if (cells.length > 1) {
-    const grid = await saveImage(deps, await composeGrid(result.images), {
-      ...base,
-      operation: 'grid',
-      seed: result.seeds[0] ?? 0,
-      steps: result.steps,
-      guidance: result.guidance,
-      scheduler: result.scheduler,
-      userId: job.userId,
-      jobId: job.id,
-      cell: null,
-      extra: { cells: cells.map((c) => c.id) },
-    });
-    gridId = grid.id;
-  }
-  return { imageIds: cells.map((c) => c.id), gridId };
+  return deps.store.insertImage(await writeImageFile(deps, image, facts));
 }
 
 /** Reads a stored image's pixels. */
@@ -222,160 +99,127 @@ function parentOf(deps: ImageJobDeps, id: string): ImageRecord {
   return parent;
 }
 
-/** Registers generate, variation, inpaint and upscale on the queue. */
-export function registerImageJobs(queue: JobQueue, deps: ImageJobDeps, models: ModelRegistry): void {
-  const previewEvery = deps.previewEvery ?? 0;
-  queue.register('generate', {
-    handler: async (job, context) => {
-      const p = job.params as GenerateParams;
-      const spec = models.get(p.model);
-      const result = await deps.pipeline.generate(
-        {
-          model: spec,
-          prompt: p.prompt,
-          negativePrompt: p.negativePrompt,
-          seed: p.seed,
-          steps: p.steps,
-          guidance: p.guidance,
-          width: p.width,
-          height: p.height,
-          n: p.n,
-          scheduler: schedulerFor(spec, p.scheduler),
-          ...(p.jitter ? { jitter: p.jitter } : {}),
-        },
-        hooksFor(context, previewEvery),
-      );
-      return storeResults(deps, job, result, {
-        operation: p.jitter ? 'variation' : 'generate',
-        prompt: p.prompt,
-        negativePrompt: p.negativePrompt,
-        model: p.model,
-        parentId: p.parentId ?? null,
-      });
-    },
-  });
-  queue.register('variation', {
-    handler: async (job, context) => {
-      const p = job.params as VaryParams;
-      const parent = parentOf(deps, p.parentId);
-      const spec = models.get(p.model);
-      const result = await deps.pipeline.vary(
-        {
-          model: spec,
-          image: await loadImagePixels(deps, parent),
-          prompt: p.prompt,
-          negativePrompt: p.negativePrompt,
-          seed: p.seed,
-          strength: p.strength,
-          steps: p.steps,
-          guidance: p.guidance,
-          n: p.n,
-          scheduler: schedulerFor(spec, p.scheduler),
-        },
-        hooksFor(context, previewEvery),
-      );
-      return storeResults(deps, job, result, {
-        operation: 'variation',
-        prompt: p.prompt,
-        negativePrompt: p.negativePrompt,
-        model: p.model,
-        strength: p.strength,
-        parentId: parent.id,
-      });
-    },
-  });
-  /** Repaints the mask of an image with the job's prompt; stored as an inpaint of the job's parent. */
-  const paint = async (
-    job: JobRecord,
-    context: JobContext,
-    p: InpaintParams | OutpaintParams,
-    painted: { image: RgbImage; mask: Float32Array },
-    stored: { maskId?: string; extra?: unknown },
-  ) => {
-    const result = await deps.pipeline.inpaint(
-      {
-        model: models.get(p.model),
-        ...painted,
-        prompt: p.prompt,
-        negativePrompt: p.negativePrompt,
-        seed: p.seed,
-        steps: p.steps,
-        guidance: p.guidance,
-        n: 1,
-      },
-      hooksFor(context, previewEvery),
-    );
-    return storeResults(deps, job, result, {
-      operation: 'inpaint',
-      prompt: p.prompt,
-      negativePrompt: p.negativePrompt,
-      model: p.model,
-      parentId: p.parentId,
-      ...stored,
-    });
+function parentInfo(parent: ImageRecord): ParentInfo {
+  return {
+    id: parent.id,
+    width: parent.width,
+    height: parent.height,
+    prompt: parent.prompt,
+    negativePrompt: parent.negativePrompt,
+    model: parent.model,
   };
-  queue.register('inpaint', {
-    handler: async (job, context) => {
-      const p = job.params as InpaintParams;
-      const parent = parentOf(deps, p.parentId);
-      const mask = deps.store.getMask(p.maskId);
-      if (!mask) throw new UserError(ErrorCode.ImageNotFound, `The mask ${p.maskId} no longer exists.`);
-      const image = await loadImagePixels(deps, parent);
-      const values = await readMask(deps.files.resolve(mask.filePath), image);
-      return paint(job, context, p, { image, mask: values }, { maskId: mask.id });
-    },
+}
+
+/** Reads from the store everything the job's work needs: parameters, parent image and mask files. */
+export async function prepareOrder(deps: ImageJobDeps, job: JobRecord): Promise<WorkOrder> {
+  const kind = job.kind as ImageJobKind;
+  const base = { jobId: job.id, kind, params: job.params, previewEvery: deps.previewEvery ?? 0 };
+  if (kind === 'generate') return { ...base, model: parseParams(kind, job.params).model };
+  const p = parseParams(kind, job.params);
+  const parent = parentOf(deps, p.parentId);
+  const image = await readFile(deps.files.resolve(parent.filePath));
+  const model = 'model' in p ? p.model : parent.model;
+  const order: WorkOrder = { ...base, model, parent: parentInfo(parent), image };
+  if (kind !== 'inpaint') return order;
+  const { maskId } = parseParams('inpaint', job.params);
+  const mask = deps.store.getMask(maskId);
+  if (!mask) throw new UserError(ErrorCode.ImageNotFound, `The mask ${maskId} no longer exists.`);
+  return { ...order, mask: await readFile(deps.files.resolve(mask.filePath)) };
+}
+
+/** The facts every image of the job shares, by kind. */
+function sharedFacts(deps: ImageJobDeps, job: JobRecord, result: WorkResult): ImageFacts {
+  const kind = job.kind as ImageJobKind;
+  const common = {
+    steps: result.steps,
+    guidance: result.guidance,
+    scheduler: result.scheduler,
+    userId: job.userId,
+    jobId: job.id,
+    seed: result.seeds[0] ?? 0,
+    cell: null,
+  };
+  if (kind === 'upscale') {
+    const p = parseParams(kind, job.params);
+    const parent = parentOf(deps, p.parentId);
+    return {
+      ...common,
+      operation: 'upscale',
+      prompt: parent.prompt,
+      negativePrompt: parent.negativePrompt,
+      seed: parent.seed,
+      steps: result.steps || parent.steps,
+      guidance: result.guidance || parent.guidance,
+      model: parent.model,
+      parentId: parent.id,
+      extra: result.extra ?? null,
+    };
+  }
+  const p = parseParams(kind, job.params);
+  const operation: ImageOperation =
+    kind === 'generate'
+      ? 'jitter' in p && p.jitter
+        ? 'variation'
+        : 'generate'
+      : kind === 'outpaint'
+        ? 'inpaint'
+        : kind;
+  return {
+    ...common,
+    operation,
+    prompt: p.prompt,
+    negativePrompt: p.negativePrompt,
+    model: p.model,
+    strength: 'strength' in p ? p.strength : null,
+    parentId: p.parentId ?? null,
+    maskId: 'maskId' in p ? p.maskId : null,
+    extra: result.extra ?? null,
+  };
+}
+
+/**
+ * Stores a job's images (and a grid when there are several). Files are written first; the rows are
+ * then recorded in one transaction that first removes any rows an interrupted earlier delivery of the
+ * same job left, so a job is recorded exactly once however often its result arrives.
+ */
+export async function storeResult(
+  deps: ImageJobDeps,
+  job: JobRecord,
+  result: WorkResult,
+): Promise<ImageJobResult> {
+  const shared = sharedFacts(deps, job, result);
+  const several = result.images.length > 1;
+  const cells: NewImage[] = [];
+  for (let i = 0; i < result.images.length; i++) {
+    const facts = {
+      ...shared,
+      seed: several ? (result.seeds[i] ?? 0) : shared.seed,
+      cell: several ? i : null,
+    };
+    cells.push(await writeImageFile(deps, result.images[i]!, facts));
+  }
+  const grid = several
+    ? await writeImageFile(deps, await composeGrid(result.images), { ...shared, operation: 'grid' })
+    : undefined;
+  return deps.store.transaction(() => {
+    deps.store.deleteImagesOfJob(job.id);
+    const cellIds = cells.map((cell) => deps.store.insertImage(cell).id);
+    const gridId = grid ? deps.store.insertImage({ ...grid, extra: { cells: cellIds } }).id : null;
+    return { imageIds: cellIds, gridId };
   });
-  queue.register('outpaint', {
-    handler: async (job, context) => {
-      const p = job.params as OutpaintParams;
-      const parent = parentOf(deps, p.parentId);
-      const spec = models.get(p.model);
-      const canvas = canvasFor(parent.width, parent.height, p.outpaint, maxArea(spec), spec.sizeMultiple);
-      const built = await buildCanvas(await loadImagePixels(deps, parent), canvas);
-      return paint(job, context, p, built, { extra: { outpaint: p.outpaint, place: canvas.place } });
-    },
-  });
-  queue.register('upscale', {
-    cheap: true,
-    handler: async (job, context) => {
-      const p = job.params as UpscaleParams;
-      const parent = parentOf(deps, p.parentId);
-      const upscaler = models.upscaler();
-      const result = await deps.pipeline.upscale(
-        {
-          image: await loadImagePixels(deps, parent),
-          scale: p.scale,
-          ...(upscaler ? { upscaler } : {}),
-          ...(p.creative
-            ? {
-                refine: {
-                  model: models.get(parent.model),
-                  prompt: parent.prompt,
-                  negativePrompt: parent.negativePrompt,
-                  seed: p.seed,
-                  strength: 0.25,
-                },
-              }
-            : {}),
-        },
-        hooksFor(context, previewEvery),
-      );
-      const saved = await saveImage(deps, result.images[0]!, {
-        operation: 'upscale',
-        prompt: parent.prompt,
-        negativePrompt: parent.negativePrompt,
-        seed: parent.seed,
-        steps: result.steps || parent.steps,
-        guidance: result.guidance || parent.guidance,
-        scheduler: result.scheduler,
-        model: parent.model,
-        parentId: parent.id,
-        userId: job.userId,
-        jobId: job.id,
-        cell: null,
-        extra: { scale: p.scale, creative: p.creative },
-      });
-      return { imageIds: [saved.id], gridId: null } satisfies ImageJobResult;
-    },
-  });
+}
+
+/** Registers every image job kind on the queue: prepare the order, run it on `executor`, store the result. */
+export function registerImageJobs(queue: JobQueue, deps: ImageJobDeps, executor: WorkExecutor): void {
+  for (const kind of IMAGE_JOB_KINDS) {
+    queue.register(kind, {
+      ...(kind === 'upscale' ? { cheap: true } : {}),
+      handler: async (job, context) => {
+        const order = await prepareOrder(deps, job);
+        const result = await executor.run(order, context);
+        context.signal.throwIfAborted();
+        return storeResult(deps, job, result);
+      },
+    });
+  }
 }

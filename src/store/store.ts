@@ -391,6 +391,14 @@ export class Store {
     return row ? toImage(row) : undefined;
   }
 
+  /**
+   * Removes the images an interrupted delivery of a job recorded before the job was marked finished;
+   * nothing refers to them yet. Their files stay (content-addressed, shared with any identical image).
+   */
+  deleteImagesOfJob(jobId: string): number {
+    return this.sql.deleteImagesOfJob.run(jobId).changes;
+  }
+
   /** Images a job produced, in cell order. */
   imagesOfJob(jobId: string): ImageRecord[] {
     return (this.sql.imagesOfJob.all(jobId) as Row[]).map(toImage);
@@ -613,6 +621,7 @@ function prepareStatements(db: Database.Database) {
     ),
     getImage: db.prepare('SELECT * FROM images WHERE id = ?'),
     imagesOfJob: db.prepare('SELECT * FROM images WHERE job_id = ? ORDER BY cell, created_at'),
+    deleteImagesOfJob: db.prepare('DELETE FROM images WHERE job_id = ?'),
     lineage: db.prepare(
       `WITH RECURSIVE chain(id, depth) AS (
          SELECT id, 0 FROM images WHERE id = ?

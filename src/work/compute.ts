@@ -1,0 +1,168 @@
+/**
+ * Computing a work order: the image work of a job, with no store and no files. The in-process executor
+ * and every Redis worker run this same function, so a job gives the same pixels on either path.
+ */
+import { ErrorCode, UserError } from '../errors.js';
+import { maxArea } from '../pipeline/budget.js';
+import { buildCanvas, canvasFor } from '../pipeline/canvas.js';
+import { type RgbImage, readImage, readMask } from '../pipeline/image.js';
+import type { Pipeline, PipelineResult, RunHooks } from '../pipeline/pipeline.js';
+import { schedulerFor } from '../pipeline/request.js';
+import type { JobContext } from '../queue/queue.js';
+import type { ModelRegistry } from './models.js';
+import { parseParams, type WorkOrder, type WorkResult } from './order.js';
+
+/** What computing needs: the pipeline and the models. */
+export interface ComputeDeps {
+  readonly pipeline: Pipeline;
+  readonly models: ModelRegistry;
+}
+
+function hooksFor(context: JobContext, previewEvery: number): RunHooks {
+  return {
+    signal: context.signal,
+    previewEvery,
+    onProgress: (p) =>
+      context.reportProgress({ step: p.step, total: p.total, ...(p.preview ? { preview: p.preview } : {}) }),
+  };
+}
+
+function inputImage(order: WorkOrder): Promise<RgbImage> {
+  if (!order.image)
+    throw new UserError(ErrorCode.ImageNotFound, `The image this ${order.kind} starts from is missing.`);
+  return readImage(Buffer.from(order.image));
+}
+
+function parentOf(order: WorkOrder) {
+  if (!order.parent)
+    throw new UserError(ErrorCode.ImageNotFound, `The image this ${order.kind} starts from is missing.`);
+  return order.parent;
+}
+
+function fromPipeline(result: PipelineResult, extra?: Record<string, unknown>): WorkResult {
+  return {
+    images: result.images,
+    seeds: result.seeds,
+    steps: result.steps,
+    guidance: result.guidance,
+    scheduler: result.scheduler,
+    ...(extra ? { extra } : {}),
+  };
+}
+
+/** Runs one work order and returns its images. Parameters are validated first. */
+export async function computeWork(
+  order: WorkOrder,
+  deps: ComputeDeps,
+  context: JobContext,
+): Promise<WorkResult> {
+  const hooks = hooksFor(context, order.previewEvery);
+  const { pipeline, models } = deps;
+  switch (order.kind) {
+    case 'generate': {
+      const p = parseParams('generate', order.params);
+      const spec = models.get(p.model);
+      const result = await pipeline.generate(
+        {
+          model: spec,
+          prompt: p.prompt,
+          negativePrompt: p.negativePrompt,
+          seed: p.seed,
+          steps: p.steps,
+          guidance: p.guidance,
+          width: p.width,
+          height: p.height,
+          n: p.n,
+          scheduler: schedulerFor(spec, p.scheduler),
+          ...(p.jitter ? { jitter: p.jitter } : {}),
+        },
+        hooks,
+      );
+      return fromPipeline(result);
+    }
+    case 'variation': {
+      const p = parseParams('variation', order.params);
+      const spec = models.get(p.model);
+      const result = await pipeline.vary(
+        {
+          model: spec,
+          image: await inputImage(order),
+          prompt: p.prompt,
+          negativePrompt: p.negativePrompt,
+          seed: p.seed,
+          strength: p.strength,
+          steps: p.steps,
+          guidance: p.guidance,
+          n: p.n,
+          scheduler: schedulerFor(spec, p.scheduler),
+        },
+        hooks,
+      );
+      return fromPipeline(result);
+    }
+    case 'inpaint': {
+      const p = parseParams('inpaint', order.params);
+      if (!order.mask) throw new UserError(ErrorCode.ImageNotFound, `The mask ${p.maskId} no longer exists.`);
+      const image = await inputImage(order);
+      const mask = await readMask(Buffer.from(order.mask), image);
+      return paint(deps, p, { image, mask }, hooks);
+    }
+    case 'outpaint': {
+      const p = parseParams('outpaint', order.params);
+      const parent = parentOf(order);
+      const spec = models.get(p.model);
+      const canvas = canvasFor(parent.width, parent.height, p.outpaint, maxArea(spec), spec.sizeMultiple);
+      const built = await buildCanvas(await inputImage(order), canvas);
+      return paint(deps, p, built, hooks, { outpaint: p.outpaint, place: canvas.place });
+    }
+    case 'upscale': {
+      const p = parseParams('upscale', order.params);
+      const parent = parentOf(order);
+      const upscaler = models.upscaler();
+      const result = await pipeline.upscale(
+        {
+          image: await inputImage(order),
+          scale: p.scale,
+          ...(upscaler ? { upscaler } : {}),
+          ...(p.creative
+            ? {
+                refine: {
+                  model: models.get(parent.model),
+                  prompt: parent.prompt,
+                  negativePrompt: parent.negativePrompt,
+                  seed: p.seed,
+                  strength: 0.25,
+                },
+              }
+            : {}),
+        },
+        hooks,
+      );
+      return fromPipeline(result, { scale: p.scale, creative: p.creative });
+    }
+  }
+}
+
+/** Repaints the mask of an image with the job's prompt (inpainting and outpainting). */
+async function paint(
+  deps: ComputeDeps,
+  p: { model: string; prompt: string; negativePrompt: string; seed: number; steps: number; guidance: number },
+  painted: { image: RgbImage; mask: Float32Array },
+  hooks: RunHooks,
+  extra?: Record<string, unknown>,
+): Promise<WorkResult> {
+  const result = await deps.pipeline.inpaint(
+    {
+      model: deps.models.get(p.model),
+      ...painted,
+      prompt: p.prompt,
+      negativePrompt: p.negativePrompt,
+      seed: p.seed,
+      steps: p.steps,
+      guidance: p.guidance,
+      n: 1,
+    },
+    hooks,
+  );
+  return fromPipeline(result, extra);
+}
