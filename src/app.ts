@@ -3,6 +3,8 @@
  * Adapters and the CLI receive this object; nothing else constructs these pieces.
  */
 import path from 'node:path';
+import { NO_WORKER_NOTICE, REDIS_WAIT_NOTICE, RedisExecutor } from './cluster/dispatcher.js';
+import { ImageWorker } from './cluster/worker.js';
 import type { Config } from './config.js';
 import { ModelRegistry, registerImageJobs } from './jobs.js';
 import { createLogger } from './log.js';
@@ -11,6 +13,7 @@ import { Pipeline } from './pipeline/pipeline.js';
 import { JobQueue } from './queue/queue.js';
 import { FileStore } from './store/files.js';
 import { Store } from './store/store.js';
+import { LocalExecutor, type WorkExecutor } from './work/executor.js';
 
 const log = createLogger('app');
 
@@ -22,16 +25,36 @@ export interface Core {
   readonly queue: JobQueue;
   readonly pipeline: Pipeline;
   readonly models: ModelRegistry;
+  /** With `REDIS_URL`: the dispatcher to the BullMQ workers (live workers, capacity). */
+  readonly cluster: RedisExecutor | undefined;
+  /** With `REDIS_URL` and `LOCAL_WORKER`: the worker this process runs. */
+  readonly localWorker: ImageWorker | undefined;
   /** Stops taking jobs, lets running ones finish within the grace period, and closes the store. */
   close(): Promise<void>;
 }
 
 /** Options of {@link createCore}. */
 export interface CoreOptions {
-  /** ONNX Runtime intra-op threads (0: all cores). */
+  /** ONNX Runtime intra-op threads (0: all cores); `ONNX_THREADS` by default. */
   readonly threads?: number;
   /** Progress previews every this many steps (0: none). */
   readonly previewEvery?: number;
+}
+
+/** The image-work side of a process: ONNX Runtime, the pipeline and the model folders. */
+export function createCompute(config: Config, options: CoreOptions = {}) {
+  const backend = new OnnxBackend({
+    executionProvider: config.executionProvider,
+    threads: options.threads ?? config.onnxThreads,
+    deviceId: config.deviceId,
+  });
+  const pipeline = new Pipeline(backend, {
+    vaeTile: config.vaeTile,
+    releaseTextEncoders: config.releaseTextEncoders,
+    memoryBudgetMB: config.memoryBudgetMB,
+  });
+  const models = new ModelRegistry(config.modelsDir, config.upscaler);
+  return { backend, pipeline, models };
 }
 
 /**
@@ -48,28 +71,21 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     maxJobsPerUser: config.maxJobsPerUser,
     timeoutMs: config.jobTimeoutSeconds * 1000,
   });
-  const backend = new OnnxBackend({
-    executionProvider: config.executionProvider,
-    threads: options.threads ?? 0,
-  });
-  const pipeline = new Pipeline(backend, {
-    vaeTile: config.vaeTile,
-    releaseTextEncoders: config.releaseTextEncoders,
-    memoryBudgetMB: config.memoryBudgetMB,
-  });
-  const models = new ModelRegistry(config.modelsDir, config.upscaler);
-  registerImageJobs(
-    queue,
-    {
-      store,
-      files,
-      pipeline,
-      modelsDir: config.modelsDir,
-      upscaler: config.upscaler,
-      previewEvery: options.previewEvery ?? 2,
-    },
-    models,
-  );
+  const { backend, pipeline, models } = createCompute(config, options);
+  const compute = { pipeline, models };
+  const cluster = config.redisUrl ? connectCluster(config.redisUrl, queue) : undefined;
+  const localWorker =
+    config.redisUrl && config.localWorker
+      ? new ImageWorker(compute, {
+          redisUrl: config.redisUrl,
+          concurrency: config.workerConcurrency,
+          lockSeconds: config.workerLockSeconds,
+        })
+      : undefined;
+  // An unreachable Redis is waited out (jobs wait, people are told), never fatal at start-up.
+  localWorker?.start().catch((error: unknown) => log.error('local image worker failed to start', { error }));
+  const executor: WorkExecutor = cluster ?? new LocalExecutor(compute);
+  registerImageJobs(queue, { store, files, previewEvery: options.previewEvery ?? 2 }, executor);
   let closed = false;
   return {
     config,
@@ -78,12 +94,36 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     queue,
     pipeline,
     models,
+    cluster,
+    localWorker,
     async close() {
       if (closed) return;
       closed = true;
-      await queue.close(config.shutdownGraceSeconds * 1000);
+      // The local worker finishes the jobs in hand while the queue still waits for their results.
+      await Promise.all([localWorker?.close(), queue.close(config.shutdownGraceSeconds * 1000)]);
+      await executor.close();
       await backend.dispose();
       store.close();
     },
   };
+}
+
+/**
+ * The Redis dispatcher, wired to the queue: the queue runs as many jobs as the live workers can take,
+ * and people whose job waits for a worker or for Redis are told so.
+ */
+function connectCluster(redisUrl: string, queue: JobQueue): RedisExecutor {
+  queue.setConcurrency(0);
+  const waitingNotice = () => (cluster.redisReachable ? NO_WORKER_NOTICE : REDIS_WAIT_NOTICE);
+  const cluster = new RedisExecutor({
+    redisUrl,
+    onCapacity: (capacity) => {
+      queue.setConcurrency(capacity);
+      if (capacity === 0) for (const job of queue.waitingOrder()) queue.notify(job.id, waitingNotice());
+    },
+    onNotice: (jobId, text) => queue.notify(jobId, text),
+  });
+  queue.on('queued', (job) => cluster.capacity === 0 && queue.notify(job.id, waitingNotice()));
+  cluster.start();
+  return cluster;
 }

@@ -25,6 +25,12 @@ export interface Config {
   readonly memoryBudgetMB: number;
   readonly maxOutputSide: number;
   readonly queueConcurrency: number;
+  readonly redisUrl: string | undefined;
+  readonly localWorker: boolean;
+  readonly workerConcurrency: number;
+  readonly workerLockSeconds: number;
+  readonly onnxThreads: number;
+  readonly deviceId: number;
   readonly maxJobsPerUser: number;
   readonly jobTimeoutSeconds: number;
   readonly shutdownGraceSeconds: number;
@@ -66,6 +72,9 @@ const url = z
   .url()
   .transform((value) => value.replace(/\/+$/, ''));
 const text = z.string().min(1);
+const boolean = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((value) => value === true || value === 'true' || value === '1' || value === 'yes');
 
 /** Every setting flowbot reads, in the order the README documents them. */
 export const SETTINGS: readonly SettingSpec[] = [
@@ -121,9 +130,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     env: 'RELEASE_TEXT_ENCODERS',
     key: 'releaseTextEncoders',
     expected: '"true" or "false" (also 1/0, yes/no)',
-    schema: z
-      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
-      .transform((value) => value === true || value === 'true' || value === '1' || value === 'yes'),
+    schema: boolean,
     defaultValue: false,
     description: 'Unload text encoders after each prompt (less memory for T5-XXL, slower prompts).',
   },
@@ -150,6 +157,57 @@ export const SETTINGS: readonly SettingSpec[] = [
     schema: integer(1, 64),
     defaultValue: 1,
     description: 'Jobs that run at the same time.',
+  },
+  {
+    env: 'REDIS_URL',
+    key: 'redisUrl',
+    expected: 'a redis:// or rediss:// URL',
+    schema: z.string().regex(/^rediss?:\/\/\S+$/),
+    secret: true,
+    description:
+      'Scale out: image jobs go through BullMQ on this Redis to `npm run worker` processes (see Scaling out).',
+  },
+  {
+    env: 'LOCAL_WORKER',
+    key: 'localWorker',
+    expected: '"true" or "false" (also 1/0, yes/no)',
+    schema: boolean,
+    defaultValue: true,
+    description:
+      'With REDIS_URL: `npm start` also runs one worker in-process. 0: the front-end does no image work.',
+  },
+  {
+    env: 'WORKER_CONCURRENCY',
+    key: 'workerConcurrency',
+    expected: 'an integer from 1 to 64',
+    schema: integer(1, 64),
+    defaultValue: 1,
+    description: 'Jobs one worker runs at the same time.',
+  },
+  {
+    env: 'WORKER_LOCK_SECONDS',
+    key: 'workerLockSeconds',
+    expected: 'an integer from 5 to 600 (seconds)',
+    schema: integer(5, 600),
+    defaultValue: 15,
+    description:
+      "A worker renews its job's lock every half of this; a killed worker's job runs again elsewhere after it.",
+  },
+  {
+    env: 'ONNX_THREADS',
+    key: 'onnxThreads',
+    expected: 'an integer from 0 to 256 (0 = every core)',
+    schema: integer(0, 256),
+    defaultValue: 0,
+    description: 'ONNX Runtime threads per process (set 1 to run one worker per core).',
+  },
+  {
+    env: 'DEVICE_ID',
+    key: 'deviceId',
+    expected: 'an integer from 0 to 63',
+    schema: integer(0, 63),
+    defaultValue: 0,
+    description: 'Which GPU a CUDA process uses (one worker per GPU).',
   },
   {
     env: 'MAX_JOBS_PER_USER',

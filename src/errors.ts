@@ -31,6 +31,8 @@ export const ErrorCode = {
   PromptBlocked: 'prompt_blocked',
   RateLimited: 'rate_limited',
   OverBudget: 'over_budget',
+  JobInvalid: 'job_invalid',
+  WorkerUnavailable: 'worker_unavailable',
   Internal: 'internal',
 } as const;
 

@@ -41,6 +41,8 @@ export interface BackendOptions {
   readonly executionProvider: ExecutionProvider;
   /** Intra-op threads; 0 lets ONNX Runtime choose (all cores). */
   readonly threads?: number;
+  /** Which GPU the CUDA provider uses. */
+  readonly deviceId?: number;
 }
 
 /** A loaded model. */
@@ -276,10 +278,12 @@ export class OnnxBackend {
   /** The provider in use: the one asked for, or the CPU after a fallback. */
   executionProvider: ExecutionProvider;
   private readonly threads: number;
+  private readonly deviceId: number;
   private readonly sessions = new Map<string, Promise<OnnxModel>>();
 
   constructor(options: BackendOptions) {
     this.threads = options.threads ?? 0;
+    this.deviceId = options.deviceId ?? 0;
     if (options.executionProvider === 'cuda' && !cudaAvailable()) {
       log.warn(
         "EXECUTION_PROVIDER=cuda was asked for, but ONNX Runtime's CUDA libraries are not installed; running on the CPU. Reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm install on a host with CUDA 12.",
@@ -312,7 +316,12 @@ export class OnnxBackend {
 
   private sessionOptions(): ort.InferenceSession.SessionOptions {
     return {
-      executionProviders: this.executionProvider === 'cpu' ? ['cpu'] : [this.executionProvider, 'cpu'],
+      executionProviders:
+        this.executionProvider === 'cpu'
+          ? ['cpu']
+          : this.executionProvider === 'cuda'
+            ? [{ name: 'cuda', deviceId: this.deviceId }, 'cpu']
+            : [this.executionProvider, 'cpu'],
       graphOptimizationLevel: 'all',
       ...(this.threads > 0
         ? { intraOpNumThreads: this.threads, interOpNumThreads: 1 }

@@ -53,6 +53,8 @@ export interface QueueEvents {
   succeeded: [job: JobRecord, result: unknown];
   failed: [job: JobRecord, error: FlowbotError | Error];
   cancelled: [job: JobRecord];
+  /** Something the person who asked should know while the job waits (a worker outage, say). */
+  notice: [job: JobRecord, text: string];
 }
 
 /** Options of {@link JobQueue}. */
@@ -158,12 +160,30 @@ export class JobQueue extends EventEmitter<QueueEvents> {
   private readonly settled = new Set<Promise<void>>();
   private readonly lastProgressWrite = new Map<string, number>();
   private closing = false;
+  private concurrency: number;
 
   constructor(store: Store, options: QueueOptions) {
     super();
     this.store = store;
     this.options = { maxAttempts: 3, progressWriteIntervalMs: 250, ...options };
-    this.pq = new PQueue({ concurrency: options.concurrency });
+    this.concurrency = options.concurrency;
+    this.pq = new PQueue({ concurrency: Math.max(1, options.concurrency) });
+  }
+
+  /**
+   * Changes how many jobs run at once; 0 holds every job in line. With Redis this follows the live
+   * workers' capacity, so that waiting jobs stay in this fair queue rather than in Redis.
+   */
+  setConcurrency(concurrency: number): void {
+    this.concurrency = concurrency;
+    this.pq.concurrency = Math.max(1, concurrency);
+    this.pump();
+  }
+
+  /** Tells the owner of a queued or running job something about it (emits `notice`). */
+  notify(jobId: string, text: string): void {
+    const job = this.running.get(jobId)?.job ?? this.waitingOrder().find((waiting) => waiting.id === jobId);
+    if (job) this.emit('notice', job, text);
   }
 
   /** Registers how jobs of `kind` are run. */
@@ -347,7 +367,7 @@ export class JobQueue extends EventEmitter<QueueEvents> {
 
   /** Hands waiting jobs to p-queue while it has free slots. */
   private pump(): void {
-    while (!this.closing && this.running.size < this.options.concurrency) {
+    while (!this.closing && this.running.size < this.concurrency) {
       const job = this.cheapLane.shift() ?? this.normalLane.shift();
       if (!job) return;
       this.start(job);

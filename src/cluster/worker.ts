@@ -1,0 +1,216 @@
+/**
+ * An image worker: stateless compute behind BullMQ. It takes jobs from the queue of every model folder
+ * it has, runs them with {@link computeWork} and returns the images as blobs. It keeps no store: the
+ * front-end records results. `npm run worker` runs one; `npm start` runs one in-process unless
+ * `LOCAL_WORKER=0`.
+ *
+ * - Concurrency is per process: one semaphore across all model queues.
+ * - Cancels arrive on a pub/sub channel (and a key, for a worker that was not listening), because
+ *   BullMQ's own cancel only reaches the worker it is called on.
+ * - A heartbeat tells the front-end how many jobs this worker can take and which models it has; the
+ *   front-end keeps no more jobs in Redis than the live workers can run.
+ * - `close()` finishes the jobs in hand first (SIGTERM); a killed worker's job is taken by another once
+ *   its lock expires.
+ */
+import os from 'node:os';
+import { type Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { asFlowbotError, ErrorCode, publicMessage, UserError } from '../errors.js';
+import { createLogger } from '../log.js';
+import type { JobProgress } from '../queue/queue.js';
+import { type ComputeDeps, computeWork } from '../work/compute.js';
+import { BlobStore, connect, HEARTBEAT_TTL_MS, KEYS, queueNameFor } from './redis.js';
+import { failureToWire, orderFromWire, resultToWire } from './wire.js';
+
+const log = createLogger('worker');
+
+/** Options of {@link ImageWorker}. */
+export interface ImageWorkerOptions {
+  readonly redisUrl: string;
+  readonly concurrency: number;
+  readonly lockSeconds: number;
+  /** Shown in logs and in the front-end's worker list; host and pid by default. */
+  readonly name?: string;
+}
+
+/** What a worker tells the front-end about itself. */
+export interface WorkerInfo {
+  readonly id: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly concurrency: number;
+  readonly models: string[];
+}
+
+/** A counting semaphore: the process-wide limit on jobs computed at once. */
+class Semaphore {
+  private readonly waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+/** The progress a worker publishes: a step count and, now and then, a preview as base64 PNG. */
+function progressToWire(progress: JobProgress): { step: number; total: number; preview?: string } {
+  return {
+    step: progress.step,
+    total: progress.total,
+    ...(progress.preview ? { preview: Buffer.from(progress.preview).toString('base64') } : {}),
+  };
+}
+
+/** A BullMQ worker over every model queue this process can serve. */
+export class ImageWorker {
+  readonly info: WorkerInfo;
+  private readonly redis: Redis;
+  private readonly subscriber: Redis;
+  private readonly blobs: BlobStore;
+  private readonly semaphore: Semaphore;
+  private readonly running = new Map<string, AbortController>();
+  private readonly workers: Worker[] = [];
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly deps: ComputeDeps,
+    private readonly options: ImageWorkerOptions,
+  ) {
+    this.redis = connect(options.redisUrl, 'blocking');
+    this.subscriber = connect(options.redisUrl, 'blocking');
+    this.blobs = new BlobStore(this.redis);
+    this.semaphore = new Semaphore(options.concurrency);
+    this.info = {
+      id: options.name ?? `${os.hostname()}-${process.pid}`,
+      host: os.hostname(),
+      pid: process.pid,
+      concurrency: options.concurrency,
+      models: deps.models.list(),
+    };
+  }
+
+  /** Connects, starts taking jobs and announces itself. */
+  async start(): Promise<void> {
+    if (this.info.models.length === 0)
+      log.warn('this worker has no model folders, so it can take no jobs', { worker: this.info.id });
+    await this.subscriber.subscribe(KEYS.cancelChannel);
+    this.subscriber.on('message', (_channel, jobId: string) => this.abort(jobId));
+    const lockDuration = this.options.lockSeconds * 1000;
+    for (const model of this.info.models) {
+      const worker = new Worker(queueNameFor(model), (job, token) => this.process(job, token), {
+        connection: connect(this.options.redisUrl, 'blocking'),
+        concurrency: this.options.concurrency,
+        lockDuration,
+        stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
+        // A job whose worker dies twice more is failed rather than tried for ever.
+        maxStalledCount: 2,
+        // Completed and failed jobs are kept for a day so that a restarted front-end can collect them.
+        removeOnComplete: { age: 24 * 3600 },
+        removeOnFail: { age: 24 * 3600 },
+      });
+      worker.on('error', (error) => log.warn('worker connection problem', { queue: model, error }));
+      this.workers.push(worker);
+    }
+    await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
+    await this.beat();
+    this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_TTL_MS / 3);
+    log.info('image worker ready', { ...this.info });
+  }
+
+  /** Jobs this worker is computing now. */
+  get activeCount(): number {
+    return this.running.size;
+  }
+
+  /**
+   * Stops taking jobs, finishes the ones in hand, and disconnects. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.heartbeat);
+      await Promise.all(this.workers.map((worker) => worker.close()));
+      await this.redis
+        .multi()
+        .zrem(KEYS.workers, this.info.id)
+        .hdel(KEYS.workerInfo, this.info.id)
+        .exec()
+        .catch(() => undefined);
+      this.subscriber.disconnect();
+      this.redis.disconnect();
+      log.info('image worker stopped', { worker: this.info.id });
+    })();
+    return this.closing;
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      await this.redis
+        .multi()
+        .zadd(KEYS.workers, Date.now() + HEARTBEAT_TTL_MS, this.info.id)
+        .hset(KEYS.workerInfo, this.info.id, JSON.stringify(this.info))
+        .exec();
+    } catch (error) {
+      log.debug('heartbeat failed; Redis unreachable', { error });
+    }
+  }
+
+  private abort(jobId: string): void {
+    const controller = this.running.get(jobId);
+    if (!controller) return;
+    log.info('cancelling a running job', { job: jobId, worker: this.info.id });
+    controller.abort(new UserError(ErrorCode.JobCancelled, 'Cancelled.'));
+  }
+
+  private async process(job: Job, _token?: string): Promise<unknown> {
+    const jobId = job.id ?? '';
+    const controller = new AbortController();
+    this.running.set(jobId, controller);
+    await this.semaphore.acquire();
+    let progress: Promise<unknown> = Promise.resolve();
+    try {
+      controller.signal.throwIfAborted();
+      if (await this.redis.exists(KEYS.cancelled(jobId)))
+        throw new UserError(ErrorCode.JobCancelled, 'Cancelled.');
+      const order = await orderFromWire(job.data, this.blobs);
+      if (!this.deps.models.has(order.model)) {
+        throw new UserError(
+          ErrorCode.WorkerUnavailable,
+          `The worker that took this job (${this.info.id}) does not have the model "${order.model}".`,
+        );
+      }
+      log.info('job started', { job: jobId, worker: this.info.id, kind: order.kind });
+      const started = Date.now();
+      const result = await computeWork(order, this.deps, {
+        signal: controller.signal,
+        reportProgress: (p) => {
+          // Progress goes out in order, and is all out before the result.
+          progress = progress.then(() => job.updateProgress(progressToWire(p))).catch(() => undefined);
+        },
+      });
+      controller.signal.throwIfAborted();
+      const wire = await resultToWire(result, this.blobs);
+      await progress;
+      log.info('job done', { job: jobId, worker: this.info.id, ms: Date.now() - started });
+      return wire;
+    } catch (error) {
+      const failure = asFlowbotError(error);
+      const message = publicMessage(error, log, 'job failed on worker', { job: jobId, worker: this.info.id });
+      if (failure.code === ErrorCode.JobCancelled) log.info('job cancelled', { job: jobId });
+      throw new Error(failureToWire(failure, message));
+    } finally {
+      this.running.delete(jobId);
+      this.semaphore.release();
+    }
+  }
+}

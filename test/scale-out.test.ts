@@ -1,0 +1,253 @@
+/**
+ * Scale-out on BullMQ: a front-end process and worker processes on a real `redis-server`. Every
+ * process is real (ONNX Runtime, SQLite, BullMQ); jobs run on the shipped model.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createCore } from '../src/app.js';
+import { NO_WORKER_NOTICE, REDIS_WAIT_NOTICE } from '../src/cluster/dispatcher.js';
+import { loadConfig } from '../src/config.js';
+import { Frontend, type FrontendEvent, type Proc, WorkerProc } from './helpers/cluster.js';
+import { haveRedisServer, RedisServer } from './helpers/redis.js';
+import { sleep, tempDir } from './helpers/tmp.js';
+
+const MODELS_DIR = path.resolve(import.meta.dirname, '..', 'models');
+
+/** A generate job on the shipped model; `steps` and `size` set how long it runs. */
+function params(seed: number, steps = 8, size = 64, n = 4) {
+  return {
+    explanation: 'test',
+    prompt: `a red apple ${seed}`,
+    negativePrompt: '',
+    seed,
+    steps,
+    guidance: 4,
+    width: size,
+    height: size,
+    n,
+    model: 'flowbot-emoji',
+  };
+}
+
+/** Images recorded per job (grids aside), read from the front-end's SQLite file. */
+function imagesPerJob(dataDir: string): Map<string, number> {
+  const db = new Database(path.join(dataDir, 'flowbot.db'), { readonly: true });
+  try {
+    const rows = db
+      .prepare(
+        "SELECT job_id AS job, COUNT(*) AS count FROM images WHERE operation != 'grid' GROUP BY job_id",
+      )
+      .all() as { job: string; count: number }[];
+    return new Map(rows.map((row) => [row.job, row.count]));
+  } finally {
+    db.close();
+  }
+}
+
+function count(events: FrontendEvent[], event: string, job: string): number {
+  return events.filter((e) => e.event === event && e.job === job).length;
+}
+
+describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
+  let redis: RedisServer;
+  let dirs: { dir: string; cleanup: () => void };
+  let procs: Proc[];
+
+  beforeEach(async () => {
+    dirs = tempDir('flowbot-scale-');
+    redis = await RedisServer.start(dirs.dir);
+    procs = [];
+  });
+
+  afterEach(async () => {
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    await redis.stop();
+    dirs.cleanup();
+  });
+
+  const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+    REDIS_URL: redis.url,
+    MODELS_DIR,
+    ONNX_THREADS: '1',
+    WORKER_LOCK_SECONDS: '5',
+    MAX_JOBS_PER_USER: '10',
+    ...extra,
+  });
+  const frontend = (extra: NodeJS.ProcessEnv = {}) => {
+    const fe = new Frontend(env({ DATA_DIR: path.join(dirs.dir, 'data'), LOCAL_WORKER: '0', ...extra }));
+    procs.push(fe);
+    return fe;
+  };
+  const worker = async () => {
+    const w = new WorkerProc(env());
+    procs.push(w);
+    await w.ready();
+    return w;
+  };
+
+  it('answers a burst from three people completely, in round-robin order, on two workers', async () => {
+    const [w1, w2] = await Promise.all([worker(), worker()]);
+    const fe = frontend();
+    await fe.waitEvent((e) => e.event === 'ready');
+    await fe.waitLine((line) => line.includes('capacity=2'), 10_000, 'two workers counted');
+    const users = ['alice', 'alice', 'alice', 'alice', 'bob', 'bob', 'carol', 'carol'];
+    const jobs = await fe.enqueueAll(users.map((user, i) => ({ user, params: params(i, 24, 128) })));
+    for (const job of jobs) await fe.waitEvent((e) => e.event === 'succeeded' && e.job === job);
+
+    const started = fe.events.filter((e) => e.event === 'started').map((e) => e.user);
+    // Alice's first two took both workers at once; the rest went by turns, as in-process: the users
+    // with waiting jobs in the order they first waited (alice, bob, carol), one job each per round.
+    expect(started).toEqual(['alice', 'alice', 'alice', 'bob', 'carol', 'alice', 'bob', 'carol']);
+    const images = imagesPerJob(path.join(dirs.dir, 'data'));
+    for (const job of jobs) {
+      expect(count(fe.events, 'succeeded', job)).toBe(1);
+      expect(images.get(job)).toBe(4);
+    }
+    // Both workers took a share, and no job ran twice.
+    expect(w1.startedJobs.length).toBeGreaterThan(0);
+    expect(w2.startedJobs.length).toBeGreaterThan(0);
+    expect(new Set([...w1.startedJobs, ...w2.startedJobs]).size).toBe(jobs.length);
+    // Progress and previews came through from the workers.
+    expect(fe.events.some((e) => e.event === 'progress' && e.preview === true)).toBe(true);
+  }, 120_000);
+
+  it('answers every job exactly once when a busy worker is killed with SIGKILL', async () => {
+    const [w1, w2] = await Promise.all([worker(), worker()]);
+    const fe = frontend();
+    await fe.waitEvent((e) => e.event === 'ready');
+    await fe.waitLine((line) => line.includes('capacity=2'), 10_000, 'two workers counted');
+    const jobs: string[] = [];
+    for (const [i, user] of ['alice', 'bob', 'carol', 'alice', 'bob', 'carol'].entries())
+      jobs.push(await fe.enqueue(user, params(i, 40, 128)));
+    await w1.waitLine((line) => line.includes('job started'), 30_000, 'w1 busy');
+    const victim = w1.startedJobs[0]!;
+    await fe.waitEvent((e) => e.event === 'progress' && e.job === victim);
+    const killedAt = Date.now();
+    await w1.kill('SIGKILL');
+    await fe.waitEvent((e) => e.event === 'notice' && e.job === victim, 60_000);
+    const requeuedMs = Date.now() - killedAt;
+    await w2.waitLine((line) => line.includes(`job started job=${victim}`), 60_000, 'the job taken over');
+    const takenOverMs = Date.now() - killedAt;
+    for (const job of jobs) await fe.waitEvent((e) => e.event === 'succeeded' && e.job === job, 120_000);
+    console.log(
+      `killed worker's job: back in the queue after ${requeuedMs} ms, started on the other worker after ${takenOverMs} ms (lock 5 s)`,
+    );
+
+    expect(fe.events.some((e) => e.event === 'failed')).toBe(false);
+    const images = imagesPerJob(path.join(dirs.dir, 'data'));
+    for (const job of jobs) {
+      expect(count(fe.events, 'succeeded', job)).toBe(1);
+      expect(images.get(job)).toBe(4);
+    }
+  }, 180_000);
+
+  it('loses and repeats nothing when the front-end is killed with jobs in flight', async () => {
+    await worker();
+    const dataDir = path.join(dirs.dir, 'data');
+    const first = frontend();
+    await first.waitEvent((e) => e.event === 'ready');
+    await first.waitLine((line) => line.includes('capacity=1'), 10_000, 'the worker counted');
+    const jobs: string[] = [];
+    for (const [i, user] of ['alice', 'bob', 'alice', 'bob'].entries())
+      jobs.push(await first.enqueue(user, params(i, 30, 128)));
+    await first.waitEvent((e) => e.event === 'progress' && e.job === jobs[0]);
+    await first.kill('SIGKILL');
+
+    const second = frontend();
+    const ready = await second.waitEvent((e) => e.event === 'ready');
+    expect((ready.resumed as string[]).sort()).toEqual([...jobs].sort());
+    for (const job of jobs) await second.waitEvent((e) => e.event === 'succeeded' && e.job === job, 120_000);
+    const images = imagesPerJob(dataDir);
+    for (const job of jobs) {
+      expect(count(first.events, 'succeeded', job) + count(second.events, 'succeeded', job)).toBe(1);
+      expect(images.get(job)).toBe(4);
+    }
+  }, 180_000);
+
+  it('cancels a job running on a remote worker, which then takes the next job', async () => {
+    const w = await worker();
+    const fe = frontend();
+    await fe.waitEvent((e) => e.event === 'ready');
+    await fe.waitLine((line) => line.includes('capacity=1'), 10_000, 'the worker counted');
+    const long = await fe.enqueue('alice', params(1, 400, 128));
+    await fe.waitEvent((e) => e.event === 'progress' && e.job === long);
+    const next = await fe.enqueue('bob', params(2));
+    fe.send({ op: 'cancel', job: long });
+    await fe.waitEvent((e) => e.event === 'cancelled' && e.job === long, 10_000);
+    await w.waitLine(
+      (line) => line.includes('job cancelled') && line.includes(long),
+      10_000,
+      'abort on worker',
+    );
+    await fe.waitEvent((e) => e.event === 'succeeded' && e.job === next, 30_000);
+    expect(imagesPerJob(path.join(dirs.dir, 'data')).has(long)).toBe(false);
+    expect(w.lines.some((line) => line.includes(`job done job=${long}`))).toBe(false);
+  }, 60_000);
+
+  it('with LOCAL_WORKER=0 and no worker, generates nothing and the job waits until one connects', async () => {
+    const fe = frontend();
+    await fe.waitEvent((e) => e.event === 'ready');
+    await fe.waitLine((line) => line.includes('capacity=0'), 10_000, 'no workers counted');
+    const job = await fe.enqueue('alice', params(5));
+    await fe.waitEvent((e) => e.event === 'notice' && e.job === job && e.text === NO_WORKER_NOTICE);
+    await sleep(3000);
+    expect(fe.events.some((e) => e.event === 'started')).toBe(false);
+    expect(imagesPerJob(path.join(dirs.dir, 'data')).size).toBe(0);
+
+    await worker();
+    await fe.waitEvent((e) => e.event === 'succeeded' && e.job === job, 30_000);
+  }, 60_000);
+
+  it('tells people their job waits while Redis is down, and runs it when Redis is back', async () => {
+    await worker();
+    const fe = frontend();
+    await fe.waitEvent((e) => e.event === 'ready');
+    await fe.waitLine((line) => line.includes('capacity=1'), 10_000, 'the worker counted');
+    await redis.stop();
+    await fe.waitLine((line) => line.includes('redisReachable=false'), 10_000, 'outage noticed');
+    const job = await fe.enqueue('alice', params(7));
+    await fe.waitEvent((e) => e.event === 'notice' && e.job === job && e.text === REDIS_WAIT_NOTICE);
+    await sleep(1500);
+    await redis.resume();
+    await fe.waitEvent((e) => e.event === 'succeeded' && e.job === job, 60_000);
+    expect(imagesPerJob(path.join(dirs.dir, 'data')).get(job)).toBe(4);
+  }, 90_000);
+
+  it('gives the same pixels through Redis (local worker, the default) as in-process', async () => {
+    const fe = frontend({ LOCAL_WORKER: '1' });
+    await fe.waitEvent((e) => e.event === 'ready');
+    const job = await fe.enqueue('alice', params(42));
+    await fe.waitEvent((e) => e.event === 'succeeded' && e.job === job, 60_000);
+    const viaRedis = sha256sOfJob(path.join(dirs.dir, 'data'), job);
+
+    const local = tempDir('flowbot-local-');
+    try {
+      const core = createCore(loadConfig({ env: { DATA_DIR: local.dir, MODELS_DIR, ONNX_THREADS: '1' } }));
+      const queued = core.queue.enqueue({ kind: 'generate', userId: 'alice', params: params(42) });
+      if (!queued.ok) throw queued.error;
+      await core.queue.onIdle();
+      const inProcess = sha256sOfJob(local.dir, queued.value.job.id);
+      await core.close();
+      expect(viaRedis).toHaveLength(5);
+      expect(viaRedis).toEqual(inProcess);
+    } finally {
+      local.cleanup();
+    }
+  }, 60_000);
+});
+
+/** The stored files' hashes of a job's images, cells then grid. */
+function sha256sOfJob(dataDir: string, job: string): string[] {
+  const db = new Database(path.join(dataDir, 'flowbot.db'), { readonly: true });
+  try {
+    const rows = db
+      .prepare("SELECT sha256, file_path FROM images WHERE job_id = ? ORDER BY operation = 'grid', cell")
+      .all(job) as { sha256: string; file_path: string }[];
+    for (const row of rows) readFileSync(path.join(dataDir, row.file_path)); // the files exist
+    return rows.map((row) => row.sha256);
+  } finally {
+    db.close();
+  }
+}
