@@ -10,6 +10,8 @@ import type { JobProgress, JobQueue } from '../src/queue/queue.js';
 export interface JobWatcher {
   started?(job: JobRecord): void;
   progress?(job: JobRecord, progress: JobProgress): void;
+  /** Something the person should know while the job waits (no worker running, Redis unreachable). */
+  notice?(job: JobRecord, text: string): void;
   succeeded(job: JobRecord): void;
   /** A job failed or was cancelled; `text` says so, for the person who asked. */
   ended(job: JobRecord, text: string): void;
@@ -18,9 +20,10 @@ export interface JobWatcher {
 /** Subscribes `watcher` to the queue events of jobs queued from `platform`. */
 export function watchJobs(queue: JobQueue, platform: string, watcher: JobWatcher): void {
   const mine = (job: JobRecord) => job.platform === platform;
-  const { started, progress } = watcher;
+  const { started, progress, notice } = watcher;
   if (started) queue.on('started', (job) => mine(job) && started(job));
   if (progress) queue.on('progress', (job, p) => mine(job) && progress(job, p));
+  if (notice) queue.on('notice', (job, text) => mine(job) && notice(job, text));
   queue.on('succeeded', (job) => mine(job) && watcher.succeeded(job));
   queue.on(
     'failed',

@@ -3,12 +3,16 @@
  * process is real (ONNX Runtime, SQLite, BullMQ); jobs run on the shipped model.
  */
 import { readFileSync } from 'node:fs';
+import { get, request } from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebAdapter } from '../adapters/web/server.js';
+import { createBot } from '../commands/index.js';
 import { createCore } from '../src/app.js';
 import { NO_WORKER_NOTICE, REDIS_WAIT_NOTICE } from '../src/cluster/dispatcher.js';
 import { loadConfig } from '../src/config.js';
+import { LinkSigner } from '../src/links.js';
 import { Frontend, type FrontendEvent, type Proc, WorkerProc } from './helpers/cluster.js';
 import { haveRedisServer, RedisServer } from './helpers/redis.js';
 import { sleep, tempDir } from './helpers/tmp.js';
@@ -215,6 +219,36 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
     expect(imagesPerJob(path.join(dirs.dir, 'data')).get(job)).toBe(4);
   }, 90_000);
 
+  it('tells a playground user that their job waits for a worker, then delivers it', async () => {
+    const data = tempDir('flowbot-web-');
+    const core = createCore(
+      loadConfig({ env: env({ DATA_DIR: data.dir, LOCAL_WORKER: '0', LOG_LEVEL: 'error' }) }),
+    );
+    const web = new WebAdapter({
+      core,
+      bot: createBot(core, () => undefined),
+      signer: new LinkSigner('a-test-link-secret-of-some-length'),
+      host: '127.0.0.1',
+      port: 0,
+    });
+    try {
+      const port = Number(new URL(await web.listen()).port);
+      core.queue.recover();
+      const events = serverEvents(port);
+      await waitUntil(() => core.cluster?.capacity === 0, 'no workers counted');
+      await postJson(port, '/api/message', { text: '/imagine a lighthouse --n 1' });
+      const notice = await events.next((e) => e.type === 'notice');
+      expect(notice.text).toBe(NO_WORKER_NOTICE);
+      await worker();
+      await events.next((e) => e.type === 'done', 60_000);
+      events.close();
+    } finally {
+      await web.close();
+      await core.close();
+      data.cleanup();
+    }
+  }, 90_000);
+
   it('gives the same pixels through Redis (local worker, the default) as in-process', async () => {
     const fe = frontend({ LOCAL_WORKER: '1' });
     await fe.waitEvent((e) => e.event === 'ready');
@@ -250,4 +284,69 @@ function sha256sOfJob(dataDir: string, job: string): string[] {
   } finally {
     db.close();
   }
+}
+
+async function waitUntil(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** POSTs JSON as the playground page does (same origin). */
+function postJson(port: number, pathname: string, body: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: pathname,
+        headers: {
+          'content-type': 'application/json',
+          host: `127.0.0.1:${port}`,
+          origin: `http://127.0.0.1:${port}`,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+/** The playground's server-sent events, as its page receives them. */
+function serverEvents(port: number) {
+  const received: Record<string, unknown>[] = [];
+  let buffer = '';
+  const req = get(
+    { host: '127.0.0.1', port, path: '/api/events', headers: { host: `127.0.0.1:${port}` } },
+    (res) =>
+      res.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+        const parts = buffer.split('\n\n');
+        buffer = parts.pop() ?? '';
+        for (const part of parts) {
+          const data = part.split('\n').find((line) => line.startsWith('data: '));
+          if (data) received.push(JSON.parse(data.slice(6)) as Record<string, unknown>);
+        }
+      }),
+  );
+  return {
+    async next(match: (event: Record<string, unknown>) => boolean, timeoutMs = 15_000) {
+      const start = Date.now();
+      for (;;) {
+        const found = received.find(match);
+        if (found) return found;
+        if (Date.now() - start > timeoutMs)
+          throw new Error(`no matching event; got ${JSON.stringify(received)}`);
+        await sleep(50);
+      }
+    },
+    close: () => req.destroy(),
+  };
 }

@@ -409,6 +409,10 @@ export class DiscordAdapter {
         const files = p.preview ? [{ attachment: Buffer.from(p.preview), name: 'preview.png' }] : [];
         void this.editStatus(job.id, entry, progressText(job, p.step, p.total), files);
       },
+      notice: (job, text) => {
+        const entry = this.progress.get(job.id);
+        if (entry) void this.editStatus(job.id, entry, `⏳ ${text}`, []);
+      },
       succeeded: (job) => {
         const view = this.options.bot.resultView(job.id);
         const status = this.options.bot.conversations

@@ -417,6 +417,13 @@ export class SlackAdapter {
           }),
         );
       },
+      notice: (job, text) => {
+        const status = this.status(job.id);
+        if (!status) return;
+        void this.call('chat.update', () =>
+          this.client.chat.update({ channel: status.channelId, ts: status.messageId, text: `⏳ ${text}` }),
+        );
+      },
       succeeded: (job) => {
         this.lastEdit.delete(job.id);
         const view = this.options.bot.resultView(job.id);

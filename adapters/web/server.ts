@@ -457,6 +457,7 @@ export class WebAdapter {
             : {}),
         });
       },
+      notice: (job, text) => this.broadcast({ type: 'notice', jobId: job.id, text }),
       succeeded: (job) => {
         this.lastProgress.delete(job.id);
         const view = this.options.bot.resultView(job.id);

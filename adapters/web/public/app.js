@@ -134,9 +134,22 @@ function add(entry) {
   node.scrollIntoView({ block: 'end' });
 }
 
+/** A line under a job's status while it waits (no worker running, the queue unreachable). */
+function notice({ jobId, text }) {
+  const status = document.getElementById(`m-s-${jobId}`);
+  if (!status) return;
+  let line = status.querySelector('.job-notice');
+  if (!line) {
+    line = el('div', { class: 'job-notice', 'data-testid': 'job-notice' });
+    status.append(line);
+  }
+  line.textContent = text;
+}
+
 function progress({ jobId, step, total, preview }) {
   const status = document.getElementById(`m-s-${jobId}`);
   if (!status) return;
+  if (step > 0) status.querySelector('.job-notice')?.remove();
   const bar = status.querySelector('.progress > div');
   if (bar) bar.style.width = `${Math.round((100 * step) / Math.max(1, total))}%`;
   if (preview) {
@@ -153,6 +166,7 @@ function done({ jobId }) {
   const status = document.getElementById(`m-s-${jobId}`);
   status?.querySelector('.progress')?.remove();
   status?.querySelector('img.preview')?.remove();
+  status?.querySelector('.job-notice')?.remove();
 }
 
 function handleReplies(replies = []) {
@@ -257,6 +271,7 @@ events.onmessage = (message) => {
   const event = JSON.parse(message.data);
   if (event.type === 'entry') add(event.entry);
   else if (event.type === 'progress') progress(event);
+  else if (event.type === 'notice') notice(event);
   else if (event.type === 'done') done(event);
   else if (event.type === 'delete') document.getElementById(`m-${event.messageId}`)?.remove();
 };
