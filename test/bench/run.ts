@@ -1,12 +1,24 @@
 /**
  * `npm run bench`: runs every benchmark in one process and prints its figures. Speed is reported here,
- * as figures and ratios taken in one run, never asserted in tests.
+ * as figures and ratios taken in one run, never asserted in tests. `npm run bench -- scale-out` (or
+ * `queue`, `pipeline`) runs one group.
  */
 import os from 'node:os';
+import { benchCluster } from './cluster.js';
 import { pipelineBenches } from './pipeline.js';
 import { type BenchResult, benchQueue } from './queue.js';
 
-const benches: (() => Promise<BenchResult>)[] = [() => benchQueue(1000), ...pipelineBenches()];
+const groups: Record<string, (() => Promise<BenchResult>)[]> = {
+  queue: [() => benchQueue(1000)],
+  pipeline: pipelineBenches(),
+  'scale-out': [() => benchCluster(24)],
+};
+const only = process.argv[2];
+if (only && !groups[only]) {
+  console.error(`Unknown bench group "${only}"; expected one of: ${Object.keys(groups).join(', ')}`);
+  process.exit(2);
+}
+const benches = only ? groups[only]! : Object.values(groups).flat();
 
 console.log(
   `flowbot bench · node ${process.version} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
