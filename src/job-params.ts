@@ -74,7 +74,7 @@ export const outpaintParamsSchema = z.object({ ...prompted, parentId: id, outpai
 export const upscaleParamsSchema = z.object({
   ...common,
   parentId: id,
-  scale: z.number().int().min(2).max(8),
+  scale: z.union([z.literal(2), z.literal(4)]),
   creative: z.boolean(),
   seed,
 });

@@ -6,11 +6,13 @@ import { readFileSync } from 'node:fs';
 import { get, request } from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { Queue, QueueEvents } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebAdapter } from '../adapters/web/server.js';
 import { createBot } from '../commands/index.js';
 import { createCore } from '../src/app.js';
 import { NO_WORKER_NOTICE, REDIS_WAIT_NOTICE } from '../src/cluster/dispatcher.js';
+import { queueNameFor } from '../src/cluster/redis.js';
 import { loadConfig } from '../src/config.js';
 import { LinkSigner } from '../src/links.js';
 import { Frontend, type FrontendEvent, type Proc, WorkerProc } from './helpers/cluster.js';
@@ -188,6 +190,42 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
     await fe.waitEvent((e) => e.event === 'succeeded' && e.job === next, 30_000);
     expect(imagesPerJob(path.join(dirs.dir, 'data')).has(long)).toBe(false);
     expect(w.lines.some((line) => line.includes(`job done job=${long}`))).toBe(false);
+  }, 60_000);
+
+  it('lets a worker stopped with SIGTERM finish its job before it exits', async () => {
+    const w = await worker();
+    const fe = frontend();
+    await fe.waitEvent((e) => e.event === 'ready');
+    await fe.waitLine((line) => line.includes('capacity=1'), 10_000, 'the worker counted');
+    const job = await fe.enqueue('alice', params(3, 60, 128));
+    await fe.waitEvent((e) => e.event === 'progress' && e.job === job);
+    const exit = w.kill('SIGTERM');
+    await fe.waitEvent((e) => e.event === 'succeeded' && e.job === job, 60_000);
+    expect(await exit).toBe(0);
+    expect(w.lines.some((line) => line.includes(`job done job=${job}`))).toBe(true);
+    expect(imagesPerJob(path.join(dirs.dir, 'data')).get(job)).toBe(4);
+  }, 90_000);
+
+  it('refuses malformed jobs on the wire and jobs for a model no worker has, with a clear message', async () => {
+    const w = await worker();
+    const queue = new Queue(queueNameFor('flowbot-emoji'), { connection: { url: redis.url } });
+    try {
+      const bad = await queue.add('generate', { jobId: 'x', kind: 'generate', params: { steps: 'many' } });
+      const events = new QueueEvents(queueNameFor('flowbot-emoji'), { connection: { url: redis.url } });
+      await expect(bad.waitUntilFinished(events, 20_000)).rejects.toThrow(/job_invalid/);
+      await events.close();
+      expect(w.lines.some((line) => line.includes('ready:'))).toBe(true);
+    } finally {
+      await queue.close();
+    }
+    const fe = frontend();
+    await fe.waitEvent((e) => e.event === 'ready');
+    await fe.waitLine((line) => line.includes('capacity=1'), 10_000, 'the worker counted');
+    const job = await fe.enqueue('alice', { ...params(1), model: 'sdxl-turbo' });
+    const failed = await fe.waitEvent((e) => e.event === 'failed' && e.job === job);
+    expect(failed.error).toBe(
+      'No image worker has the model "sdxl-turbo" right now. Ask the admin to add it to a worker.',
+    );
   }, 60_000);
 
   it('with LOCAL_WORKER=0 and no worker, generates nothing and the job waits until one connects', async () => {
