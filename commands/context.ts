@@ -43,6 +43,8 @@ export interface CommandDeps {
   readonly now?: () => number;
   /** The host's limits: the memory budget per job and the largest upscale output. */
   readonly host?: { readonly memoryBudgetMB: number; readonly maxOutputSide: number };
+  /** With Redis: the image workers now live, and how many jobs they run at once. */
+  readonly workers?: () => { live: number; capacity: number; redisReachable: boolean };
 }
 
 /** Job kinds and their parameters. */

@@ -25,6 +25,15 @@ export function createBot(
     models: core.models,
     defaultModel: core.config.model,
     host: { memoryBudgetMB: core.config.memoryBudgetMB, maxOutputSide: core.config.maxOutputSide },
+    ...(core.cluster
+      ? {
+          workers: () => ({
+            live: core.cluster!.liveWorkers.length,
+            capacity: core.cluster!.capacity ?? 0,
+            redisReachable: core.cluster!.redisReachable,
+          }),
+        }
+      : {}),
     ...(editorLink ? { editorLink } : {}),
   });
 }

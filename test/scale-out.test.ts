@@ -242,20 +242,27 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
     await fe.waitEvent((e) => e.event === 'succeeded' && e.job === job, 30_000);
   }, 60_000);
 
-  it('tells people their job waits while Redis is down, and runs it when Redis is back', async () => {
+  it('tells people their job waits while Redis is down, and finishes every job when Redis is back', async () => {
     await worker();
     const fe = frontend();
     await fe.waitEvent((e) => e.event === 'ready');
     await fe.waitLine((line) => line.includes('capacity=1'), 10_000, 'the worker counted');
+    // One job running on the worker when Redis goes away, one queued during the outage.
+    const running = await fe.enqueue('alice', params(6, 80, 128));
+    await fe.waitEvent((e) => e.event === 'progress' && e.job === running);
     await redis.stop();
     await fe.waitLine((line) => line.includes('redisReachable=false'), 10_000, 'outage noticed');
-    const job = await fe.enqueue('alice', params(7));
-    await fe.waitEvent((e) => e.event === 'notice' && e.job === job && e.text === REDIS_WAIT_NOTICE);
-    await sleep(1500);
+    const queued = await fe.enqueue('bob', params(7));
+    await fe.waitEvent((e) => e.event === 'notice' && e.job === queued && e.text === REDIS_WAIT_NOTICE);
+    await fe.waitEvent((e) => e.event === 'notice' && e.job === running && e.text === REDIS_WAIT_NOTICE);
     await redis.resume();
-    await fe.waitEvent((e) => e.event === 'succeeded' && e.job === job, 60_000);
-    expect(imagesPerJob(path.join(dirs.dir, 'data')).get(job)).toBe(4);
-  }, 90_000);
+    for (const job of [running, queued])
+      await fe.waitEvent((e) => e.event === 'succeeded' && e.job === job, 90_000);
+    const images = imagesPerJob(path.join(dirs.dir, 'data'));
+    expect(images.get(running)).toBe(4);
+    expect(images.get(queued)).toBe(4);
+    expect(fe.events.some((e) => e.event === 'failed')).toBe(false);
+  }, 150_000);
 
   it('tells a playground user that their job waits for a worker, then delivers it', async () => {
     const data = tempDir('flowbot-web-');
@@ -277,7 +284,14 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
       await postJson(port, '/api/message', { text: '/imagine a lighthouse --n 1' });
       const notice = await events.next((e) => e.type === 'notice');
       expect(notice.text).toBe(NO_WORKER_NOTICE);
+      expect(await postJson(port, '/api/message', { text: '/queue' })).toContain(
+        'No image worker is running right now; jobs wait until one connects.',
+      );
       await worker();
+      await waitUntil(() => core.cluster?.capacity === 1, 'the worker counted');
+      expect(await postJson(port, '/api/message', { text: '/queue' })).toContain(
+        '1 image worker online, 1 job at a time.',
+      );
       await events.next((e) => e.type === 'done', 60_000);
       events.close();
     } finally {
@@ -333,7 +347,7 @@ async function waitUntil(check: () => boolean, what: string, timeoutMs = 10_000)
 }
 
 /** POSTs JSON as the playground page does (same origin). */
-function postJson(port: number, pathname: string, body: unknown): Promise<number> {
+function postJson(port: number, pathname: string, body: unknown): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -348,8 +362,9 @@ function postJson(port: number, pathname: string, body: unknown): Promise<number
         },
       },
       (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
       },
     );
     req.on('error', reject);
