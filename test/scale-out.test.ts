@@ -15,27 +15,19 @@ import { NO_WORKER_NOTICE, REDIS_WAIT_NOTICE } from '../src/cluster/dispatcher.j
 import { queueNameFor } from '../src/cluster/redis.js';
 import { loadConfig } from '../src/config.js';
 import { LinkSigner } from '../src/links.js';
-import { Frontend, type FrontendEvent, type Proc, WorkerProc } from './helpers/cluster.js';
+import {
+  Frontend,
+  type FrontendEvent,
+  type Proc,
+  SHIPPED_MODELS_DIR,
+  shippedJob,
+  WorkerProc,
+} from './helpers/cluster.js';
 import { haveRedisServer, RedisServer } from './helpers/redis.js';
 import { sleep, tempDir } from './helpers/tmp.js';
 
-const MODELS_DIR = path.resolve(import.meta.dirname, '..', 'models');
-
-/** A generate job on the shipped model; `steps` and `size` set how long it runs. */
-function params(seed: number, steps = 8, size = 64, n = 4) {
-  return {
-    explanation: 'test',
-    prompt: `a red apple ${seed}`,
-    negativePrompt: '',
-    seed,
-    steps,
-    guidance: 4,
-    width: size,
-    height: size,
-    n,
-    model: 'flowbot-emoji',
-  };
-}
+const MODELS_DIR = SHIPPED_MODELS_DIR;
+const params = shippedJob;
 
 /** Images recorded per job (grids aside), read from the front-end's SQLite file. */
 function imagesPerJob(dataDir: string): Map<string, number> {
@@ -55,6 +47,14 @@ function imagesPerJob(dataDir: string): Map<string, number> {
 function count(events: FrontendEvent[], event: string, job: string): number {
   return events.filter((e) => e.event === event && e.job === job).length;
 }
+
+describe('npm run worker', () => {
+  it('refuses to start without REDIS_URL, naming it (exit 78)', async () => {
+    const worker = new WorkerProc({ REDIS_URL: '', MODELS_DIR });
+    expect(await worker.exit()).toBe(78);
+    expect(worker.lines.join('\n')).toContain('Missing environment variable REDIS_URL');
+  });
+});
 
 describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
   let redis: RedisServer;

@@ -7,28 +7,13 @@
 import path from 'node:path';
 import { type Core, createCore } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { WorkerProc } from '../helpers/cluster.js';
+import { SHIPPED_MODELS_DIR, shippedJob, WorkerProc } from '../helpers/cluster.js';
 import { haveRedisServer, RedisServer } from '../helpers/redis.js';
 import { sleep, tempDir } from '../helpers/tmp.js';
 import type { BenchResult } from './queue.js';
 
-const MODELS_DIR = path.resolve(import.meta.dirname, '..', '..', 'models');
-
-/** The shipped model at its defaults (a 2×2 grid of 64², 8 steps, guidance 4). */
-function params(seed: number, steps = 8, size = 64) {
-  return {
-    explanation: 'bench',
-    prompt: `a red apple ${seed}`,
-    negativePrompt: '',
-    seed,
-    steps,
-    guidance: 4,
-    width: size,
-    height: size,
-    n: 4,
-    model: 'flowbot-emoji',
-  };
-}
+const MODELS_DIR = SHIPPED_MODELS_DIR;
+const params = shippedJob;
 
 function frontEnd(dataDir: string, redisUrl?: string): Core {
   return createCore(

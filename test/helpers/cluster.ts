@@ -8,6 +8,28 @@ import { exited } from './spawn.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 
+/** The shipped models' folder, as the front-end and the workers of these tests use it. */
+export const SHIPPED_MODELS_DIR = path.join(repoRoot, 'models');
+
+/**
+ * A generate job's parameters on the shipped model: its defaults (a 2×2 grid of 64², 8 steps,
+ * guidance 4) unless `steps` and `size` make it run longer.
+ */
+export function shippedJob(seed: number, steps = 8, size = 64, n = 4) {
+  return {
+    explanation: 'test',
+    prompt: `a red apple ${seed}`,
+    negativePrompt: '',
+    seed,
+    steps,
+    guidance: 4,
+    width: size,
+    height: size,
+    n,
+    model: 'flowbot-emoji',
+  };
+}
+
 /** One line a front-end printed. */
 export interface FrontendEvent {
   readonly event: string;
@@ -66,6 +88,11 @@ export class Proc {
   /** Sends one JSON command line on stdin. */
   send(command: Record<string, unknown>): void {
     this.child.stdin?.write(`${JSON.stringify(command)}\n`);
+  }
+
+  /** Resolves with the exit code once the process has exited by itself. */
+  exit(): Promise<number | null> {
+    return exited(this.child);
   }
 
   /** Kills with `signal` and waits for the exit; returns the exit code. */
