@@ -15,6 +15,7 @@ import { NO_WORKER_NOTICE, REDIS_WAIT_NOTICE } from '../src/cluster/dispatcher.j
 import { queueNameFor } from '../src/cluster/redis.js';
 import { loadConfig } from '../src/config.js';
 import { LinkSigner } from '../src/links.js';
+import { encodePng } from '../src/pipeline/image.js';
 import {
   Frontend,
   type FrontendEvent,
@@ -23,6 +24,7 @@ import {
   shippedJob,
   WorkerProc,
 } from './helpers/cluster.js';
+import { gradient } from './helpers/images.js';
 import { haveRedisServer, RedisServer } from './helpers/redis.js';
 import { sleep, tempDir } from './helpers/tmp.js';
 
@@ -264,6 +266,59 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
     expect(fe.events.some((e) => e.event === 'failed')).toBe(false);
   }, 150_000);
 
+  it('upscales an image whose model no worker has (plainly), and says so for a creative upscale', async () => {
+    await worker();
+    const data = tempDir('flowbot-upscale-');
+    const core = createCore(loadConfig({ env: env({ DATA_DIR: data.dir, LOCAL_WORKER: '0' }) }));
+    try {
+      core.queue.recover();
+      const file = await core.files.save('images', await encodePng(gradient(64, 64)));
+      const image = core.store.insertImage({
+        operation: 'generate',
+        prompt: 'a gradient',
+        negativePrompt: '',
+        seed: 1,
+        steps: 8,
+        guidance: 4,
+        scheduler: 'flow_euler',
+        model: 'a-retired-model',
+        width: 64,
+        height: 64,
+        filePath: file.relativePath,
+        sha256: file.sha256,
+        userId: 'alice',
+        cell: null,
+      });
+      await waitUntil(() => core.cluster?.capacity === 1, 'the worker counted');
+      const upscale = (creative: boolean) => {
+        const queued = core.queue.enqueue({
+          kind: 'upscale',
+          userId: 'alice',
+          params: { explanation: 'test', parentId: image.id, scale: 2, creative, seed: 1 },
+        });
+        if (!queued.ok) throw queued.error;
+        return queued.value.job.id;
+      };
+      const plain = upscale(false);
+      const creative = upscale(true);
+      await core.queue.onIdle();
+      expect(core.store.getJob(plain)?.state).toBe('succeeded');
+      expect(core.store.imagesOfJob(plain)[0]).toMatchObject({
+        width: 128,
+        height: 128,
+        model: 'a-retired-model',
+      });
+      expect(core.store.getJob(creative)).toMatchObject({
+        state: 'failed',
+        error:
+          'No image worker has the model "a-retired-model" right now. Ask the admin to add it to a worker.',
+      });
+    } finally {
+      await core.close();
+      data.cleanup();
+    }
+  }, 60_000);
+
   it('tells a playground user that their job waits for a worker, then delivers it', async () => {
     const data = tempDir('flowbot-web-');
     const core = createCore(
@@ -311,6 +366,8 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
     const local = tempDir('flowbot-local-');
     try {
       const core = createCore(loadConfig({ env: { DATA_DIR: local.dir, MODELS_DIR, ONNX_THREADS: '1' } }));
+      const progress: { step: number; preview: boolean }[] = [];
+      core.queue.on('progress', (_, p) => progress.push({ step: p.step, preview: Boolean(p.preview) }));
       const queued = core.queue.enqueue({ kind: 'generate', userId: 'alice', params: params(42) });
       if (!queued.ok) throw queued.error;
       await core.queue.onIdle();
@@ -318,6 +375,12 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
       await core.close();
       expect(viaRedis).toHaveLength(5);
       expect(viaRedis).toEqual(inProcess);
+      // The same progress reports, previews included, as in-process.
+      const remote = fe.events
+        .filter((e) => e.event === 'progress' && e.job === job)
+        .map((e) => ({ step: e.step, preview: e.preview }));
+      expect(progress.length).toBeGreaterThan(4);
+      expect(remote).toEqual(progress);
     } finally {
       local.cleanup();
     }

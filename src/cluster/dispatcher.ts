@@ -113,13 +113,8 @@ export class RedisExecutor implements WorkExecutor {
     return this.workers;
   }
 
-  async run(order: WorkOrder, context: JobContext): Promise<WorkResult> {
-    if (this.workers.length > 0 && !this.workers.some((worker) => worker.models.includes(order.model))) {
-      throw new UserError(
-        ErrorCode.WorkerUnavailable,
-        `No image worker has the model "${order.model}" right now. Ask the admin to add it to a worker.`,
-      );
-    }
+  async run(unrouted: WorkOrder, context: JobContext): Promise<WorkResult> {
+    const order = { ...unrouted, model: this.modelQueueFor(unrouted) };
     const route = this.route(order.model);
     for (;;) {
       let returned: unknown;
@@ -135,6 +130,22 @@ export class RedisExecutor implements WorkExecutor {
       log.warn('result images expired; running the job again', { job: order.jobId });
       await this.withRedis(order.jobId, context, () => this.removeJob(route, order.jobId));
     }
+  }
+
+  /**
+   * The model queue an order goes to: its model's, when a live worker has that model. A plain upscale
+   * needs no diffusion model, so it goes to any live worker's queue when its image's model is not hosted.
+   */
+  private modelQueueFor(order: WorkOrder): string {
+    const hosted = (model: string) => this.workers.some((worker) => worker.models.includes(model));
+    if (this.workers.length === 0 || hosted(order.model)) return order.model;
+    const plainUpscale = order.kind === 'upscale' && (order.params as { creative?: unknown }).creative === false;
+    const anyModel = this.workers.find((worker) => worker.models.length > 0)?.models[0];
+    if (plainUpscale && anyModel) return anyModel;
+    throw new UserError(
+      ErrorCode.WorkerUnavailable,
+      `No image worker has the model "${order.model}" right now. Ask the admin to add it to a worker.`,
+    );
   }
 
   /** Cancels a dispatched job wherever it is: removed if waiting, aborted on its worker if running. */

@@ -28,7 +28,10 @@ export interface WorkOrder {
   readonly kind: ImageJobKind;
   /** Validated with the kind's schema ({@link parseParams}). */
   readonly params: unknown;
-  /** The model folder whose workers can run it; upscales go with their parent's model. */
+  /**
+   * The model folder whose workers can run it: the job's model, or for upscales their image's (a plain
+   * upscale may be routed to any worker's model, since it needs none).
+   */
   readonly model: string;
   readonly parent?: ParentInfo;
   /** The parent image's file (PNG) for variations, inpainting, outpainting and upscales. */
