@@ -20,9 +20,9 @@ import { createLogger } from '../log.js';
 import type { JobContext } from '../queue/queue.js';
 import type { WorkExecutor } from '../work/executor.js';
 import type { WorkOrder, WorkResult } from '../work/order.js';
+import { countWorkers, type WorkerInfo } from './directory.js';
 import { BlobStore, connect, KEYS, queueNameFor } from './redis.js';
 import { failureFromWire, orderToWire, resultFromWire } from './wire.js';
-import type { WorkerInfo } from './worker.js';
 
 const log = createLogger('dispatcher');
 
@@ -91,10 +91,10 @@ export class RedisExecutor implements WorkExecutor {
   /** Starts following the workers and the dispatched jobs. */
   start(): void {
     // The first count waits for the connection, so that a slow connect is not taken for an outage.
-    const first = () => void this.countWorkers();
+    const first = () => void this.refreshWorkers();
     if (this.redis.status === 'ready') first();
     else this.redis.once('ready', first);
-    this.capacityTimer = setInterval(() => void this.countWorkers(), CAPACITY_MS);
+    this.capacityTimer = setInterval(() => void this.refreshWorkers(), CAPACITY_MS);
     this.pollTimer = setInterval(() => this.pollAll(), POLL_MS);
   }
 
@@ -139,7 +139,8 @@ export class RedisExecutor implements WorkExecutor {
   private modelQueueFor(order: WorkOrder): string {
     const hosted = (model: string) => this.workers.some((worker) => worker.models.includes(model));
     if (this.workers.length === 0 || hosted(order.model)) return order.model;
-    const plainUpscale = order.kind === 'upscale' && (order.params as { creative?: unknown }).creative === false;
+    const plainUpscale =
+      order.kind === 'upscale' && (order.params as { creative?: unknown }).creative === false;
     const anyModel = this.workers.find((worker) => worker.models.length > 0)?.models[0];
     if (plainUpscale && anyModel) return anyModel;
     throw new UserError(
@@ -223,7 +224,7 @@ export class RedisExecutor implements WorkExecutor {
           removeOnFail: { age: 24 * 3600 },
         });
       });
-      void this.poll(order.jobId);
+      this.pollSafely(order.jobId);
       return await outcome;
     } finally {
       context.signal.removeEventListener('abort', onAbort);
@@ -319,33 +320,25 @@ export class RedisExecutor implements WorkExecutor {
     else if (state === 'failed') this.settle(jobId, { failedReason: job.failedReason });
   }
 
+  private pollSafely(jobId: string): void {
+    void this.poll(jobId).catch((error: unknown) => log.debug('poll failed', { job: jobId, error }));
+  }
+
   private pollAll(): void {
-    for (const jobId of this.pending.keys()) {
-      void this.poll(jobId).catch((error: unknown) => log.debug('poll failed', { job: jobId, error }));
-    }
+    for (const jobId of this.pending.keys()) this.pollSafely(jobId);
   }
 
   // ---- workers ------------------------------------------------------------------------------------
 
-  private async countWorkers(): Promise<void> {
-    let workers: WorkerInfo[];
+  private async refreshWorkers(): Promise<void> {
     const wasReachable = this.reachable;
-    try {
-      const now = Date.now();
-      const ids = await this.redis.zrangebyscore(KEYS.workers, now, '+inf');
-      const infos = ids.length > 0 ? await this.redis.hmget(KEYS.workerInfo, ...ids) : [];
-      workers = infos.flatMap((info) => (info ? [JSON.parse(info) as WorkerInfo] : []));
-      this.reachable = true;
-    } catch {
-      workers = [];
-      this.reachable = false;
-    }
+    const { workers, capacity, reachable } = await countWorkers(this.redis);
     this.workers = workers;
-    const capacity = workers.reduce((sum, worker) => sum + worker.concurrency, 0);
-    if (capacity !== this.lastCapacity || wasReachable !== this.reachable) {
-      log.info('image workers', { live: workers.length, capacity, redisReachable: this.reachable });
+    this.reachable = reachable;
+    if (capacity !== this.lastCapacity || wasReachable !== reachable) {
+      log.info('image workers', { live: workers.length, capacity, redisReachable: reachable });
       this.lastCapacity = capacity;
-      this.options.onCapacity(capacity, this.reachable);
+      this.options.onCapacity(capacity, reachable);
     }
   }
 }

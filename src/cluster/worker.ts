@@ -19,6 +19,7 @@ import { asFlowbotError, ErrorCode, publicMessage, UserError } from '../errors.j
 import { createLogger } from '../log.js';
 import type { JobProgress } from '../queue/queue.js';
 import { type ComputeDeps, computeWork } from '../work/compute.js';
+import { announceWorker, type WorkerInfo, withdrawWorker } from './directory.js';
 import { BlobStore, connect, HEARTBEAT_TTL_MS, KEYS, queueNameFor } from './redis.js';
 import { failureToWire, orderFromWire, resultToWire } from './wire.js';
 
@@ -31,15 +32,6 @@ export interface ImageWorkerOptions {
   readonly lockSeconds: number;
   /** Shown in logs and in the front-end's worker list; host and pid by default. */
   readonly name?: string;
-}
-
-/** What a worker tells the front-end about itself. */
-export interface WorkerInfo {
-  readonly id: string;
-  readonly host: string;
-  readonly pid: number;
-  readonly concurrency: number;
-  readonly models: string[];
 }
 
 /** A counting semaphore: the process-wide limit on jobs computed at once. */
@@ -140,12 +132,7 @@ export class ImageWorker {
     this.closing ??= (async () => {
       clearInterval(this.heartbeat);
       await Promise.all(this.workers.map((worker) => worker.close()));
-      await this.redis
-        .multi()
-        .zrem(KEYS.workers, this.info.id)
-        .hdel(KEYS.workerInfo, this.info.id)
-        .exec()
-        .catch(() => undefined);
+      await withdrawWorker(this.redis, this.info.id).catch(() => undefined);
       this.subscriber.disconnect();
       this.redis.disconnect();
       log.info('image worker stopped', { worker: this.info.id });
@@ -155,11 +142,7 @@ export class ImageWorker {
 
   private async beat(): Promise<void> {
     try {
-      await this.redis
-        .multi()
-        .zadd(KEYS.workers, Date.now() + HEARTBEAT_TTL_MS, this.info.id)
-        .hset(KEYS.workerInfo, this.info.id, JSON.stringify(this.info))
-        .exec();
+      await announceWorker(this.redis, this.info);
     } catch (error) {
       log.debug('heartbeat failed; Redis unreachable', { error });
     }
