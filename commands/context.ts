@@ -3,6 +3,7 @@
  * enqueueing with a one-line explanation, finding the image a message or button refers to, and
  * turning stored images into result views.
  */
+import { NO_WORKER_NOTICE, REDIS_WAIT_NOTICE } from '../src/cluster/dispatcher.js';
 import { ErrorCode, UserError } from '../src/errors.js';
 import type {
   GenerateParams,
@@ -43,8 +44,8 @@ export interface CommandDeps {
   readonly now?: () => number;
   /** The host's limits: the memory budget per job and the largest upscale output. */
   readonly host?: { readonly memoryBudgetMB: number; readonly maxOutputSide: number };
-  /** With Redis: the image workers now live, and how many jobs they run at once. */
-  readonly workers?: () => { live: number; capacity: number; redisReachable: boolean };
+  /** With Redis: the image workers now live, and how many jobs they run at once (undefined until counted). */
+  readonly workers?: () => { live: number; capacity: number; redisReachable: boolean } | undefined;
 }
 
 /** Job kinds and their parameters. */
@@ -93,6 +94,14 @@ export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: strin
   return undefined;
 }
 
+/** With Redis, why no job can start now (no image worker, or Redis unreachable); undefined otherwise. */
+function waitingReason(deps: CommandDeps): string | undefined {
+  const workers = deps.workers?.();
+  if (!workers) return undefined;
+  if (!workers.redisReachable) return REDIS_WAIT_NOTICE;
+  return workers.capacity === 0 ? NO_WORKER_NOTICE : undefined;
+}
+
 /** Queues a job and answers with its place in line and the explanation. */
 export function enqueue(deps: CommandDeps, ctx: ChatContext, asked: JobRequest): Reply {
   const limits = limitsFor(deps, ctx);
@@ -109,7 +118,12 @@ export function enqueue(deps: CommandDeps, ctx: ChatContext, asked: JobRequest):
   });
   if (!result.ok) return { type: 'text', text: result.error.message, ephemeral: true };
   const { job, position } = result.value;
-  const place = position <= 1 ? 'starting now' : `#${position} in the queue`;
+  const waiting = waitingReason(deps);
+  const place = waiting
+    ? `#${position} in the queue. ${waiting}`
+    : position <= 1
+      ? 'starting now'
+      : `#${position} in the queue`;
   return { type: 'queued', jobId: job.id, position, text: `${request.params.explanation} · ${place}` };
 }
 

@@ -27,11 +27,12 @@ export function createBot(
     host: { memoryBudgetMB: core.config.memoryBudgetMB, maxOutputSide: core.config.maxOutputSide },
     ...(core.cluster
       ? {
-          workers: () => ({
-            live: core.cluster!.liveWorkers.length,
-            capacity: core.cluster!.capacity ?? 0,
-            redisReachable: core.cluster!.redisReachable,
-          }),
+          workers: () => {
+            const cluster = core.cluster!;
+            if (cluster.capacity === undefined) return undefined;
+            const live = cluster.liveWorkers.length;
+            return { live, capacity: cluster.capacity, redisReachable: cluster.redisReachable };
+          },
         }
       : {}),
     ...(editorLink ? { editorLink } : {}),

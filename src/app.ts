@@ -123,7 +123,8 @@ function connectCluster(redisUrl: string, queue: JobQueue): RedisExecutor {
     },
     onNotice: (jobId, text) => queue.notify(jobId, text),
   });
-  queue.on('queued', (job) => cluster.capacity === 0 && queue.notify(job.id, waitingNotice()));
+  // A job queued while none can start says so in its own reply (commands/context.ts); a job already
+  // waiting is told here when the workers go away.
   cluster.start();
   return cluster;
 }

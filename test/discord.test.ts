@@ -6,10 +6,11 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordAdapter } from '../adapters/discord/adapter.js';
 import { encodeAction } from '../commands/actions.js';
+import { NO_WORKER_NOTICE } from '../src/cluster/dispatcher.js';
 import { readPngText } from '../src/pipeline/png.js';
 import { TestBot } from './helpers/bot.js';
 import { APP, CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
-import { tempDir, waitFor } from './helpers/tmp.js';
+import { sleep, tempDir, waitFor } from './helpers/tmp.js';
 
 const ALICE = user('960000000000000001', 'alice');
 const ADMIN_ROLE = '980000000000000001';
@@ -451,5 +452,44 @@ describe('Discord adapter', () => {
       text: 'admin max-n reset',
       ctx: { platform: 'discord', userId: 'x', channelId: CHANNEL, isAdmin: true },
     });
+  });
+  it('tells the person in the status message when their job waits for an image worker', async () => {
+    bot.core.queue.setConcurrency(0); // what the Redis path does while no worker is running
+    const before = fake.posted().length;
+    try {
+      fake.dispatch(
+        'INTERACTION_CREATE',
+        interaction(2, {
+          id: '1',
+          name: 'imagine',
+          type: 1,
+          options: [{ name: 'prompt', type: 3, value: 'a waiting apple' }],
+        }),
+      );
+      await waitFor(() => bot.core.queue.waitingCount === 1, 5000, 'the queued job');
+      const jobId = bot.core.queue.waitingOrder()[0]!.id;
+      // The adapter follows the job once its queued reply is shown; a later notice edits that reply.
+      await waitFor(
+        () =>
+          fake
+            .of('PATCH', /\/webhooks\/.*@original/)
+            .some((c) => String(c.body.content).includes('a waiting apple')),
+        5000,
+        'the queued reply',
+      );
+      await sleep(100);
+      bot.core.queue.notify(jobId, NO_WORKER_NOTICE);
+      await waitFor(
+        () =>
+          fake
+            .of('PATCH', /\/webhooks\/.*@original/)
+            .some((c) => String(c.body.content) === `⏳ ${NO_WORKER_NOTICE}`),
+        5000,
+        'the notice',
+      );
+    } finally {
+      bot.core.queue.setConcurrency(1);
+    }
+    await waitFor(() => fake.posted().length === before + 1, 20_000, 'the grid');
   });
 });

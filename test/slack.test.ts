@@ -10,6 +10,7 @@ import { SlackAdapter } from '../adapters/slack/adapter.js';
 import { WebAdapter } from '../adapters/web/server.js';
 import { encodeAction } from '../commands/actions.js';
 import { adminSettings } from '../commands/settings-model.js';
+import { NO_WORKER_NOTICE } from '../src/cluster/dispatcher.js';
 import { LinkSigner } from '../src/links.js';
 import { TestBot } from './helpers/bot.js';
 import { FakeSlack } from './helpers/fake-slack.js';
@@ -485,5 +486,35 @@ describe('Slack progress previews with PUBLIC_URL', () => {
     const live = await fetch(`${webBase}${web.previewPath('run123')}`);
     expect(live.status).toBe(200);
     expect(Buffer.from(await live.arrayBuffer()).equals(Buffer.from(png))).toBe(true);
+  });
+  it('tells the person in the status message when their job waits for an image worker', async () => {
+    bot.core.queue.setConcurrency(0); // what the Redis path does while no worker is running
+    try {
+      const [reply] = await bot.bot.handle({
+        kind: 'command',
+        name: 'imagine',
+        text: 'a waiting apple --seed 2',
+        ctx: { platform: 'slack', userId: 'U1', channelId: 'C1', isAdmin: false },
+      });
+      const jobId = reply?.type === 'queued' ? reply.jobId : '';
+      bot.bot.conversations.recordChatMessage({
+        platform: 'slack',
+        channelId: 'C1',
+        messageId: '56.1',
+        jobId,
+      });
+      bot.core.queue.notify(jobId, NO_WORKER_NOTICE);
+      await waitFor(
+        () =>
+          fake
+            .of('chat.update')
+            .some((c) => c.args.ts === '56.1' && c.args.text === `⏳ ${NO_WORKER_NOTICE}`),
+        5000,
+        'the notice',
+      );
+    } finally {
+      bot.core.queue.setConcurrency(1);
+    }
+    await bot.core.queue.onIdle();
   });
 });
