@@ -160,8 +160,8 @@ export class RedisExecutor implements WorkExecutor {
       const job = await this.route(model).queue.getJob(jobId);
       if (job && (await job.getState()) === 'waiting') await job.remove().catch(() => undefined);
     } catch (error) {
-      // The cancelled key is written again below when Redis is back; the job is already settled here.
-      log.warn('could not reach Redis to cancel a job; its worker will see the cancel later', {
+      // The job is already settled here; should a worker still run it, its result is never collected.
+      log.warn('could not reach Redis to cancel a job; a worker may still run it', {
         job: jobId,
         error,
       });
@@ -212,6 +212,8 @@ export class RedisExecutor implements WorkExecutor {
     const outcome = new Promise<unknown>((resolve, reject) => {
       this.pending.set(order.jobId, { route, context, resolve, reject, toldWaiting: false });
     });
+    // Aborted while still dispatching, the outcome is rejected and never awaited: not an unhandled rejection.
+    outcome.catch(() => undefined);
     const onAbort = () => this.abandon(order, context.signal.reason);
     context.signal.addEventListener('abort', onAbort, { once: true });
     try {
