@@ -83,7 +83,12 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
         })
       : undefined;
   // An unreachable Redis is waited out (jobs wait, people are told), never fatal at start-up.
-  localWorker?.start().catch((error: unknown) => log.error('local image worker failed to start', { error }));
+  const localReady = localWorker
+    ?.start()
+    .catch((error: unknown) => log.error('local image worker failed to start', { error }));
+  // The first count of workers waits (a little) for the local one, so that a job sent at start-up is
+  // not told that no worker is running.
+  if (cluster) void Promise.race([localReady, delay(3000)]).then(() => cluster.start());
   const executor: WorkExecutor = cluster ?? new LocalExecutor(compute);
   registerImageJobs(queue, { store, files, previewEvery: options.previewEvery ?? 2 }, executor);
   let closed = false;
@@ -108,6 +113,10 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
   };
 }
 
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
 /**
  * The Redis dispatcher, wired to the queue: the queue runs as many jobs as the live workers can take,
  * and people whose job waits for a worker or for Redis are told so.
@@ -125,6 +134,5 @@ function connectCluster(redisUrl: string, queue: JobQueue): RedisExecutor {
   });
   // A job queued while none can start says so in its own reply (commands/context.ts); a job already
   // waiting is told here when the workers go away.
-  cluster.start();
   return cluster;
 }

@@ -88,8 +88,9 @@ export class RedisExecutor implements WorkExecutor {
     this.blobs = new BlobStore(this.redis);
   }
 
-  /** Starts following the workers and the dispatched jobs. */
+  /** Starts following the workers and the dispatched jobs. Once; a later call does nothing. */
   start(): void {
+    if (this.capacityTimer || this.closed) return;
     // The first count waits for the connection, so that a slow connect is not taken for an outage.
     const first = () => void this.refreshWorkers();
     if (this.redis.status === 'ready') first();
