@@ -2,7 +2,7 @@
  * Scale-out on BullMQ: a front-end process and worker processes on a real `redis-server`. Every
  * process is real (ONNX Runtime, SQLite, BullMQ); jobs run on the shipped model.
  */
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import { get, request } from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -173,6 +173,35 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
       expect(images.get(job)).toBe(4);
     }
   }, 180_000);
+
+  it('hands a job back rather than hold it while busy with another model, so a free worker runs it', async () => {
+    const fixtures = path.resolve(import.meta.dirname, 'fixtures', 'models');
+    const only = (model: string) => {
+      const dir = path.join(dirs.dir, `models-${model}`);
+      cpSync(path.join(fixtures, model), path.join(dir, model), { recursive: true });
+      return dir;
+    };
+    const start = async (modelsDir: string) => {
+      const w = new WorkerProc(env({ MODELS_DIR: modelsDir }));
+      procs.push(w);
+      await w.ready();
+      return w;
+    };
+    // A has every fixture model; C only an unrelated one (it makes room for a second job in Redis).
+    const [a] = await Promise.all([start(fixtures), start(only('sd-tiny-fp16'))]);
+    const fe = frontend({ MODELS_DIR: fixtures });
+    await fe.waitEvent((e) => e.event === 'ready');
+    await fe.waitLine((line) => line.includes('capacity=2'), 10_000, 'two workers counted');
+    const long = await fe.enqueue('alice', { ...params(1, 1000, 128), model: 'flow-tiny' });
+    await a.waitLine((line) => line.includes(`job started job=${long}`), 30_000, 'A busy');
+    const sd = await fe.enqueue('bob', { ...params(2, 4, 64, 1), model: 'sd-tiny' });
+    await a.waitLine((line) => line.includes('handed a job back') && line.includes(sd), 10_000, 'hand-back');
+    const b = await start(only('sd-tiny'));
+    await fe.waitEvent((e) => e.event === 'succeeded' && e.job === sd, 30_000);
+    expect(b.startedJobs).toEqual([sd]);
+    expect(a.startedJobs).not.toContain(sd);
+    expect(fe.events.some((e) => e.event === 'succeeded' && e.job === long)).toBe(false);
+  }, 90_000);
 
   it('cancels a job running on a remote worker, which then takes the next job', async () => {
     const w = await worker();

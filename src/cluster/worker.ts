@@ -4,7 +4,8 @@
  * front-end records results. `npm run worker` runs one; `npm start` runs one in-process unless
  * `LOCAL_WORKER=0`.
  *
- * - Concurrency is per process: one semaphore across all model queues.
+ * - Concurrency is per process, across all model queues: a job fetched while every slot is busy (with
+ *   another model's job) is handed back to the queue for any worker, rather than held.
  * - Cancels arrive on a pub/sub channel (and a key, for a worker that was not listening), because
  *   BullMQ's own cancel only reaches the worker it is called on.
  * - A heartbeat tells the front-end how many jobs this worker can take and which models it has; the
@@ -13,7 +14,7 @@
  *   its lock expires.
  */
 import os from 'node:os';
-import { type Job, Worker } from 'bullmq';
+import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { asFlowbotError, ErrorCode, publicMessage, UserError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -34,23 +35,22 @@ export interface ImageWorkerOptions {
   readonly name?: string;
 }
 
-/** A counting semaphore: the process-wide limit on jobs computed at once. */
-class Semaphore {
-  private readonly waiting: (() => void)[] = [];
+/** How long a job this worker had no room for waits before any worker may take it again. */
+const HANDBACK_DELAY_MS = 250;
+
+/** The process-wide count of jobs being computed, against WORKER_CONCURRENCY. */
+class Slots {
   constructor(private free: number) {}
 
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  /** Takes a slot if one is free. */
+  tryTake(): boolean {
+    if (this.free === 0) return false;
+    this.free--;
+    return true;
   }
 
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
+  give(): void {
+    this.free++;
   }
 }
 
@@ -69,7 +69,7 @@ export class ImageWorker {
   private readonly redis: Redis;
   private readonly subscriber: Redis;
   private readonly blobs: BlobStore;
-  private readonly semaphore: Semaphore;
+  private readonly slots: Slots;
   private readonly running = new Map<string, AbortController>();
   private readonly workers: Worker[] = [];
   private heartbeat: NodeJS.Timeout | undefined;
@@ -82,7 +82,7 @@ export class ImageWorker {
     this.redis = connect(options.redisUrl, 'blocking');
     this.subscriber = connect(options.redisUrl, 'blocking');
     this.blobs = new BlobStore(this.redis);
-    this.semaphore = new Semaphore(options.concurrency);
+    this.slots = new Slots(options.concurrency);
     this.info = {
       id: options.name ?? `${os.hostname()}-${process.pid}`,
       host: os.hostname(),
@@ -155,11 +155,17 @@ export class ImageWorker {
     controller.abort(new UserError(ErrorCode.JobCancelled, 'Cancelled.'));
   }
 
-  private async process(job: Job, _token?: string): Promise<unknown> {
+  private async process(job: Job, token?: string): Promise<unknown> {
     const jobId = job.id ?? '';
+    if (!this.slots.tryTake()) {
+      // Busy with another model's job: hand this one back rather than hold it while another worker
+      // that has this model may be idle.
+      log.info('busy: handed a job back to its queue', { job: jobId, worker: this.info.id });
+      await job.moveToDelayed(Date.now() + HANDBACK_DELAY_MS, token);
+      throw new DelayedError();
+    }
     const controller = new AbortController();
     this.running.set(jobId, controller);
-    await this.semaphore.acquire();
     let progress: Promise<unknown> = Promise.resolve();
     try {
       controller.signal.throwIfAborted();
@@ -193,7 +199,7 @@ export class ImageWorker {
       throw new Error(failureToWire(failure, message));
     } finally {
       this.running.delete(jobId);
-      this.semaphore.release();
+      this.slots.give();
     }
   }
 }
