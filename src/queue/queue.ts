@@ -14,6 +14,7 @@ import { asFlowbotError, ErrorCode, FlowbotError, publicMessage, UserError } fro
 import { createLogger } from '../log.js';
 import { err, ok, type Result } from '../result.js';
 import type { JobRecord, NewJob, Store } from '../store/store.js';
+import { FairLane } from './fair-lane.js';
 
 const log = createLogger('queue');
 
@@ -75,77 +76,6 @@ interface Running {
   readonly controller: AbortController;
   readonly job: JobRecord;
   reason?: AbortReason;
-}
-
-/** Round-robin lanes: per user FIFO lists, users served in turn. */
-class FairLane {
-  private readonly byUser = new Map<string, JobRecord[]>();
-  /** Users with waiting jobs, in the order they will next be served. */
-  private readonly turn: string[] = [];
-
-  get size(): number {
-    let total = 0;
-    for (const list of this.byUser.values()) total += list.length;
-    return total;
-  }
-
-  /** Waiting jobs of one user. */
-  countOf(userId: string): number {
-    return this.byUser.get(userId)?.length ?? 0;
-  }
-
-  push(job: JobRecord): void {
-    const list = this.byUser.get(job.userId);
-    if (list) list.push(job);
-    else {
-      this.byUser.set(job.userId, [job]);
-      this.turn.push(job.userId);
-    }
-  }
-
-  shift(): JobRecord | undefined {
-    const user = this.turn.shift();
-    if (user === undefined) return undefined;
-    const list = this.byUser.get(user)!;
-    const job = list.shift()!;
-    if (list.length > 0) this.turn.push(user);
-    else this.byUser.delete(user);
-    return job;
-  }
-
-  remove(jobId: string): JobRecord | undefined {
-    for (const [user, list] of this.byUser) {
-      const index = list.findIndex((job) => job.id === jobId);
-      if (index === -1) continue;
-      const [job] = list.splice(index, 1);
-      if (list.length === 0) {
-        this.byUser.delete(user);
-        this.turn.splice(this.turn.indexOf(user), 1);
-      }
-      return job;
-    }
-    return undefined;
-  }
-
-  /** The order in which waiting jobs would be dispatched if nothing else arrived. */
-  order(): JobRecord[] {
-    const lists = this.turn.map((user) => [...this.byUser.get(user)!]);
-    const out: JobRecord[] = [];
-    while (lists.some((list) => list.length > 0)) {
-      for (const list of lists) {
-        const job = list.shift();
-        if (job) out.push(job);
-      }
-    }
-    return out;
-  }
-
-  clear(): JobRecord[] {
-    const all = this.order();
-    this.byUser.clear();
-    this.turn.length = 0;
-    return all;
-  }
 }
 
 /** The fair, persistent, cancellable job queue. */
