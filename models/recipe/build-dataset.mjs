@@ -8,11 +8,12 @@
  * never used (their licence forbids it). Each image is composited onto white at SIZE × SIZE.
  *
  * Captions come from emoji-datasource's emoji.json (names, categories) and emojilib's keywords.
- * Output: dataset/images.u8 (N × SIZE × SIZE × 3 bytes) and dataset/meta.json.
+ * Output: dataset/images.u8 (N × SIZE × SIZE × 3 bytes) and dataset/meta.json (DATA_SIZE and DATA_OUT
+ * change the size and the folder: the super-resolution recipe also uses a 256 px build in dataset256/).
  * Emoji are split by a hash of their code point: 5% are held out of training for evaluation.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
@@ -20,7 +21,7 @@ import sharp from 'sharp';
 
 const require = createRequire(import.meta.url);
 const SIZE = Number(process.env.DATA_SIZE ?? 64);
-const OUT = path.resolve(import.meta.dirname, '..', 'dataset');
+const OUT = path.resolve(import.meta.dirname, '..', process.env.DATA_OUT ?? 'dataset');
 const SKIP_NOTO = new Set(['package', 'rainbow-flag']); // these two crash resvg
 
 const emojis = require('emoji-datasource/emoji.json').filter((e) => e.category !== 'Component');
@@ -217,7 +218,10 @@ for (const source of sources) {
   counts[source.label] = found;
   console.log(`${source.label.padEnd(34)} ${String(found).padStart(5)} images (${source.license})`);
 }
-writeFileSync(path.join(OUT, 'images.u8'), Buffer.concat(chunks));
+// Image by image: a 256 px build is larger than one write (2 GiB) can take.
+const images = openSync(path.join(OUT, 'images.u8'), 'w');
+for (const pixels of chunks) writeSync(images, pixels);
+closeSync(images);
 const styles = [...new Set(sources.map((s) => s.style))];
 writeFileSync(
   path.join(OUT, 'meta.json'),

@@ -220,7 +220,7 @@ quality = table(results, [("Steps", lambda r: str(r["steps"])), ("Guidance", lam
 training = manifest.get("training", {})
 upscale_file = os.path.join(OUT, "upscale-metrics.json")
 upscale = json.load(open(upscale_file)) if os.path.exists(upscale_file) else []
-upscale_table = table(upscale, [("Upscaler", lambda u: u["name"]), ("PSNR (dB)", lambda u: f"{u['psnr']:.2f}"), ("SSIM", lambda u: f"{u['ssim']:.3f}")]) if upscale else "Run `npm run eval:model` to fill this in.\n"
+upscale_table = table(upscale, [("Protocol", lambda u: u.get("protocol", "held-out 64 px art, shrunk to 16 px, x4")), ("Upscaler", lambda u: u["name"]), ("PSNR (dB)", lambda u: f"{u['psnr']:.2f}"), ("SSIM", lambda u: f"{u['ssim']:.3f}")]) if upscale else "Run `npm run eval:model` to fill this in.\n"
 card = f"""# flowbot-emoji
 
 flowbot's own small text-to-image model. It turns a short prompt such as "grinning face in 3d style" into a
@@ -251,8 +251,10 @@ The recipe of today's latent flow-matching generators at toy scale:
   here for comparison.
 - **Sampling**: Euler on the flow (diffusers' FlowMatchEulerDiscreteScheduler, shift 1), 8 steps and
   guidance 4 by default.
-- **Upscalers**: ESRGAN slim and medium x4 from UpscalerJS (MIT, trained on DIV2K), converted from TF.js
-  to ONNX (`esrgan-slim/`, `esrgan-medium/`).
+- **Upscalers**: `emoji-sr/` (the default), a x4 residual CNN (375k parameters) trained here by
+  `recipe/train_sr.py` on pairs of 64 px and 256 px renders of the same vector emoji, plus 64 px images
+  shrunk to 16 px; held-out emoji never seen. ESRGAN slim and medium x4 from UpscalerJS (MIT, trained on
+  DIV2K), converted from TF.js to ONNX (`esrgan-slim/`, `esrgan-medium/`), remain as alternatives.
 
 Native resolution: **{SIZE}x{SIZE}** (128x128 did not fit the 2-hour CPU budget).
 
@@ -287,7 +289,9 @@ Autoencoder {training.get('autoencoder_seconds', 0) / 60:.0f} min; flow model {t
   generated (seen wordings) against real held-out images.
 
 {quality}
-Upscalers: PSNR and SSIM against the original of held-out art downscaled x4, then upscaled x4.
+Upscalers: PSNR and SSIM against the original, for held-out art shrunk x4 (Lanczos) then upscaled x4, and
+for held-out 64 px renders upscaled x4 against the 256 px render of the same vector emoji (the way chat
+uses them: the generator makes 64 px).
 
 {upscale_table}
 ## Limits
