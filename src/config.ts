@@ -107,7 +107,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'upscaler',
     expected: 'an upscaler folder name (letters, digits, . _ -)',
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
-    defaultValue: 'esrgan-slim',
+    defaultValue: 'emoji-sr',
     description: 'Super-resolution model, a folder under MODELS_DIR; Lanczos when it is missing.',
   },
   {

@@ -5,10 +5,13 @@ import { OnnxBackend } from '../src/pipeline/onnx.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 
-/** The shipped ESRGAN conversions reproduce the original network (checked in NumPy at conversion time). */
-describe.each(['slim', 'medium'])('esrgan-%s', (name) => {
-  const fixture = path.join(root, 'test', 'fixtures', `esrgan-${name}-reference.json`);
-  const model = path.join(root, 'models', `esrgan-${name}`, 'model.onnx');
+/**
+ * The shipped upscalers reproduce their original networks: the ESRGAN conversions (checked in NumPy at
+ * conversion time) and emoji-sr (its PyTorch network, written by models/recipe/train_sr.py at export).
+ */
+describe.each(['esrgan-slim', 'esrgan-medium', 'emoji-sr'])('%s', (folder) => {
+  const fixture = path.join(root, 'test', 'fixtures', `${folder}-reference.json`);
+  const model = path.join(root, 'models', folder, 'model.onnx');
 
   it('onnxruntime-node matches the reference outputs within 1e-4', async () => {
     expect(existsSync(model)).toBe(true);

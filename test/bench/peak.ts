@@ -11,7 +11,7 @@ import { Pipeline } from '../../src/pipeline/pipeline.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const spec = loadModelSpec(path.join(root, 'models', 'flowbot-emoji'));
-const upscaler = loadUpscalerSpec(path.join(root, 'models', 'esrgan-slim'));
+const upscaler = loadUpscalerSpec(path.join(root, 'models', 'emoji-sr'));
 const pipeline = new Pipeline(new OnnxBackend({ executionProvider: 'cpu' }));
 const { width, height } = largestSize(spec, 1, 1);
 const steps = DEFAULT_LIMITS.maxSteps;
@@ -43,7 +43,7 @@ switch (operation) {
     // The largest upscale MAX_OUTPUT_SIDE admits: ×4 to 4096² (from an image three upscales deep).
     const side = DEFAULT_LIMITS.maxOutputSide / 4;
     await pipeline.upscale({ image: picture(side, side), scale: 4, upscaler });
-    what = `upscale ×4 of ${side}×${side} (esrgan-slim)`;
+    what = `upscale ×4 of ${side}×${side} (emoji-sr)`;
     break;
   }
   case 'creative': {

@@ -87,7 +87,7 @@ async function rssGrowth(spec: ModelSpec, generations: number): Promise<BenchRes
 
 async function upscaleMemory(): Promise<BenchResult> {
   const pipeline = new Pipeline(new OnnxBackend({ executionProvider: 'cpu' }));
-  const shipped = path.join(root, 'models', 'esrgan-slim');
+  const shipped = path.join(root, 'models', 'emoji-sr');
   const spec = loadUpscalerSpec(existsSync(shipped) ? shipped : path.join(fixtures, 'sr-x4-tiny'));
   const side = 1024;
   const pixels = new Uint8Array(side * side * 3).map((_, i) => (i * 31) % 251);
@@ -133,7 +133,7 @@ async function upscaleMemory(): Promise<BenchResult> {
 async function upscaleOne(): Promise<BenchResult> {
   const pipeline = new Pipeline(new OnnxBackend({ executionProvider: 'cpu' }));
   const figures: Record<string, number> = {};
-  for (const name of ['esrgan-slim', 'esrgan-medium']) {
+  for (const name of ['emoji-sr', 'esrgan-slim', 'esrgan-medium']) {
     const dir = path.join(root, 'models', name);
     if (!existsSync(dir)) continue;
     const spec = loadUpscalerSpec(dir);
