@@ -10,8 +10,13 @@ the 16-prompt sample grid into models/flowbot-emoji/.
   held-out captions, as a fraction of the real-image accuracy, for wordings seen in training and for
   paraphrases that never were.
 - Distribution distance: a Fréchet distance between classifier features of generated and real images.
-- Both for 4, 8 and 16 steps and for guidance 1, 3 and 5.
+- Both for 4, 8 and 16 steps and for guidance 1, 3 and 5, and at the shipped defaults (model.json).
+- Honesty: how many of the evaluation's prompts equal a caption the model was trained on, the
+  paraphrases of captions.py included (it should be 0).
 Generation uses the exported weights (the EMA copy), the same Euler flow sampler as the runtime.
+
+`EVAL_FLOW=checkpoints/flow-snap-2000.pt EVAL_QUICK=1` measures one checkpoint at the defaults only and
+appends the row to checkpoints/curve.json (adherence against training steps); nothing else is written.
 """
 import json
 import math
@@ -25,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from captions import all_paraphrases  # noqa: E402
 from clip_bpe import ClipBpe  # noqa: E402
 from nets import Decoder, Encoder, FlowUNet, TextEncoder  # noqa: E402
 
@@ -51,7 +57,9 @@ def to_tensor(batch):
 # ---- models -----------------------------------------------------------------------------------------
 manifest = json.load(open(os.path.join(OUT, "model.json")))
 ae = torch.load(os.path.join(CKPT, "autoencoder.pt"))
-flow = torch.load(os.path.join(CKPT, "flow.pt"))
+FLOW_FILE = os.environ.get("EVAL_FLOW", os.path.join(CKPT, "flow.pt"))
+QUICK = os.environ.get("EVAL_QUICK") == "1"
+flow = torch.load(os.path.join(ROOT, FLOW_FILE) if not os.path.isabs(FLOW_FILE) else FLOW_FILE)
 enc, dec = Encoder(4), Decoder(4)
 enc.load_state_dict(ae["encoder"]), dec.load_state_dict(ae["decoder"])
 id_map = flow["ema"][0]["id_map"]
@@ -174,20 +182,32 @@ def generate(prompts, steps, guidance, seed=0):
         return dec(x / scale + shift).clamp(-1, 1)
 
 
+trained_captions = {c for i in train_idx for c in items[i]["captions"]} | {c for i in train_idx for c in all_paraphrases(items[i])}
+prompts_in_training = sum(p in trained_captions for p in seen_prompts + para_prompts)
+print(f"evaluation prompts that are training captions: {prompts_in_training}")
+defaults = (manifest["defaults"]["steps"], float(manifest["defaults"]["guidance"]))
+settings = [defaults] if QUICK else [(s, g) for s in (4, 8, 16) for g in (1.0, 3.0, 5.0)] + [defaults]
 results = []
-for steps in (4, 8, 16):
-    for guidance in (1.0, 3.0, 5.0):
-        row = {"steps": steps, "guidance": guidance}
-        for name, prompts in (("seen", seen_prompts), ("paraphrase", para_prompts)):
-            out = generate(prompts, steps, guidance)
-            pred, feats = classify(out)
-            acc = (pred == target).float().mean().item()
-            row[f"{name}_accuracy"] = acc
-            row[f"{name}_adherence"] = acc / real_acc
-            if name == "seen":
-                row["frechet"] = frechet(feats, real_feats)
-        results.append(row)
-        print(row)
+for steps, guidance in dict.fromkeys(settings):
+    row = {"steps": steps, "guidance": guidance, "defaults": (steps, guidance) == defaults}
+    for name, prompts in (("seen", seen_prompts), ("paraphrase", para_prompts)):
+        out = generate(prompts, steps, guidance)
+        pred, feats = classify(out)
+        acc = (pred == target).float().mean().item()
+        row[f"{name}_accuracy"] = acc
+        row[f"{name}_adherence"] = acc / real_acc
+        if name == "seen":
+            row["frechet"] = frechet(feats, real_feats)
+    results.append(row)
+    print(row)
+
+if QUICK:
+    curve_file = os.path.join(CKPT, "curve.json")
+    curve = json.load(open(curve_file)) if os.path.exists(curve_file) else []
+    curve.append({"checkpoint": os.path.basename(FLOW_FILE), "step": flow.get("step"), "seconds": flow.get("seconds"),
+                  "autoencoder_psnr_db": ae_psnr, **results[0]})
+    json.dump(curve, open(curve_file, "w"), indent=2)
+    sys.exit(0)
 
 # ---- sample grid of 16 held-out prompts -------------------------------------------------------------
 sample_prompts = [items[i]["captions"][0] + (f" in {items[i]['style']} style" if k % 2 else "") for k, i in enumerate(chosen[:16])]
@@ -199,6 +219,7 @@ from PIL import Image  # noqa: E402  (Debian's python3-pil, pulled in by python3
 Image.fromarray(sheet).resize((4 * SIZE * 2, 4 * SIZE * 2), Image.NEAREST).save(os.path.join(OUT, "samples.png"))
 metrics = {
     "autoencoder_psnr_db": ae_psnr, "classifier_real_accuracy": real_acc, "grid": results, "sample_prompts": sample_prompts,
+    "evaluation_prompts_in_training": prompts_in_training,
     "parameters": {"autoencoder": sum(p.numel() for p in enc.parameters()) + sum(p.numel() for p in dec.parameters()),
                    "text_encoder": sum(p.numel() for p in text.parameters()), "denoiser": sum(p.numel() for p in unet.parameters())},
 }
@@ -213,7 +234,7 @@ def table(rows, columns):
 
 sources = table(meta["sources"], [("Source (npm)", lambda s: f"`{s['label']}`"), ("Style word", lambda s: s["style"]),
                                     ("Licence", lambda s: s["license"]), ("Images", lambda s: str(s["images"]))])
-quality = table(results, [("Steps", lambda r: str(r["steps"])), ("Guidance", lambda r: f"{r['guidance']:g}"),
+quality = table(results, [("Steps", lambda r: str(r["steps"]) + (" *" if r.get("defaults") else "")), ("Guidance", lambda r: f"{r['guidance']:g}"),
                           ("Adherence, seen wordings", lambda r: f"{r['seen_adherence']:.2f}"),
                           ("Adherence, paraphrases", lambda r: f"{r['paraphrase_adherence']:.2f}"),
                           ("Fréchet distance", lambda r: f"{r['frechet']:.1f}")])
@@ -221,11 +242,40 @@ training = manifest.get("training", {})
 upscale_file = os.path.join(OUT, "upscale-metrics.json")
 upscale = json.load(open(upscale_file)) if os.path.exists(upscale_file) else []
 upscale_table = table(upscale, [("Protocol", lambda u: u.get("protocol", "held-out 64 px art, shrunk to 16 px, x4")), ("Upscaler", lambda u: u["name"]), ("PSNR (dB)", lambda u: f"{u['psnr']:.2f}"), ("SSIM", lambda u: f"{u['ssim']:.3f}")]) if upscale else "Run `npm run eval:model` to fill this in.\n"
+if training.get("fine_tuned_from_shipped"):
+    hours = "about three hours"
+    training_text = f"""`cd models && npm run data:build && npm run train` trains from scratch (see `recipe/`). This version was
+made in two stages, on {training.get('device', 'cpu')} with 2 cores:
+
+- **v1**: the autoencoder, 2,400 steps of 32 (30 min); the text encoder and UNet, 8,000 steps of 64 (72 min).
+- **v2** (`npm run train:finetune`): from v1's weights, recovered from its ONNX files (`recipe/from_onnx.py`,
+  exact to 2e-6), the decoder alone on the frozen encoder's latents, {training.get('decoder_steps', 0):,} steps of 32
+  ({training.get('decoder_seconds', 0) / 60:.0f} min); then the text encoder and UNet, {training.get('flow_steps'):,} steps of 64
+  ({(training.get('flow_seconds') or 0) / 60:.0f} min), with {training.get('paraphrase_share', 0):.0%} of the captions paraphrased.
+
+Seeds are fixed; losses are in `checkpoints/train.log`.
+"""
+else:
+    hours = "about two hours"
+    training_text = f"""`cd models && npm run data:build && npm run train` (see `recipe/`). Hardware: {training.get('device', 'cpu')}, 2 cores.
+Autoencoder {training.get('autoencoder_seconds', 0) / 60:.0f} min; flow model {training.get('flow_steps')} steps of 64 in
+{(training.get('flow_seconds') or 0) / 60:.0f} min. Seeds are fixed; losses are in `checkpoints/train.log`.
+"""
+paraphrase_line = ("Half of the training captions are paraphrases (`recipe/captions.py`): every emojilib keyword of\n"
+                   "  the image's emoji, alone or after its name, in framings such as \"an image of …\" or \"… icon\".") \
+    if training.get("paraphrase_share") else ""
+curve_file = os.path.join(CKPT, "curve.json")
+curve = json.load(open(curve_file)) if os.path.exists(curve_file) else []
+curve_text = ("\nAdherence at the defaults during v2's fine-tuning (step 0 is v1):\n\n" + table(curve, [
+    ("Fine-tuning steps", lambda r: str(r["step"] or 0)),
+    ("Adherence, seen wordings", lambda r: f"{r['seen_adherence']:.2f}"),
+    ("Adherence, paraphrases", lambda r: f"{r['paraphrase_adherence']:.2f}"),
+    ("Fréchet distance", lambda r: f"{r['frechet']:.1f}")])) if curve else ""
 card = f"""# flowbot-emoji
 
 flowbot's own small text-to-image model. It turns a short prompt such as "grinning face in 3d style" into a
 {SIZE}x{SIZE} emoji-style picture on a CPU in well under a second, so that `npm install && npm start`
-works without downloading any model. It is a toy next to Stable Diffusion, trained for about two hours on
+works without downloading any model. It is a toy next to Stable Diffusion, trained for {hours} on
 a 2-core CPU, and it only knows emoji.
 
 ![16 held-out prompts](samples.png)
@@ -242,6 +292,7 @@ The recipe of today's latent flow-matching generators at toy scale:
 - **Text encoder**: CLIP's BPE tokenizer (OpenAI's vocabulary, MIT) feeding a 2-layer causal transformer
   (width 128), trained jointly with the denoiser; {metrics['parameters']['text_encoder']:,} parameters. Only the
   token ids seen in training captions have rows; others share an "unknown" row. Prompts are cut to 32 tokens.
+  {paraphrase_line}
 - **Denoiser**: a rectified-flow UNet (patchified 2x2, levels of 8x8 and 4x4, adaptive group norm from
   time and text, cross-attention to the text tokens), {metrics['parameters']['denoiser']:,} parameters. Trained on
   x_t = (1 - t)·x0 + t·ε with target v = ε - x0, t logit-normal, 10% caption dropout for classifier-free
@@ -274,9 +325,7 @@ from these works; keep their notices when you redistribute it.
 
 ## Training
 
-`cd models && npm run data:build && npm run train` (see `recipe/`). Hardware: {training.get('device', 'cpu')}, 2 cores.
-Autoencoder {training.get('autoencoder_seconds', 0) / 60:.0f} min; flow model {training.get('flow_steps')} steps of 64 in
-{(training.get('flow_seconds') or 0) / 60:.0f} min. Seeds are fixed; losses are in `checkpoints/train.log`.
+{training_text}
 
 ## Quality (`npm run eval:model`)
 
@@ -289,6 +338,8 @@ Autoencoder {training.get('autoencoder_seconds', 0) / 60:.0f} min; flow model {t
   generated (seen wordings) against real held-out images.
 
 {quality}
+The row marked * is the shipped default. {prompts_in_training} of the 400 evaluation prompts are training captions.
+{curve_text}
 Upscalers: PSNR and SSIM against the original, for held-out art shrunk x4 (Lanczos) then upscaled x4, and
 for held-out 64 px renders upscaled x4 against the 256 px render of the same vector emoji (the way chat
 uses them: the generator makes 64 px).

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from captions import all_paraphrases, paraphrased_caption  # noqa: E402
 from clip_bpe import ClipBpe  # noqa: E402
 from nets import Decoder, Encoder, FlowUNet, TextEncoder  # noqa: E402
 
@@ -45,7 +46,11 @@ parser.add_argument("--flow-batch", type=int, default=64)
 parser.add_argument("--lr", type=float, default=6e-4)
 parser.add_argument("--widths", type=str, default="128,256")
 parser.add_argument("--seed", type=int, default=20261122)
-parser.add_argument("--phase", choices=["all", "ae", "cache", "flow", "export"], default="all")
+parser.add_argument("--paraphrase", type=float, default=0.5, help="share of captions drawn from captions.py")
+parser.add_argument("--from-shipped", action="store_true",
+                    help="without checkpoints, start from the weights in models/flowbot-emoji/*.onnx (fine-tuning)")
+parser.add_argument("--decoder-steps", type=int, default=0, help="fine-tune the VAE decoder alone (encoder frozen)")
+parser.add_argument("--phase", choices=["all", "ae", "decoder", "cache", "flow", "export"], default="all")
 args = parser.parse_args()
 
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -91,10 +96,32 @@ def psnr(a, b):
 
 
 # ---- 1. autoencoder ----------------------------------------------------------------------------------
+def shipped_autoencoder():
+    """The shipped VAE's weights, recovered from its ONNX files (see from_onnx.py)."""
+    from from_onnx import recover
+
+    image = torch.rand(1, 3, SIZE, SIZE)
+    spatial = {0: "batch", 2: "height", 3: "width"}
+    enc = recover(Encoder(LATENT), os.path.join(OUT, "vae_encoder.onnx"), (image,), ["sample"], ["latent_parameters"],
+                  {"sample": spatial, "latent_parameters": spatial})
+    dec = recover(DecodeWrapper(Decoder(LATENT)), os.path.join(OUT, "vae_decoder.onnx"), (torch.rand(1, LATENT, 16, 16),),
+                  ["latent_sample"], ["sample"], {"latent_sample": spatial, "sample": spatial}).dec
+    return enc, dec
+
+
 def train_autoencoder():
     path = os.path.join(CKPT, "autoencoder.pt")
     if os.path.exists(path):
         log("autoencoder: checkpoint found, skipping")
+        return
+    if args.from_shipped:
+        enc, dec = shipped_autoencoder()
+        enc.eval(), dec.eval()
+        with torch.no_grad():
+            held = to_tensor(images[held_idx[:256]])
+            score = psnr(dec(enc(held)[:, :LATENT]), held)
+        log(f"autoencoder: recovered from the shipped ONNX files, held-out PSNR {score:.2f} dB")
+        torch.save({"encoder": enc.state_dict(), "decoder": dec.state_dict(), "psnr": score, "seconds": 0.0}, path)
         return
     seed_everything(args.seed)
     enc, dec = Encoder(LATENT).to(device), Decoder(LATENT).to(device)
@@ -129,6 +156,49 @@ def train_autoencoder():
     torch.save({"encoder": enc.state_dict(), "decoder": dec.state_dict(), "psnr": score, "seconds": time.time() - start}, path)
 
 
+def finetune_decoder():
+    """
+    Trains the decoder alone on the frozen encoder's means: latents, and so the flow model trained on
+    them, stay valid, and decoding sharpens. Runs `--decoder-steps` steps once (marked in the checkpoint).
+    """
+    path = os.path.join(CKPT, "autoencoder.pt")
+    state = torch.load(path)
+    if state.get("decoder_steps", 0) >= args.decoder_steps:
+        log("decoder: fine-tuned checkpoint found, skipping")
+        return
+    seed_everything(args.seed + 2)
+    enc, dec = Encoder(LATENT).to(device), Decoder(LATENT).to(device)
+    enc.load_state_dict(state["encoder"]), dec.load_state_dict(state["decoder"])
+    enc.eval()
+    opt = torch.optim.AdamW(dec.parameters(), lr=2e-4, weight_decay=0.0)
+    rng = np.random.default_rng(args.seed + 2)
+    start, running = time.time(), 0.0
+    for step in range(args.decoder_steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, args.decoder_steps, 2e-4, warmup=50)
+        x = to_tensor(images[rng.choice(train_idx, args.ae_batch)])
+        with torch.no_grad():
+            z = enc(x)[:, :LATENT]
+        y = dec(z)
+        loss = (y - x).abs().mean() + F.mse_loss(y, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(dec.parameters(), 1.0)
+        opt.step()
+        running += loss.item()
+        if (step + 1) % 100 == 0:
+            log(f"decoder step {step + 1}: loss {running / 100:.4f} ({(time.time() - start) / (step + 1):.2f} s/step)")
+            running = 0.0
+    dec.eval()
+    with torch.no_grad():
+        held = to_tensor(images[held_idx[:256]])
+        score = psnr(dec(enc(held)[:, :LATENT]), held)
+    log(f"decoder: held-out PSNR {state['psnr']:.2f} -> {score:.2f} dB after {time.time() - start:.0f} s")
+    state.update({"decoder": dec.state_dict(), "psnr": score, "decoder_steps": args.decoder_steps,
+                  "decoder_seconds": time.time() - start})
+    torch.save(state, path)
+
+
 # ---- 2. latent cache --------------------------------------------------------------------------------
 def cache_latents():
     path = os.path.join(CKPT, "latents.pt")
@@ -157,7 +227,10 @@ def tokenizer():
 
 
 def caption_table():
-    """Every caption variant tokenised once; the id map covers tokens seen in training captions."""
+    """
+    Every caption variant tokenised once; the id map covers tokens seen in training captions, the
+    paraphrases of captions.py included.
+    """
     bpe = tokenizer()
     texts = [""]
     owner = []
@@ -166,11 +239,55 @@ def caption_table():
         texts.extend(item["captions"])
         owner.append((start, len(texts)))
     ids = torch.tensor([bpe.encode_padded(t, TOKENS) for t in texts], dtype=torch.long)
-    seen = sorted({int(t) for i in train_idx for t in ids[owner[i][0] : owner[i][1]].flatten()} | {bpe.start, bpe.end})
+    seen = {int(t) for i in train_idx for t in ids[owner[i][0] : owner[i][1]].flatten()} | {bpe.start, bpe.end}
+    if args.paraphrase > 0:
+        words = {w for i in train_idx for caption in all_paraphrases(meta["items"][i]) for w in caption.split()}
+        seen |= {int(t) for w in words for t in bpe.encode(w)}
     id_map = torch.zeros(49408, dtype=torch.long)  # row 0: unknown token
-    for compact, token in enumerate(seen, start=1):
+    for compact, token in enumerate(sorted(seen), start=1):
         id_map[token] = compact
     return ids, owner, id_map
+
+
+def extend_id_map(text, id_map):
+    """
+    Gives the tokens of `id_map` that `text` lacks rows of their own, started from its "unknown" row,
+    keeping every row it has (for fine-tuning a shipped encoder on a larger vocabulary).
+    """
+    old = text.id_map.clone()
+    new_tokens = [t for t in torch.nonzero(id_map).flatten().tolist() if old[t] == 0]
+    if not new_tokens:
+        return text
+    rows = text.token.weight.data
+    extra = rows[0:1].repeat(len(new_tokens), 1)
+    for offset, token in enumerate(new_tokens):
+        old[token] = rows.shape[0] + offset
+    text.token = torch.nn.Embedding(rows.shape[0] + len(new_tokens), rows.shape[1])
+    text.token.weight.data.copy_(torch.cat([rows, extra]))
+    text.id_map.copy_(old)
+    log(f"text encoder: {len(new_tokens)} new token rows (now {text.token.weight.shape[0]})")
+    return text
+
+
+def shipped_flow(id_map, widths):
+    """The shipped text encoder and denoiser, recovered from their ONNX files (see from_onnx.py)."""
+    from from_onnx import recover
+    import onnx
+    from onnx import numpy_helper
+
+    shipped = onnx.load(os.path.join(OUT, "text_encoder.onnx"))
+    shipped_map = torch.from_numpy(next(numpy_helper.to_array(i) for i in shipped.graph.initializer if i.name == "id_map"))
+    ids = torch.tensor([tokenizer().encode_padded(p, TOKENS) for p in ["a grinning face", ""]], dtype=torch.long)
+    text = recover(TextEncoder(shipped_map, length=TOKENS), os.path.join(OUT, "text_encoder.onnx"), (ids,), ["input_ids"],
+                   ["last_hidden_state", "pooler_output"], {"input_ids": {0: "batch"}})
+    with torch.no_grad():
+        hidden, _ = text(ids)
+    spatial = {0: "batch", 2: "height", 3: "width"}
+    unet = recover(FlowUNet(LATENT, widths=widths, tokens=TOKENS), os.path.join(OUT, "denoiser.onnx"),
+                   (torch.randn(2, LATENT, 16, 16), torch.tensor([800.0, 250.0]), hidden),
+                   ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
+                   {"sample": spatial, "timestep": {0: "batch"}, "encoder_hidden_states": {0: "batch"}})
+    return extend_id_map(text, id_map), unet
 
 
 class Ema:
@@ -190,6 +307,31 @@ class Ema:
                         shadow[k].copy_(v)
 
 
+_encoded = {}
+
+
+def caption_ids(batch, ids, owner, rng):
+    """
+    Token ids of one caption per image: 10% empty (for guidance), `--paraphrase` of the rest a
+    paraphrase from captions.py, the others one of the data build's caption forms.
+    """
+    bpe = tokenizer() if args.paraphrase > 0 and not _encoded else None
+    if bpe is not None:
+        _encoded["bpe"] = bpe
+    rows = []
+    for i in batch:
+        if rng.random() < 0.1:
+            rows.append(ids[0])
+        elif rng.random() < args.paraphrase:
+            caption = paraphrased_caption(meta["items"][i], rng)
+            if caption not in _encoded:
+                _encoded[caption] = torch.tensor(_encoded["bpe"].encode_padded(caption, TOKENS), dtype=torch.long, device=device)
+            rows.append(_encoded[caption])
+        else:
+            rows.append(ids[int(rng.integers(*owner[i]))])
+    return torch.stack(rows)
+
+
 def train_flow(cached):
     path = os.path.join(CKPT, "flow.pt")
     if os.path.exists(path) and torch.load(path).get("done"):
@@ -198,8 +340,14 @@ def train_flow(cached):
     seed_everything(args.seed + 1)
     ids, owner, id_map = caption_table()
     widths = tuple(int(w) for w in args.widths.split(","))
-    text = TextEncoder(id_map, length=TOKENS).to(device)
-    unet = FlowUNet(LATENT, widths=widths, tokens=TOKENS).to(device)
+    if args.from_shipped and not os.path.exists(path):
+        text, unet = shipped_flow(id_map, widths)
+        log("flow: starting from the shipped text encoder and denoiser")
+    else:
+        # A checkpoint's encoder keeps the id map it was trained with (a fine-tune extends the shipped one).
+        saved_map = torch.load(path)["text"]["id_map"] if os.path.exists(path) else id_map
+        text, unet = TextEncoder(saved_map, length=TOKENS), FlowUNet(LATENT, widths=widths, tokens=TOKENS)
+    text, unet = text.to(device), unet.to(device)
     params = list(text.parameters()) + list(unet.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     ema = Ema([text, unet], 0.999)
@@ -220,13 +368,12 @@ def train_flow(cached):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args.flow_steps, args.lr)
         batch = rng.choice(train_idx, args.flow_batch)
-        rows = [rng.integers(*owner[i]) for i in batch]
-        rows = [0 if rng.random() < 0.1 else r for r in rows]  # caption dropout -> ""
+        batch_ids = caption_ids(batch, ids, owner, rng)
         x0 = latents[torch.from_numpy(batch).to(device)]
         noise = torch.randn_like(x0)
         t = torch.sigmoid(torch.randn(len(batch), device=device))
         xt = (1 - t[:, None, None, None]) * x0 + t[:, None, None, None] * noise
-        hidden, _ = text(ids[torch.tensor(rows, device=device)])
+        hidden, _ = text(batch_ids)
         v = unet(xt, t * 1000, hidden)
         loss = F.mse_loss(v, noise - x0)
         opt.zero_grad(set_to_none=True)
@@ -259,7 +406,7 @@ def export():
     ae = torch.load(os.path.join(CKPT, "autoencoder.pt"))
     cached = cache_latents()
     flow = torch.load(os.path.join(CKPT, "flow.pt"))
-    _, _, id_map = caption_table()
+    id_map = flow["ema"][0]["id_map"]
     enc, dec = Encoder(LATENT), Decoder(LATENT)
     enc.load_state_dict(ae["encoder"]), dec.load_state_dict(ae["decoder"])
     text = TextEncoder(id_map, length=TOKENS)
@@ -314,7 +461,9 @@ def export():
         "prediction": "flow_prediction",
         "styles": meta["styles"],
         "training": {"autoencoder_psnr_db": ae["psnr"], "autoencoder_seconds": ae["seconds"], "flow_seconds": flow.get("seconds"),
-                     "flow_steps": flow["step"], "device": str(device)},
+                     "flow_steps": flow["step"], "device": str(device),
+                     "fine_tuned_from_shipped": args.from_shipped, "paraphrase_share": args.paraphrase,
+                     "decoder_steps": ae.get("decoder_steps", 0), "decoder_seconds": ae.get("decoder_seconds", 0.0)},
     }
     with open(os.path.join(OUT, "model.json"), "w") as f:
         json.dump(manifest, f, indent=2)
@@ -324,6 +473,8 @@ def export():
 
 if args.phase in ("all", "ae"):
     train_autoencoder()
+if args.phase in ("all", "decoder") and args.decoder_steps > 0:
+    finetune_decoder()
 if args.phase in ("all", "cache", "flow"):
     cached_latents = cache_latents()
 if args.phase in ("all", "flow"):
