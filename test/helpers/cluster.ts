@@ -91,14 +91,20 @@ export class Proc {
   }
 
   /** Resolves with the exit code once the process has exited by itself. */
-  exit(): Promise<number | null> {
-    return exited(this.child);
+  async exit(): Promise<number | null> {
+    return this.closeStdio(await exited(this.child));
   }
 
   /** Kills with `signal` and waits for the exit; returns the exit code. */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
-    return exited(this.child);
+    return this.closeStdio(await exited(this.child));
+  }
+
+  /** A dead child's pipes would otherwise keep this process alive (`npm run bench` would not exit). */
+  private closeStdio(code: number | null): number | null {
+    for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) stream?.destroy();
+    return code;
   }
 }
 
