@@ -259,6 +259,18 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
     );
   }, 60_000);
 
+  it('leaves no Redis connection open once closed, so the process ends by itself', async () => {
+    // The default LOCAL_WORKER: the front-end's dispatcher and an in-process worker, both on Redis.
+    const fe = frontend({ LOCAL_WORKER: '1' });
+    await fe.waitEvent((e) => e.event === 'ready');
+    const job = await fe.enqueue('alice', params(8));
+    await fe.waitEvent((e) => e.event === 'succeeded' && e.job === job, 30_000);
+    fe.send({ op: 'close' });
+    await fe.waitEvent((e) => e.event === 'closed', 15_000);
+    const exited = await Promise.race([fe.exit(), sleep(15_000).then(() => 'still running')]);
+    expect(exited).toBe(0);
+  }, 60_000);
+
   it('with LOCAL_WORKER=0 and no worker, generates nothing and the job waits until one connects', async () => {
     const fe = frontend();
     await fe.waitEvent((e) => e.event === 'ready');

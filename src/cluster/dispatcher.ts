@@ -68,6 +68,8 @@ interface Pending {
 interface Route {
   readonly queue: Queue;
   readonly events: QueueEvents;
+  /** The connections given to BullMQ, which leaves given connections open on close. */
+  readonly connections: readonly Redis[];
 }
 
 /** Runs work orders on BullMQ workers through Redis. */
@@ -178,8 +180,9 @@ export class RedisExecutor implements WorkExecutor {
       pending.reject(new FlowbotError(ErrorCode.QueueClosed, 'flowbot is shutting down'));
     this.pending.clear();
     await Promise.all(
-      [...this.routes.values()].map(async ({ queue, events }) => {
+      [...this.routes.values()].map(async ({ queue, events, connections }) => {
         await Promise.all([queue.close(), events.close()]).catch(() => undefined);
+        for (const connection of connections) connection.disconnect();
       }),
     );
     this.redis.disconnect();
@@ -191,9 +194,10 @@ export class RedisExecutor implements WorkExecutor {
     let route = this.routes.get(model);
     if (!route) {
       const name = queueNameFor(model);
-      const queue = new Queue(name, { connection: connect(this.options.redisUrl, 'producer') });
+      const connections = [connect(this.options.redisUrl, 'producer'), connect(this.options.redisUrl, 'blocking')];
+      const queue = new Queue(name, { connection: connections[0]! });
       queue.on('error', (error) => log.debug('queue connection problem', { queue: name, error }));
-      const events = new QueueEvents(name, { connection: connect(this.options.redisUrl, 'blocking') });
+      const events = new QueueEvents(name, { connection: connections[1]! });
       events.on('error', (error) => log.debug('queue events connection problem', { queue: name, error }));
       events.on('completed', ({ jobId, returnvalue }) => this.settle(jobId, { returned: returnvalue }));
       events.on('failed', ({ jobId, failedReason }) => this.settle(jobId, { failedReason }));
@@ -202,7 +206,7 @@ export class RedisExecutor implements WorkExecutor {
         'stalled',
         ({ jobId }) => this.pending.has(jobId) && this.options.onNotice(jobId, STALLED_NOTICE),
       );
-      route = { queue, events };
+      route = { queue, events, connections };
       this.routes.set(model, route);
     }
     return route;

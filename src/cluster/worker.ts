@@ -72,6 +72,7 @@ export class ImageWorker {
   private readonly slots: Slots;
   private readonly running = new Map<string, AbortController>();
   private readonly workers: Worker[] = [];
+  private readonly connections: Redis[] = [];
   private heartbeat: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
@@ -100,8 +101,11 @@ export class ImageWorker {
     this.subscriber.on('message', (_channel, jobId: string) => this.abort(jobId));
     const lockDuration = this.options.lockSeconds * 1000;
     for (const model of this.info.models) {
+      // BullMQ leaves a connection it is given open on close; close() disconnects it.
+      const connection = connect(this.options.redisUrl, 'blocking');
+      this.connections.push(connection);
       const worker = new Worker(queueNameFor(model), (job, token) => this.process(job, token), {
-        connection: connect(this.options.redisUrl, 'blocking'),
+        connection,
         concurrency: this.options.concurrency,
         lockDuration,
         stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
@@ -133,6 +137,7 @@ export class ImageWorker {
       clearInterval(this.heartbeat);
       await Promise.all(this.workers.map((worker) => worker.close()));
       await withdrawWorker(this.redis, this.info.id).catch(() => undefined);
+      for (const connection of this.connections) connection.disconnect();
       this.subscriber.disconnect();
       this.redis.disconnect();
       log.info('image worker stopped', { worker: this.info.id });

@@ -2,7 +2,7 @@
  * The front-end of the scale-out tests, in its own process so that it can be killed and restarted: the
  * real core (`createCore`, as `npm start` builds it) on the configuration from the environment. It
  * prints one JSON line per queue event and takes commands as JSON lines on stdin:
- * `{"op":"enqueue","user":"a","params":{…}}` and `{"op":"cancel","job":"…"}`.
+ * `{"op":"enqueue","user":"a","params":{…}}`, `{"op":"cancel","job":"…"}` and `{"op":"close"}`.
  */
 import { createInterface } from 'node:readline';
 import { createCore } from '../../src/app.js';
@@ -22,7 +22,8 @@ queue.on('failed', (job) => print({ event: 'failed', job: job.id, error: job.err
 queue.on('cancelled', (job) => print({ event: 'cancelled', job: job.id }));
 queue.on('notice', (job, text) => print({ event: 'notice', job: job.id, text }));
 
-createInterface({ input: process.stdin }).on('line', (line) => {
+const commands = createInterface({ input: process.stdin });
+commands.on('line', (line) => {
   const command = JSON.parse(line) as { op: string; user?: string; params?: unknown; job?: string };
   if (command.op === 'enqueue') {
     const result = queue.enqueue({ kind: 'generate', userId: command.user!, params: command.params });
@@ -31,6 +32,11 @@ createInterface({ input: process.stdin }).on('line', (line) => {
         ? { event: 'enqueued', job: result.value.job.id }
         : { event: 'refused', error: result.error.message },
     );
+  } else if (command.op === 'close') {
+    // Closes everything and then waits: the process ends by itself only if nothing is left open.
+    commands.close();
+    process.stdin.destroy();
+    void core.close().then(() => print({ event: 'closed' }));
   } else if (command.op === 'cancel') {
     const result = queue.cancel(command.job!, 'admin', true);
     print({ event: 'cancel', job: command.job, ok: result.ok });
