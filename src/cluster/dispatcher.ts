@@ -194,7 +194,10 @@ export class RedisExecutor implements WorkExecutor {
     let route = this.routes.get(model);
     if (!route) {
       const name = queueNameFor(model);
-      const connections = [connect(this.options.redisUrl, 'producer'), connect(this.options.redisUrl, 'blocking')];
+      const connections = [
+        connect(this.options.redisUrl, 'producer'),
+        connect(this.options.redisUrl, 'blocking'),
+      ];
       const queue = new Queue(name, { connection: connections[0]! });
       queue.on('error', (error) => log.debug('queue connection problem', { queue: name, error }));
       const events = new QueueEvents(name, { connection: connections[1]! });
