@@ -27,6 +27,8 @@ const member = (u: Record<string, unknown>) => ({
 describe('Discord adapter', () => {
   const t = tempDir();
   const fake = new FakeDiscord();
+  /** The contents the interactions' original replies were edited to, so far. */
+  const originalEdits = () => fake.of('PATCH', /\/webhooks\/.*@original/).map((c) => String(c.body.content));
   let bot: TestBot;
   let discord: DiscordAdapter;
 
@@ -240,14 +242,7 @@ describe('Discord adapter', () => {
         options: [{ name: 'prompt', type: 3, value: 'a cat --stpes 3' }],
       }),
     );
-    await waitFor(
-      () =>
-        fake
-          .of('PATCH', /\/webhooks\/.*@original/)
-          .some((c) => String(c.body.content).includes('Did you mean --steps?')),
-      5000,
-      'the error',
-    );
+    await waitFor(() => originalEdits().some((c) => c.includes('Did you mean --steps?')), 5000, 'the error');
     const posted = fake.posted().length;
     fake.dispatch('MESSAGE_CREATE', {
       id: fake.nextId(),
@@ -428,21 +423,14 @@ describe('Discord adapter', () => {
       );
     };
     const answered = (text: string) =>
-      waitFor(
-        () => fake.of('PATCH', /\/webhooks\/.*@original/).some((c) => String(c.body.content).includes(text)),
-        5000,
-        text,
-      );
+      waitFor(() => originalEdits().some((c) => c.includes(text)), 5000, text);
     settings(member(ALICE));
     await answered('Only admins can change channel defaults and server limits.');
     settings({ ...member(user('960000000000000003', 'carol')), roles: [ADMIN_ROLE] });
     await answered('max-n is now 2.');
     settings({ ...member(user('960000000000000004', 'dave')), permissions: String(1071698660929n | 32n) });
     await waitFor(
-      () =>
-        fake
-          .of('PATCH', /\/webhooks\/.*@original/)
-          .filter((c) => String(c.body.content).includes('max-n is now 2.')).length === 2,
+      () => originalEdits().filter((c) => c.includes('max-n is now 2.')).length === 2,
       5000,
       'the second',
     );
@@ -470,23 +458,13 @@ describe('Discord adapter', () => {
       const jobId = bot.core.queue.waitingOrder()[0]!.id;
       // The adapter follows the job once its queued reply is shown; a later notice edits that reply.
       await waitFor(
-        () =>
-          fake
-            .of('PATCH', /\/webhooks\/.*@original/)
-            .some((c) => String(c.body.content).includes('a waiting apple')),
+        () => originalEdits().some((c) => c.includes('a waiting apple')),
         5000,
         'the queued reply',
       );
       await sleep(100);
       bot.core.queue.notify(jobId, NO_WORKER_NOTICE);
-      await waitFor(
-        () =>
-          fake
-            .of('PATCH', /\/webhooks\/.*@original/)
-            .some((c) => String(c.body.content) === `⏳ ${NO_WORKER_NOTICE}`),
-        5000,
-        'the notice',
-      );
+      await waitFor(() => originalEdits().includes(`⏳ ${NO_WORKER_NOTICE}`), 5000, 'the notice');
     } finally {
       bot.core.queue.setConcurrency(1);
     }
