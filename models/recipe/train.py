@@ -389,6 +389,9 @@ def train_flow(cached):
             torch.save({"text": text.state_dict(), "unet": unet.state_dict(), "opt": opt.state_dict(), "ema": ema.shadow,
                         "step": step + 1, "done": step + 1 == args.flow_steps, "widths": widths,
                         "seconds": time.time() - start}, path)
+            # The EMA weights alone, kept per step for the training curve (evaluate.py, EVAL_FLOW).
+            torch.save({"ema": ema.shadow, "step": step + 1, "widths": widths, "seconds": time.time() - start},
+                       os.path.join(CKPT, f"flow-snap-{step + 1}.pt"))
     log(f"flow: done in {time.time() - start:.0f} s")
 
 
