@@ -276,7 +276,7 @@ paraphrase_line = ("Half of the training captions are paraphrases (`recipe/capti
                    "  the image's emoji, alone or after its name, in framings such as \"an image of …\" or \"… icon\".") \
     if training.get("paraphrase_share") else ""
 curve_file = os.path.join(CKPT, "curve.json")
-curve = json.load(open(curve_file)) if os.path.exists(curve_file) else []
+curve = sorted(json.load(open(curve_file)), key=lambda r: r["step"] or 0) if os.path.exists(curve_file) else []
 curve_text = ("\nAdherence at the defaults during v2's fine-tuning (step 0 is v1):\n\n" + table(curve, [
     ("Fine-tuning steps", lambda r: str(r["step"] or 0)),
     ("Adherence, seen wordings", lambda r: f"{r['seen_adherence']:.2f}"),
