@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from captions import all_paraphrases, paraphrased_caption  # noqa: E402
 from clip_bpe import ClipBpe  # noqa: E402
 from nets import Decoder, Encoder, FlowUNet, TextEncoder  # noqa: E402
+from shipped import DecodeWrapper, extend_id_map, shipped_autoencoder, shipped_flow  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "dataset")
@@ -96,26 +97,13 @@ def psnr(a, b):
 
 
 # ---- 1. autoencoder ----------------------------------------------------------------------------------
-def shipped_autoencoder():
-    """The shipped VAE's weights, recovered from its ONNX files (see from_onnx.py)."""
-    from from_onnx import recover
-
-    image = torch.rand(1, 3, SIZE, SIZE)
-    spatial = {0: "batch", 2: "height", 3: "width"}
-    enc = recover(Encoder(LATENT), os.path.join(OUT, "vae_encoder.onnx"), (image,), ["sample"], ["latent_parameters"],
-                  {"sample": spatial, "latent_parameters": spatial})
-    dec = recover(DecodeWrapper(Decoder(LATENT)), os.path.join(OUT, "vae_decoder.onnx"), (torch.rand(1, LATENT, 16, 16),),
-                  ["latent_sample"], ["sample"], {"latent_sample": spatial, "sample": spatial}).dec
-    return enc, dec
-
-
 def train_autoencoder():
     path = os.path.join(CKPT, "autoencoder.pt")
     if os.path.exists(path):
         log("autoencoder: checkpoint found, skipping")
         return
     if args.from_shipped:
-        enc, dec = shipped_autoencoder()
+        enc, dec = shipped_autoencoder(OUT, SIZE, LATENT)
         enc.eval(), dec.eval()
         with torch.no_grad():
             held = to_tensor(images[held_idx[:256]])
@@ -249,47 +237,6 @@ def caption_table():
     return ids, owner, id_map
 
 
-def extend_id_map(text, id_map):
-    """
-    Gives the tokens of `id_map` that `text` lacks rows of their own, started from its "unknown" row,
-    keeping every row it has (for fine-tuning a shipped encoder on a larger vocabulary).
-    """
-    old = text.id_map.clone()
-    new_tokens = [t for t in torch.nonzero(id_map).flatten().tolist() if old[t] == 0]
-    if not new_tokens:
-        return text
-    rows = text.token.weight.data
-    extra = rows[0:1].repeat(len(new_tokens), 1)
-    for offset, token in enumerate(new_tokens):
-        old[token] = rows.shape[0] + offset
-    text.token = torch.nn.Embedding(rows.shape[0] + len(new_tokens), rows.shape[1])
-    text.token.weight.data.copy_(torch.cat([rows, extra]))
-    text.id_map.copy_(old)
-    log(f"text encoder: {len(new_tokens)} new token rows (now {text.token.weight.shape[0]})")
-    return text
-
-
-def shipped_flow(id_map, widths):
-    """The shipped text encoder and denoiser, recovered from their ONNX files (see from_onnx.py)."""
-    from from_onnx import recover
-    import onnx
-    from onnx import numpy_helper
-
-    shipped = onnx.load(os.path.join(OUT, "text_encoder.onnx"))
-    shipped_map = torch.from_numpy(next(numpy_helper.to_array(i) for i in shipped.graph.initializer if i.name == "id_map"))
-    ids = torch.tensor([tokenizer().encode_padded(p, TOKENS) for p in ["a grinning face", ""]], dtype=torch.long)
-    text = recover(TextEncoder(shipped_map, length=TOKENS), os.path.join(OUT, "text_encoder.onnx"), (ids,), ["input_ids"],
-                   ["last_hidden_state", "pooler_output"], {"input_ids": {0: "batch"}})
-    with torch.no_grad():
-        hidden, _ = text(ids)
-    spatial = {0: "batch", 2: "height", 3: "width"}
-    unet = recover(FlowUNet(LATENT, widths=widths, tokens=TOKENS), os.path.join(OUT, "denoiser.onnx"),
-                   (torch.randn(2, LATENT, 16, 16), torch.tensor([800.0, 250.0]), hidden),
-                   ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
-                   {"sample": spatial, "timestep": {0: "batch"}, "encoder_hidden_states": {0: "batch"}})
-    return extend_id_map(text, id_map), unet
-
-
 class Ema:
     def __init__(self, modules, decay):
         self.modules = modules
@@ -341,8 +288,9 @@ def train_flow(cached):
     ids, owner, id_map = caption_table()
     widths = tuple(int(w) for w in args.widths.split(","))
     if args.from_shipped and not os.path.exists(path):
-        text, unet = shipped_flow(id_map, widths)
-        log("flow: starting from the shipped text encoder and denoiser")
+        text, unet = shipped_flow(OUT, tokenizer(), TOKENS, LATENT, widths)
+        text, added = extend_id_map(text, id_map)
+        log(f"flow: starting from the shipped text encoder and denoiser; {added} new token rows")
     else:
         # A checkpoint's encoder keeps the id map it was trained with (a fine-tune extends the shipped one).
         saved_map = torch.load(path)["text"]["id_map"] if os.path.exists(path) else id_map
@@ -396,15 +344,6 @@ def train_flow(cached):
 
 
 # ---- 4. export ----------------------------------------------------------------------------------------
-class DecodeWrapper(torch.nn.Module):
-    def __init__(self, dec):
-        super().__init__()
-        self.dec = dec
-
-    def forward(self, latent_sample):
-        return self.dec(latent_sample)
-
-
 def export():
     ae = torch.load(os.path.join(CKPT, "autoencoder.pt"))
     cached = cache_latents()
