@@ -21,7 +21,7 @@ import type { JobContext } from '../queue/queue.js';
 import type { WorkExecutor } from '../work/executor.js';
 import type { WorkOrder, WorkResult } from '../work/order.js';
 import { countWorkers, type WorkerInfo } from './directory.js';
-import { BlobStore, connect, KEYS, queueNameFor } from './redis.js';
+import { BlobStore, Connections, KEYS, queueNameFor } from './redis.js';
 import { failureFromWire, orderToWire, resultFromWire } from './wire.js';
 
 const log = createLogger('dispatcher');
@@ -68,12 +68,11 @@ interface Pending {
 interface Route {
   readonly queue: Queue;
   readonly events: QueueEvents;
-  /** The connections given to BullMQ, which leaves given connections open on close. */
-  readonly connections: readonly Redis[];
 }
 
 /** Runs work orders on BullMQ workers through Redis. */
 export class RedisExecutor implements WorkExecutor {
+  private readonly connections: Connections;
   private readonly redis: Redis;
   private readonly blobs: BlobStore;
   private readonly routes = new Map<string, Route>();
@@ -86,7 +85,8 @@ export class RedisExecutor implements WorkExecutor {
   private closed = false;
 
   constructor(private readonly options: RedisExecutorOptions) {
-    this.redis = connect(options.redisUrl, 'producer');
+    this.connections = new Connections(options.redisUrl);
+    this.redis = this.connections.open('producer');
     this.blobs = new BlobStore(this.redis);
   }
 
@@ -180,12 +180,11 @@ export class RedisExecutor implements WorkExecutor {
       pending.reject(new FlowbotError(ErrorCode.QueueClosed, 'flowbot is shutting down'));
     this.pending.clear();
     await Promise.all(
-      [...this.routes.values()].map(async ({ queue, events, connections }) => {
+      [...this.routes.values()].map(async ({ queue, events }) => {
         await Promise.all([queue.close(), events.close()]).catch(() => undefined);
-        for (const connection of connections) connection.disconnect();
       }),
     );
-    this.redis.disconnect();
+    this.connections.disconnectAll();
   }
 
   // ---- dispatching ------------------------------------------------------------------------------------
@@ -194,13 +193,9 @@ export class RedisExecutor implements WorkExecutor {
     let route = this.routes.get(model);
     if (!route) {
       const name = queueNameFor(model);
-      const connections = [
-        connect(this.options.redisUrl, 'producer'),
-        connect(this.options.redisUrl, 'blocking'),
-      ];
-      const queue = new Queue(name, { connection: connections[0]! });
+      const queue = new Queue(name, { connection: this.connections.open('producer') });
       queue.on('error', (error) => log.debug('queue connection problem', { queue: name, error }));
-      const events = new QueueEvents(name, { connection: connections[1]! });
+      const events = new QueueEvents(name, { connection: this.connections.open('blocking') });
       events.on('error', (error) => log.debug('queue events connection problem', { queue: name, error }));
       events.on('completed', ({ jobId, returnvalue }) => this.settle(jobId, { returned: returnvalue }));
       events.on('failed', ({ jobId, failedReason }) => this.settle(jobId, { failedReason }));
@@ -209,7 +204,7 @@ export class RedisExecutor implements WorkExecutor {
         'stalled',
         ({ jobId }) => this.pending.has(jobId) && this.options.onNotice(jobId, STALLED_NOTICE),
       );
-      route = { queue, events, connections };
+      route = { queue, events };
       this.routes.set(model, route);
     }
     return route;

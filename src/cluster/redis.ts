@@ -50,6 +50,28 @@ export function connect(url: string, kind: 'blocking' | 'producer'): Redis {
   return redis;
 }
 
+/**
+ * Every connection one executor or worker opens, so that closing it closes them all: BullMQ leaves a
+ * connection it is given open when it closes.
+ */
+export class Connections {
+  private readonly opened: Redis[] = [];
+
+  constructor(private readonly url: string) {}
+
+  /** A new connection of `kind` (see {@link connect}), closed by {@link disconnectAll}. */
+  open(kind: 'blocking' | 'producer'): Redis {
+    const redis = connect(this.url, kind);
+    this.opened.push(redis);
+    return redis;
+  }
+
+  /** Disconnects every connection opened here. */
+  disconnectAll(): void {
+    for (const redis of this.opened.splice(0)) redis.disconnect();
+  }
+}
+
 /** Content-addressed bytes with a time-to-live: how images travel without a shared filesystem. */
 export class BlobStore {
   constructor(private readonly redis: Redis) {}

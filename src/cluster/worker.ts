@@ -21,7 +21,7 @@ import { createLogger } from '../log.js';
 import type { JobProgress } from '../queue/queue.js';
 import { type ComputeDeps, computeWork } from '../work/compute.js';
 import { announceWorker, type WorkerInfo, withdrawWorker } from './directory.js';
-import { BlobStore, connect, HEARTBEAT_TTL_MS, KEYS, queueNameFor } from './redis.js';
+import { BlobStore, Connections, HEARTBEAT_TTL_MS, KEYS, queueNameFor } from './redis.js';
 import { failureToWire, orderFromWire, resultToWire } from './wire.js';
 
 const log = createLogger('worker');
@@ -72,7 +72,7 @@ export class ImageWorker {
   private readonly slots: Slots;
   private readonly running = new Map<string, AbortController>();
   private readonly workers: Worker[] = [];
-  private readonly connections: Redis[] = [];
+  private readonly connections: Connections;
   private heartbeat: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
@@ -80,8 +80,9 @@ export class ImageWorker {
     private readonly deps: ComputeDeps,
     private readonly options: ImageWorkerOptions,
   ) {
-    this.redis = connect(options.redisUrl, 'blocking');
-    this.subscriber = connect(options.redisUrl, 'blocking');
+    this.connections = new Connections(options.redisUrl);
+    this.redis = this.connections.open('blocking');
+    this.subscriber = this.connections.open('blocking');
     this.blobs = new BlobStore(this.redis);
     this.slots = new Slots(options.concurrency);
     this.info = {
@@ -101,11 +102,8 @@ export class ImageWorker {
     this.subscriber.on('message', (_channel, jobId: string) => this.abort(jobId));
     const lockDuration = this.options.lockSeconds * 1000;
     for (const model of this.info.models) {
-      // BullMQ leaves a connection it is given open on close; close() disconnects it.
-      const connection = connect(this.options.redisUrl, 'blocking');
-      this.connections.push(connection);
       const worker = new Worker(queueNameFor(model), (job, token) => this.process(job, token), {
-        connection,
+        connection: this.connections.open('blocking'),
         concurrency: this.options.concurrency,
         lockDuration,
         stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
@@ -137,9 +135,7 @@ export class ImageWorker {
       clearInterval(this.heartbeat);
       await Promise.all(this.workers.map((worker) => worker.close()));
       await withdrawWorker(this.redis, this.info.id).catch(() => undefined);
-      for (const connection of this.connections) connection.disconnect();
-      this.subscriber.disconnect();
-      this.redis.disconnect();
+      this.connections.disconnectAll();
       log.info('image worker stopped', { worker: this.info.id });
     })();
     return this.closing;
