@@ -59,7 +59,7 @@ manifest = json.load(open(os.path.join(OUT, "model.json")))
 ae = torch.load(os.path.join(CKPT, "autoencoder.pt"))
 FLOW_FILE = os.environ.get("EVAL_FLOW", os.path.join(CKPT, "flow.pt"))
 QUICK = os.environ.get("EVAL_QUICK") == "1"
-flow = torch.load(os.path.join(ROOT, FLOW_FILE) if not os.path.isabs(FLOW_FILE) else FLOW_FILE)
+flow = torch.load(os.path.join(ROOT, FLOW_FILE))  # a relative EVAL_FLOW is under models/
 enc, dec = Encoder(4), Decoder(4)
 enc.load_state_dict(ae["encoder"]), dec.load_state_dict(ae["decoder"])
 id_map = flow["ema"][0]["id_map"]

@@ -16,6 +16,7 @@ Needs Debian's python3-torch and an optimised BLAS (libopenblas0-pthread): with 
 python3-torch pulls in alone, linear layers are ~35x slower. Seeds are fixed; losses go to the log.
 """
 import argparse
+import functools
 import json
 import math
 import os
@@ -91,6 +92,13 @@ def lr_at(step, total, base, warmup=200):
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def held_out_psnr(enc, dec):
+    """Reconstruction PSNR of the first 256 held-out images (encoder means, no sampling)."""
+    with torch.no_grad():
+        held = to_tensor(images[held_idx[:256]])
+        return psnr(dec(enc(held)[:, :LATENT]), held)
+
+
 def psnr(a, b):
     mse = F.mse_loss(a.clamp(-1, 1), b).item()
     return 10 * math.log10(4 / max(mse, 1e-10))
@@ -105,9 +113,7 @@ def train_autoencoder():
     if args.from_shipped:
         enc, dec = shipped_autoencoder(OUT, SIZE, LATENT)
         enc.eval(), dec.eval()
-        with torch.no_grad():
-            held = to_tensor(images[held_idx[:256]])
-            score = psnr(dec(enc(held)[:, :LATENT]), held)
+        score = held_out_psnr(enc, dec)
         log(f"autoencoder: recovered from the shipped ONNX files, held-out PSNR {score:.2f} dB")
         torch.save({"encoder": enc.state_dict(), "decoder": dec.state_dict(), "psnr": score, "seconds": 0.0}, path)
         return
@@ -137,9 +143,7 @@ def train_autoencoder():
             log(f"autoencoder step {step + 1}: loss {running / 100:.4f} ({(time.time() - start) / (step + 1):.2f} s/step)")
             running = 0.0
     enc.eval(), dec.eval()
-    with torch.no_grad():
-        held = to_tensor(images[held_idx[:256]])
-        score = psnr(dec(enc(held)[:, :LATENT]), held)
+    score = held_out_psnr(enc, dec)
     log(f"autoencoder: held-out PSNR {score:.2f} dB after {time.time() - start:.0f} s")
     torch.save({"encoder": enc.state_dict(), "decoder": dec.state_dict(), "psnr": score, "seconds": time.time() - start}, path)
 
@@ -178,9 +182,7 @@ def finetune_decoder():
             log(f"decoder step {step + 1}: loss {running / 100:.4f} ({(time.time() - start) / (step + 1):.2f} s/step)")
             running = 0.0
     dec.eval()
-    with torch.no_grad():
-        held = to_tensor(images[held_idx[:256]])
-        score = psnr(dec(enc(held)[:, :LATENT]), held)
+    score = held_out_psnr(enc, dec)
     log(f"decoder: held-out PSNR {state['psnr']:.2f} -> {score:.2f} dB after {time.time() - start:.0f} s")
     state.update({"decoder": dec.state_dict(), "psnr": score, "decoder_steps": args.decoder_steps,
                   "decoder_seconds": time.time() - start})
@@ -254,26 +256,28 @@ class Ema:
                         shadow[k].copy_(v)
 
 
-_encoded = {}
+def caption_encoder():
+    """Token ids of a caption on the training device, each caption tokenised once."""
+    bpe = tokenizer()
+
+    @functools.lru_cache(maxsize=None)
+    def encode(caption):
+        return torch.tensor(bpe.encode_padded(caption, TOKENS), dtype=torch.long, device=device)
+
+    return encode
 
 
-def caption_ids(batch, ids, owner, rng):
+def caption_ids(batch, ids, owner, rng, encode):
     """
     Token ids of one caption per image: 10% empty (for guidance), `--paraphrase` of the rest a
-    paraphrase from captions.py, the others one of the data build's caption forms.
+    paraphrase from captions.py (tokenised by `encode`), the others one of the data build's caption forms.
     """
-    bpe = tokenizer() if args.paraphrase > 0 and not _encoded else None
-    if bpe is not None:
-        _encoded["bpe"] = bpe
     rows = []
     for i in batch:
         if rng.random() < 0.1:
             rows.append(ids[0])
         elif rng.random() < args.paraphrase:
-            caption = paraphrased_caption(meta["items"][i], rng)
-            if caption not in _encoded:
-                _encoded[caption] = torch.tensor(_encoded["bpe"].encode_padded(caption, TOKENS), dtype=torch.long, device=device)
-            rows.append(_encoded[caption])
+            rows.append(encode(paraphrased_caption(meta["items"][i], rng)))
         else:
             rows.append(ids[int(rng.integers(*owner[i]))])
     return torch.stack(rows)
@@ -281,27 +285,27 @@ def caption_ids(batch, ids, owner, rng):
 
 def train_flow(cached):
     path = os.path.join(CKPT, "flow.pt")
-    if os.path.exists(path) and torch.load(path).get("done"):
+    state = torch.load(path) if os.path.exists(path) else None
+    if state and state.get("done"):
         log("flow: finished checkpoint found, skipping")
         return
     seed_everything(args.seed + 1)
     ids, owner, id_map = caption_table()
     widths = tuple(int(w) for w in args.widths.split(","))
-    if args.from_shipped and not os.path.exists(path):
+    if args.from_shipped and state is None:
         text, unet = shipped_flow(OUT, tokenizer(), TOKENS, LATENT, widths)
         text, added = extend_id_map(text, id_map)
         log(f"flow: starting from the shipped text encoder and denoiser; {added} new token rows")
     else:
         # A checkpoint's encoder keeps the id map it was trained with (a fine-tune extends the shipped one).
-        saved_map = torch.load(path)["text"]["id_map"] if os.path.exists(path) else id_map
+        saved_map = state["text"]["id_map"] if state else id_map
         text, unet = TextEncoder(saved_map, length=TOKENS), FlowUNet(LATENT, widths=widths, tokens=TOKENS)
     text, unet = text.to(device), unet.to(device)
     params = list(text.parameters()) + list(unet.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     ema = Ema([text, unet], 0.999)
     first = 0
-    if os.path.exists(path):
-        state = torch.load(path)
+    if state:
         text.load_state_dict(state["text"]), unet.load_state_dict(state["unet"]), opt.load_state_dict(state["opt"])
         ema.shadow = state["ema"]
         first = state["step"]
@@ -309,6 +313,7 @@ def train_flow(cached):
     log(f"flow: text {sum(p.numel() for p in text.parameters()):,} + unet {sum(p.numel() for p in unet.parameters()):,} parameters, "
         f"{int(id_map.max())} token rows, {args.flow_steps} steps of {args.flow_batch}")
     latents = ((cached["latents"] - cached["shift"]) * cached["scale"]).to(device)
+    encode = caption_encoder()
     ids = ids.to(device)
     rng = np.random.default_rng(args.seed + first)
     start, running = time.time(), 0.0
@@ -316,7 +321,7 @@ def train_flow(cached):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args.flow_steps, args.lr)
         batch = rng.choice(train_idx, args.flow_batch)
-        batch_ids = caption_ids(batch, ids, owner, rng)
+        batch_ids = caption_ids(batch, ids, owner, rng, encode)
         x0 = latents[torch.from_numpy(batch).to(device)]
         noise = torch.randn_like(x0)
         t = torch.sigmoid(torch.randn(len(batch), device=device))
