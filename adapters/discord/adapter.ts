@@ -31,7 +31,14 @@ import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../co
 import type { Core } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
 import { watchJobs } from '../jobs.js';
-import { componentRows, DEFAULT_ATTACHMENT_LIMIT, fitAttachment, modal } from './render.js';
+import {
+  componentRows,
+  DEFAULT_ATTACHMENT_LIMIT,
+  fitAttachment,
+  mentionOnly,
+  modal,
+  NO_MENTIONS,
+} from './render.js';
 
 const log = createLogger('discord');
 const PLATFORM = 'discord';
@@ -111,6 +118,8 @@ export class DiscordAdapter {
         GatewayIntentBits.MessageContent,
       ],
       partials: [Partials.Message, Partials.Channel, Partials.Reaction, Partials.User],
+      // Every send, reply, edit and DM parses no mentions unless it names whom it may ping.
+      allowedMentions: NO_MENTIONS,
       ...(options.apiUrl ? { rest: { api: options.apiUrl } } : {}),
     });
     this.client.rest.on('response', (request, response) => {
@@ -361,6 +370,7 @@ export class DiscordAdapter {
           } catch {
             await channel.send({
               content: `<@${user.id}> ${reply.text}`,
+              allowedMentions: mentionOnly(user.id),
               reply: { messageReference: replyTo, failIfNotExists: false },
             });
           }
@@ -368,6 +378,7 @@ export class DiscordAdapter {
         case 'queued': {
           const status = await channel.send({
             content: `<@${user.id}> ${reply.text}`,
+            allowedMentions: mentionOnly(user.id),
             reply: { messageReference: replyTo, failIfNotExists: false },
           });
           this.progress.set(reply.jobId, { last: 0 });
@@ -490,7 +501,7 @@ export class DiscordAdapter {
       content: `<@${userId}> ${text}\n-# ${view.context}`,
       files: [file],
       components: componentRows(view.buttons),
-      allowedMentions: { users: [userId] },
+      allowedMentions: mentionOnly(userId),
       ...(replyTo && /^\d+$/.test(replyTo) && !view.private
         ? { reply: { messageReference: replyTo, failIfNotExists: false } }
         : {}),

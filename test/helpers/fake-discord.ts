@@ -28,6 +28,8 @@ const BOT = {
 export const GUILD = '910000000000000001';
 export const CHANNEL = '920000000000000001';
 export const APP = BOT.id;
+/** The DM channel the fake opens with anyone. */
+export const DM_CHANNEL = '950000000000000001';
 
 /** A Discord user for tests. */
 export function user(id: string, name: string) {
@@ -45,6 +47,8 @@ export class FakeDiscord {
   private idCounter = 930000000000000000n;
   identified = false;
   base = '';
+  /** When set, direct messages fail as they do for someone who allows none from server members. */
+  refuseDirectMessages = false;
 
   constructor() {
     this.server = createServer((req, res) => {
@@ -262,6 +266,8 @@ export class FakeDiscord {
     if (method === 'POST' && /^\/webhooks\/\d+\/[^/]+$/.test(path))
       return [200, this.message(CHANNEL, body, files)];
     const channelMessages = /^\/channels\/(\d+)\/messages$/.exec(path);
+    if (method === 'POST' && channelMessages?.[1] === DM_CHANNEL && this.refuseDirectMessages)
+      return [403, { message: 'Cannot send messages to this user', code: 50007 }];
     if (method === 'POST' && channelMessages) {
       const message = this.message(channelMessages[1]!, body, files);
       this.calls[this.calls.length - 1]!.messageId = message.id as string;
@@ -313,12 +319,7 @@ export class FakeDiscord {
         },
       ];
     if (method === 'POST' && path === '/users/@me/channels')
-      return [
-        200,
-        { id: '950000000000000001', type: 1, recipients: [user(String(body.recipient_id), 'someone')] },
-      ];
-    if (method === 'POST' && path === '/channels/950000000000000001/messages')
-      return [200, this.message('950000000000000001', body, files)];
+      return [200, { id: DM_CHANNEL, type: 1, recipients: [user(String(body.recipient_id), 'someone')] }];
     if (process.env.FAKE_DISCORD_DEBUG) console.error('fake discord: unknown route', method, path);
     return [404, { message: 'Unknown route', code: 0 }];
   }
