@@ -149,12 +149,12 @@ export class SlackAdapter {
   }
 
   private routes(): void {
-    // Slack redelivers events it thinks were missed (X-Slack-Retry-Num) and may replay an event_id:
-    // acknowledge those and do nothing, so one request never makes two jobs.
+    // Slack redelivers events it thinks were missed and may replay an event_id: an event_id handled
+    // once is acknowledged and dropped, so one request never makes two jobs. A retry (X-Slack-Retry-Num)
+    // of an event never seen is handled: that is how events sent while flowbot was down arrive.
     this.app.use(async ({ context, body, next }) => {
       const eventId = (body as { event_id?: unknown }).event_id;
-      const retry = context.retryNum !== undefined && context.retryNum > 0;
-      if (retry || (typeof eventId === 'string' && this.seenBefore(eventId))) {
+      if (typeof eventId === 'string' && this.seenBefore(eventId)) {
         log.info('ignored a redelivered Slack event', { eventId, retry: context.retryNum ?? 0 });
         return;
       }
