@@ -2,8 +2,9 @@
  * The playground as a hostile page, a careless operator and a chat user with an editor link would use
  * it: each attack from the hardening report, replayed against the real server on loopback.
  */
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allowedHosts } from '../adapters/web/guard.js';
 import { WebAdapter } from '../adapters/web/server.js';
 import { type Bot, createBot } from '../commands/index.js';
 import { adminSettings } from '../commands/settings-model.js';
@@ -54,6 +55,16 @@ function send(
     if (!options.partial) req.end();
   });
 }
+
+/** Whether this process may listen on 127.0.0.1:80 (root, or a low unprivileged port start). */
+async function canListenOnPort80(): Promise<boolean> {
+  const probe = createServer();
+  return new Promise((resolve) => {
+    probe.once('error', () => resolve(false));
+    probe.listen(80, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+const port80 = await canListenOnPort80();
 
 const t = tempDir();
 const signer = new LinkSigner('test-secret-0123456789');
@@ -282,6 +293,46 @@ describe('a playground only its own page can drive', () => {
     // Before, "$`" pasted the page's own HTML before the placeholder into the page a second time.
     expect(page.body.match(/<!doctype/gi)).toHaveLength(1);
   });
+});
+
+describe('the playground on a default port', () => {
+  it('answers the portless Host browsers send on port 80, and on 443 behind an https PUBLIC_URL', () => {
+    const on80 = allowedHosts('127.0.0.1', 80, undefined);
+    for (const host of ['127.0.0.1', 'localhost', '[::1]', '127.0.0.1:80']) expect(on80).toContain(host);
+    expect(allowedHosts('192.168.1.5', 80, undefined)).toContain('192.168.1.5');
+    expect(allowedHosts('::1', 80, undefined)).toContain('[::1]');
+    const on443 = allowedHosts('127.0.0.1', 443, 'https://flowbot.example.com');
+    for (const host of ['127.0.0.1', 'localhost', 'flowbot.example.com']) expect(on443).toContain(host);
+    // Elsewhere a portless name means some other server's default port: still refused.
+    expect(allowedHosts('127.0.0.1', 443, 'http://flowbot.example.com')).not.toContain('127.0.0.1');
+    expect(allowedHosts('127.0.0.1', 8787, undefined)).not.toContain('127.0.0.1');
+    expect(allowedHosts('0.0.0.0', 80, undefined)).not.toContain('0.0.0.0');
+    expect(on80).not.toContain('attacker.example');
+  });
+
+  it.runIf(port80)(
+    'a real playground on port 80 answers Host: 127.0.0.1, and still refuses others',
+    async () => {
+      const on80 = new WebAdapter({ core, bot, signer, host: '127.0.0.1', port: 80 });
+      await on80.listen();
+      try {
+        const page = await send(80, { path: '/api/history', headers: { host: '127.0.0.1' } });
+        expect(page.status).toBe(200);
+        const posted = await send(80, {
+          method: 'POST',
+          path: '/api/message',
+          headers: { 'content-type': 'application/json', host: 'localhost', origin: 'http://localhost' },
+          body: JSON.stringify({ text: '/help' }),
+        });
+        expect(posted.status).toBe(200);
+        expect((await send(80, { path: '/api/history', headers: { host: 'attacker.example' } })).status).toBe(
+          421,
+        );
+      } finally {
+        await on80.close();
+      }
+    },
+  );
 });
 
 describe('the playground conversation', () => {

@@ -17,15 +17,26 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/** The Host header values the server answers: loopback names, PUBLIC_URL's host, a bound IP address. */
+/**
+ * The Host header values the server answers: loopback names, PUBLIC_URL's host, a bound IP address,
+ * each with the port, and also without it on the scheme's default port (80, or 443 behind an https
+ * PUBLIC_URL), because browsers leave a default port out of the Host header.
+ */
 export function allowedHosts(bindHost: string, port: number, publicUrl: string | undefined): Set<string> {
-  const hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
-  if (publicUrl) hosts.add(new URL(publicUrl).host.toLowerCase());
+  const names = ['127.0.0.1', 'localhost', '[::1]'];
   // An IP literal cannot be rebound by DNS; the unspecified addresses name no host at all.
   if (isIP(bindHost) && bindHost !== '0.0.0.0' && bindHost !== '::') {
-    hosts.add(isIP(bindHost) === 6 ? `[${bindHost}]:${port}` : `${bindHost}:${port}`);
+    names.push(isIP(bindHost) === 6 ? `[${bindHost}]` : bindHost);
   }
+  const withPort = names.map((name) => `${name}:${port}`);
+  const hosts = new Set(isDefaultPort(port, publicUrl) ? [...withPort, ...names] : withPort);
+  if (publicUrl) hosts.add(new URL(publicUrl).host.toLowerCase());
   return hosts;
+}
+
+/** True when browsers omit this port from the Host header: 80 for http, 443 when served as https. */
+function isDefaultPort(port: number, publicUrl: string | undefined): boolean {
+  return port === 80 || (port === 443 && publicUrl?.startsWith('https:') === true);
 }
 
 /** A request refused: the status and the message for the person (or script) who sent it. */
