@@ -2,7 +2,7 @@
  * The playground as a hostile page, a careless operator and a chat user with an editor link would use
  * it: each attack from the hardening report, replayed against the real server on loopback.
  */
-import { createServer, request } from 'node:http';
+import { createServer, type IncomingHttpHeaders, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allowedHosts } from '../adapters/web/guard.js';
 import { WebAdapter } from '../adapters/web/server.js';
@@ -20,6 +20,7 @@ import { tempDir } from './helpers/tmp.js';
 interface Answer {
   status: number;
   body: string;
+  headers: IncomingHttpHeaders;
 }
 
 /** One raw HTTP request, with any Host and headers. */
@@ -46,7 +47,11 @@ function send(
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            headers: res.headers,
+          }),
         );
       },
     );
@@ -292,6 +297,59 @@ describe('a playground only its own page can drive', () => {
     expect(page.body).not.toContain('<b>bold');
     // Before, "$`" pasted the page's own HTML before the placeholder into the page a second time.
     expect(page.body.match(/<!doctype/gi)).toHaveLength(1);
+  });
+});
+
+describe('the login token and the pages', () => {
+  it('the ?token= login sets a cookie derived from the token, Secure behind https, and redirects without the token', async () => {
+    const host = { host: `127.0.0.1:${guardedPort}` };
+    const login = await send(guardedPort, { path: `/?token=${TOKEN}&theme=dark`, headers: host });
+    expect(login.status).toBe(303);
+    expect(login.headers.location).toBe('/?theme=dark');
+    const cookie = login.headers['set-cookie']![0]!;
+    expect(cookie).not.toContain(TOKEN);
+    expect(cookie.split('; ').slice(1)).toEqual(['HttpOnly', 'SameSite=Strict', 'Path=/', 'Secure']);
+    const session = cookie.split(';')[0]!;
+    const withCookie = (value: string) =>
+      send(guardedPort, { path: '/api/history', headers: { ...host, cookie: value } });
+    expect((await withCookie(session)).status).toBe(200);
+    // The raw token is no cookie, under the old name or the new one.
+    expect((await withCookie(`flowbot_token=${TOKEN}`)).status).toBe(401);
+    expect((await withCookie(`flowbot_session=${TOKEN}`)).status).toBe(401);
+    // The redirect stays on this server, however the path is spelled.
+    const sneaky = await send(guardedPort, { path: `/.//evil.example/x?token=${TOKEN}`, headers: host });
+    expect(sneaky.headers.location).toBe('/evil.example/x');
+    // Scripts keep using the token directly, and a wrong one logs nobody in.
+    expect((await send(guardedPort, { path: `/api/history?token=wrong`, headers: host })).status).toBe(401);
+    const bearer = { ...host, authorization: `Bearer ${TOKEN}` };
+    expect((await send(guardedPort, { path: '/api/history', headers: bearer })).status).toBe(200);
+  });
+
+  it('over plain http the login cookie is not Secure (the browser would drop it)', async () => {
+    const plain = new WebAdapter({ core, bot, signer, host: '127.0.0.1', port: 0, token: TOKEN });
+    const port = Number(new URL(await plain.listen()).port);
+    try {
+      const login = await send(port, { path: `/?token=${TOKEN}`, headers: { host: `127.0.0.1:${port}` } });
+      expect(login.status).toBe(303);
+      expect(login.headers.location).toBe('/');
+      expect(login.headers['set-cookie']![0]).not.toMatch(/Secure/);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('no other site may frame the playground, the editor or an error page', async () => {
+    const answers = [
+      await send(openPort, { path: '/', headers: { host: `127.0.0.1:${openPort}` } }),
+      await send(openPort, { path: '/editor?image=x', headers: { host: `127.0.0.1:${openPort}` } }),
+      await send(guardedPort, { path: '/', headers: { host: `127.0.0.1:${guardedPort}` } }),
+      await send(openPort, { path: '/', headers: { host: 'attacker.example' } }),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([200, 403, 401, 421]);
+    for (const answer of answers) {
+      expect(answer.headers['x-frame-options']).toBe('DENY');
+      expect(answer.headers['content-security-policy']).toBe("frame-ancestors 'none'");
+    }
   });
 });
 
