@@ -71,6 +71,7 @@ async function main(): Promise<void> {
       botToken: config.slackBotToken,
       signingSecret: config.slackSigningSecret,
       appToken: config.slackAppToken,
+      host: config.host,
       port: config.slackPort,
       apiUrl: config.slackApiUrl,
       adminUsers: config.slackAdminUsers,
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
         log.info(
           config.slackAppToken
             ? 'Slack connected in Socket Mode'
-            : `Slack listening on port ${port} at /slack/events`,
+            : `Slack listening on ${config.host} port ${port} at /slack/events`,
         );
       },
       { log, signal: connecting.signal, reset: () => adapter.stop() },

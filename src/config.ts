@@ -247,7 +247,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     expected: 'a host name or IP address',
     schema: text,
     defaultValue: '127.0.0.1',
-    description: 'Address the playground binds to.',
+    description: "Address the playground and Slack's HTTP receiver bind to.",
   },
   {
     env: 'PUBLIC_URL',
@@ -332,7 +332,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     expected: 'a TCP port from 1 to 65535',
     schema: integer(1, 65_535),
     defaultValue: 3000,
-    description: 'Port of the Slack HTTP receiver.',
+    description: 'Port of the Slack HTTP receiver (bound on HOST).',
   },
   {
     env: 'SLACK_API_URL',

@@ -64,6 +64,7 @@ describe('Slack adapter over HTTP', () => {
       bot: bot.bot,
       botToken: 'xoxb-test',
       signingSecret: SECRET,
+      host: '127.0.0.1',
       port: 0,
       apiUrl: `${base}/api`,
       progressIntervalMs: 0,
@@ -388,6 +389,40 @@ describe('Slack adapter over HTTP', () => {
   });
 });
 
+describe('Slack HTTP receiver address', () => {
+  it('binds HOST, not every interface', async () => {
+    const t = tempDir();
+    const fake = new FakeSlack();
+    const base = await fake.start();
+    const bot = new TestBot(t.dir);
+    // 127.0.0.2 is loopback too, but another address: bound there, 127.0.0.1 reaches nothing.
+    const slack = new SlackAdapter({
+      core: bot.core,
+      bot: bot.bot,
+      botToken: 'xoxb-test',
+      signingSecret: SECRET,
+      host: '127.0.0.2',
+      port: 0,
+      apiUrl: `${base}/api`,
+    });
+    try {
+      const port = await slack.start();
+      const unsigned = (host: string) =>
+        fetch(`http://${host}:${port}/slack/events`, { method: 'POST', body: '{}' }).then(
+          (res) => res.status,
+          (error: Error & { cause?: { code?: string } }) => error.cause?.code,
+        );
+      expect(await unsigned('127.0.0.2')).toBe(401);
+      expect(await unsigned('127.0.0.1')).toBe('ECONNREFUSED');
+    } finally {
+      await slack.stop();
+      await bot.close();
+      await fake.stop();
+      t.cleanup();
+    }
+  });
+});
+
 describe('Slack adapter in Socket Mode', () => {
   it('connects over the WebSocket, acks envelopes and runs /imagine', async () => {
     const t = tempDir();
@@ -399,6 +434,7 @@ describe('Slack adapter in Socket Mode', () => {
       bot: bot.bot,
       botToken: 'xoxb-test',
       appToken: 'xapp-test',
+      host: '127.0.0.1',
       port: 0,
       apiUrl: `${base}/api`,
     });
@@ -445,6 +481,7 @@ describe('Slack progress previews with PUBLIC_URL', () => {
       bot: bot.bot,
       botToken: 'xoxb-test',
       signingSecret: SECRET,
+      host: '127.0.0.1',
       port: 0,
       apiUrl: `${base}/api`,
       progressIntervalMs: 0,

@@ -30,6 +30,8 @@ export interface SlackOptions {
   readonly signingSecret?: string | undefined;
   /** Socket Mode when set. */
   readonly appToken?: string | undefined;
+  /** Address the HTTP receiver binds to: HOST, as for the playground (Bolt alone binds every interface). */
+  readonly host: string;
   readonly port: number;
   /** Web API base URL override (proxies, tests). */
   readonly apiUrl?: string | undefined;
@@ -78,7 +80,7 @@ export class SlackAdapter {
   async start(): Promise<number | undefined> {
     const started = (await (this.options.appToken
       ? this.app.start()
-      : this.app.start(this.options.port))) as unknown;
+      : this.app.start({ host: this.options.host, port: this.options.port }))) as unknown;
     const auth = await this.app.client.auth.test().catch((error: unknown) => {
       log.error('auth.test failed; check SLACK_BOT_TOKEN', { error: describe(error) });
       return undefined;
