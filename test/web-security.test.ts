@@ -2,9 +2,7 @@
  * The playground as a hostile page, a careless operator and a chat user with an editor link would use
  * it: each attack from the hardening report, replayed against the real server on loopback.
  */
-import { createServer, type IncomingHttpHeaders, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allowedHosts } from '../adapters/web/guard.js';
 import { WebAdapter } from '../adapters/web/server.js';
 import { type Bot, createBot } from '../commands/index.js';
 import { adminSettings } from '../commands/settings-model.js';
@@ -14,62 +12,9 @@ import { ConfigError } from '../src/errors.js';
 import { LinkSigner } from '../src/links.js';
 import { encodePng } from '../src/pipeline/image.js';
 import { FIXTURE_MODELS } from './helpers/bot.js';
+import { send } from './helpers/http.js';
 import { exited, spawnTs } from './helpers/spawn.js';
 import { tempDir } from './helpers/tmp.js';
-
-interface Answer {
-  status: number;
-  body: string;
-  headers: IncomingHttpHeaders;
-}
-
-/** One raw HTTP request, with any Host and headers. */
-function send(
-  port: number,
-  options: {
-    method?: string;
-    path: string;
-    headers?: Record<string, string | number>;
-    body?: string | Buffer;
-    partial?: boolean;
-  },
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: options.method ?? 'GET',
-        path: options.path,
-        headers: options.headers ?? {},
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: Buffer.concat(chunks).toString('utf8'),
-            headers: res.headers,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    if (options.body !== undefined) req.write(options.body);
-    if (!options.partial) req.end();
-  });
-}
-
-/** Whether this process may listen on 127.0.0.1:80 (root, or a low unprivileged port start). */
-async function canListenOnPort80(): Promise<boolean> {
-  const probe = createServer();
-  return new Promise((resolve) => {
-    probe.once('error', () => resolve(false));
-    probe.listen(80, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
-}
-const port80 = await canListenOnPort80();
 
 const t = tempDir();
 const signer = new LinkSigner('test-secret-0123456789');
@@ -298,99 +243,6 @@ describe('a playground only its own page can drive', () => {
     // Before, "$`" pasted the page's own HTML before the placeholder into the page a second time.
     expect(page.body.match(/<!doctype/gi)).toHaveLength(1);
   });
-});
-
-describe('the login token and the pages', () => {
-  it('the ?token= login sets a cookie derived from the token, Secure behind https, and redirects without the token', async () => {
-    const host = { host: `127.0.0.1:${guardedPort}` };
-    const login = await send(guardedPort, { path: `/?token=${TOKEN}&theme=dark`, headers: host });
-    expect(login.status).toBe(303);
-    expect(login.headers.location).toBe('/?theme=dark');
-    const cookie = login.headers['set-cookie']![0]!;
-    expect(cookie).not.toContain(TOKEN);
-    expect(cookie.split('; ').slice(1)).toEqual(['HttpOnly', 'SameSite=Strict', 'Path=/', 'Secure']);
-    const session = cookie.split(';')[0]!;
-    const withCookie = (value: string) =>
-      send(guardedPort, { path: '/api/history', headers: { ...host, cookie: value } });
-    expect((await withCookie(session)).status).toBe(200);
-    // The raw token is no cookie, under the old name or the new one.
-    expect((await withCookie(`flowbot_token=${TOKEN}`)).status).toBe(401);
-    expect((await withCookie(`flowbot_session=${TOKEN}`)).status).toBe(401);
-    // The redirect stays on this server, however the path is spelled.
-    const sneaky = await send(guardedPort, { path: `/.//evil.example/x?token=${TOKEN}`, headers: host });
-    expect(sneaky.headers.location).toBe('/evil.example/x');
-    // Scripts keep using the token directly, and a wrong one logs nobody in.
-    expect((await send(guardedPort, { path: `/api/history?token=wrong`, headers: host })).status).toBe(401);
-    const bearer = { ...host, authorization: `Bearer ${TOKEN}` };
-    expect((await send(guardedPort, { path: '/api/history', headers: bearer })).status).toBe(200);
-  });
-
-  it('over plain http the login cookie is not Secure (the browser would drop it)', async () => {
-    const plain = new WebAdapter({ core, bot, signer, host: '127.0.0.1', port: 0, token: TOKEN });
-    const port = Number(new URL(await plain.listen()).port);
-    try {
-      const login = await send(port, { path: `/?token=${TOKEN}`, headers: { host: `127.0.0.1:${port}` } });
-      expect(login.status).toBe(303);
-      expect(login.headers.location).toBe('/');
-      expect(login.headers['set-cookie']![0]).not.toMatch(/Secure/);
-    } finally {
-      await plain.close();
-    }
-  });
-
-  it('no other site may frame the playground, the editor or an error page', async () => {
-    const answers = [
-      await send(openPort, { path: '/', headers: { host: `127.0.0.1:${openPort}` } }),
-      await send(openPort, { path: '/editor?image=x', headers: { host: `127.0.0.1:${openPort}` } }),
-      await send(guardedPort, { path: '/', headers: { host: `127.0.0.1:${guardedPort}` } }),
-      await send(openPort, { path: '/', headers: { host: 'attacker.example' } }),
-    ];
-    expect(answers.map((a) => a.status)).toEqual([200, 403, 401, 421]);
-    for (const answer of answers) {
-      expect(answer.headers['x-frame-options']).toBe('DENY');
-      expect(answer.headers['content-security-policy']).toBe("frame-ancestors 'none'");
-    }
-  });
-});
-
-describe('the playground on a default port', () => {
-  it('answers the portless Host browsers send on port 80, and on 443 behind an https PUBLIC_URL', () => {
-    const on80 = allowedHosts('127.0.0.1', 80, undefined);
-    for (const host of ['127.0.0.1', 'localhost', '[::1]', '127.0.0.1:80']) expect(on80).toContain(host);
-    expect(allowedHosts('192.168.1.5', 80, undefined)).toContain('192.168.1.5');
-    expect(allowedHosts('::1', 80, undefined)).toContain('[::1]');
-    const on443 = allowedHosts('127.0.0.1', 443, 'https://flowbot.example.com');
-    for (const host of ['127.0.0.1', 'localhost', 'flowbot.example.com']) expect(on443).toContain(host);
-    // Elsewhere a portless name means some other server's default port: still refused.
-    expect(allowedHosts('127.0.0.1', 443, 'http://flowbot.example.com')).not.toContain('127.0.0.1');
-    expect(allowedHosts('127.0.0.1', 8787, undefined)).not.toContain('127.0.0.1');
-    expect(allowedHosts('0.0.0.0', 80, undefined)).not.toContain('0.0.0.0');
-    expect(on80).not.toContain('attacker.example');
-  });
-
-  it.runIf(port80)(
-    'a real playground on port 80 answers Host: 127.0.0.1, and still refuses others',
-    async () => {
-      const on80 = new WebAdapter({ core, bot, signer, host: '127.0.0.1', port: 80 });
-      await on80.listen();
-      try {
-        const page = await send(80, { path: '/api/history', headers: { host: '127.0.0.1' } });
-        expect(page.status).toBe(200);
-        const posted = await send(80, {
-          method: 'POST',
-          path: '/api/message',
-          headers: { 'content-type': 'application/json', host: 'localhost', origin: 'http://localhost' },
-          body: JSON.stringify({ text: '/help' }),
-        });
-        expect(posted.status).toBe(200);
-        expect((await send(80, { path: '/api/history', headers: { host: 'attacker.example' } })).status).toBe(
-          421,
-        );
-      } finally {
-        await on80.close();
-      }
-    },
-  );
 });
 
 describe('the playground conversation', () => {
