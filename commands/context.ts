@@ -18,9 +18,10 @@ import type { JobQueue } from '../src/queue/queue.js';
 import type { FileStore } from '../src/store/files.js';
 import type { ImageRecord, JobRecord, Store } from '../src/store/store.js';
 import { gridButtons, singleButtons } from './actions.js';
+import { blocklistRefusal } from './blocklist.js';
 import { checkJob, fitJob, limitsFor } from './limits.js';
 import { explanationOf } from './progress.js';
-import { adminSettings, blockedTerms, userDefaults } from './settings-model.js';
+import { adminSettings, userDefaults } from './settings-model.js';
 import type { ChatContext, Reply, ResultView } from './types.js';
 
 /** Everything commands use. */
@@ -70,16 +71,8 @@ export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: strin
       "I don't work in this channel. Ask an admin, or try one of the channels I'm enabled in.",
     );
   }
-  if (prompt && admin.blocklist) {
-    const hits = blockedTerms(prompt, admin.blocklist);
-    if (hits.length > 0) {
-      return new UserError(
-        ErrorCode.PromptBlocked,
-        "Sorry, I can't make that: part of your prompt is on this server's blocklist. Please rephrase it.",
-        { blocked: hits },
-      );
-    }
-  }
+  const blocked = prompt ? blocklistRefusal(prompt, admin.blocklist ?? []) : undefined;
+  if (blocked) return blocked;
   const { jobsPerHour } = limitsFor(deps, ctx);
   if (jobsPerHour !== undefined) {
     const now = (deps.now ?? Date.now)();
