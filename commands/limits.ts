@@ -6,7 +6,7 @@
  */
 import { ErrorCode, UserError } from '../src/errors.js';
 import { estimatePeakMB, largestSize, maxArea } from '../src/pipeline/budget.js';
-import { canvasFor } from '../src/pipeline/canvas.js';
+import { canvasFor, describeOutpaint } from '../src/pipeline/canvas.js';
 import type { ModelSpec } from '../src/pipeline/model.js';
 import { type CommandDeps, type JobRequest, requireImage } from './context.js';
 import { adminSettings, type Defaults } from './settings-model.js';
@@ -87,6 +87,32 @@ function checkSize(spec: ModelSpec, width: number, height: number, limits: Limit
   return undefined;
 }
 
+/**
+ * Refuses an outpainting canvas beyond the admin's side or the model's area. Canvases are fitted to the
+ * area, but a long, thin image's short side cannot shrink below one size multiple, so a chain of pans
+ * would otherwise grow past both.
+ */
+function checkCanvas(
+  spec: ModelSpec,
+  canvas: { width: number; height: number },
+  how: string,
+  limits: Limits,
+): UserError | undefined {
+  const { width, height } = canvas;
+  const done = `${how[0]!.toUpperCase()}${how.slice(1)}, this image would be ${width}×${height}`;
+  if (width > limits.maxSide || height > limits.maxSide)
+    return new UserError(
+      ErrorCode.FlagValue,
+      `${done}; images here can be at most ${limits.maxSide} px a side.`,
+    );
+  if (width * height > maxArea(spec))
+    return new UserError(
+      ErrorCode.OverBudget,
+      `${done}, more than ${spec.name} can paint (${maxArea(spec).toLocaleString('en-US')} pixels in all, at least ${spec.sizeMultiple} px a side). Start from a less narrow image.`,
+    );
+  return undefined;
+}
+
 /** Refuses when not even one image of this size fits the memory budget. */
 function checkMemory(
   spec: ModelSpec,
@@ -142,12 +168,15 @@ export function checkJob(deps: CommandDeps, request: JobRequest, limits: Limits)
       return checkSize(spec, width, height, limits) ?? checkMemory(spec, width, height, p.guidance, limits);
     }
     case 'outpaint': {
-      // The canvas is fitted to the model's area; what remains to check is the memory for it.
+      // The canvas the job will paint passes the same gate as any size asked for.
       const p = request.params;
       const parent = requireImage(deps, p.parentId);
       const spec = deps.models.get(p.model);
       const canvas = canvasFor(parent.width, parent.height, p.outpaint, maxArea(spec), spec.sizeMultiple);
-      return checkMemory(spec, canvas.width, canvas.height, p.guidance, limits);
+      return (
+        checkCanvas(spec, canvas, describeOutpaint(p.outpaint), limits) ??
+        checkMemory(spec, canvas.width, canvas.height, p.guidance, limits)
+      );
     }
     case 'upscale': {
       const p = request.params;

@@ -1,0 +1,174 @@
+/**
+ * Every edit within the same limits as any job (issue 20): outpainting canvases through the size gate,
+ * replied to on Discord as a member would.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DiscordAdapter } from '../adapters/discord/adapter.js';
+import type { JobRequest } from '../commands/context.js';
+import { checkJob, limitsFor } from '../commands/limits.js';
+import { canvasFor, type Outpaint } from '../src/pipeline/canvas.js';
+import { TestBot } from './helpers/bot.js';
+import { CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
+import { tempDir, waitFor } from './helpers/tmp.js';
+
+const MEMBER = user('960000000000000011', 'member');
+const DM = '950000000000000001';
+
+const t = tempDir();
+const fake = new FakeDiscord();
+let bot: TestBot;
+let discord: DiscordAdapter;
+
+beforeAll(async () => {
+  await fake.start();
+  bot = new TestBot(t.dir);
+  discord = new DiscordAdapter({
+    core: bot.core,
+    bot: bot.bot,
+    token: 'discord-test-token',
+    apiUrl: `${fake.base}/api`,
+    guildId: GUILD,
+    progressIntervalMs: 0,
+  });
+  await discord.start();
+});
+
+afterAll(async () => {
+  await discord.stop();
+  await bot.close();
+  await fake.stop();
+  t.cleanup();
+});
+
+const admin = (text: string) =>
+  bot.send({ kind: 'command', name: 'settings', text, ctx: bot.ctx('root', { isAdmin: true }) });
+
+/** A member's reply on Discord to one of flowbot's messages. */
+function replyOnDiscord(messageId: string, content: string): void {
+  fake.dispatch('MESSAGE_CREATE', {
+    id: fake.nextId(),
+    channel_id: CHANNEL,
+    guild_id: GUILD,
+    author: MEMBER,
+    member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
+    content,
+    timestamp: new Date().toISOString(),
+    edited_timestamp: null,
+    tts: false,
+    mention_everyone: false,
+    mentions: [],
+    mention_roles: [],
+    attachments: [],
+    embeds: [],
+    pinned: false,
+    type: 19,
+    flags: 0,
+    components: [],
+    message_reference: { message_id: messageId, channel_id: CHANNEL, guild_id: GUILD },
+  });
+}
+
+/** What flowbot told the member privately: refusals go by DM. */
+const refusals = () =>
+  fake.of('POST', new RegExp(`/channels/${DM}/messages$`)).map((c) => String(c.body.content));
+const jobsOfMember = () => bot.core.store.countJobsSince(MEMBER.id, 0);
+
+/** An image of the member's, shown in the Discord channel as one of flowbot's messages. */
+async function postedImage(prompt: string): Promise<{ messageId: string; imageId: string }> {
+  const made = await bot.imagine(`${prompt} --n 1`, MEMBER.id);
+  const messageId = fake.nextId();
+  bot.core.store.recordChatMessage({
+    platform: 'discord',
+    channelId: CHANNEL,
+    messageId,
+    imageId: made.view!.imageId,
+  });
+  return { messageId, imageId: made.view!.imageId };
+}
+
+describe('outpainting passes the size gate', () => {
+  it('a chain of "pan left" replies stops at max-side 256, with the size it would have been', async () => {
+    await admin('admin max-side 256');
+    try {
+      let head = await postedImage('a lighthouse');
+      const sizes: string[] = [];
+      for (let pan = 0; pan < 3; pan++) {
+        const before = fake.posted().length;
+        replyOnDiscord(head.messageId, 'pan left');
+        await waitFor(() => fake.posted().length === before + 1, 20_000, 'the panned image');
+        const posted = fake.posted().at(-1)!;
+        await waitFor(
+          () => bot.core.store.findChatMessage('discord', CHANNEL, posted.messageId!)?.imageId !== undefined,
+          10_000,
+          'the record',
+        );
+        const imageId = bot.core.store.findChatMessage('discord', CHANNEL, posted.messageId!)!.imageId!;
+        const image = bot.core.store.getImage(imageId)!;
+        sizes.push(`${image.width}×${image.height}`);
+        head = { messageId: posted.messageId!, imageId };
+      }
+      expect(sizes).toEqual(['96×64', '144×64', '216×64']);
+      const jobs = jobsOfMember();
+      const before = refusals().length;
+      replyOnDiscord(head.messageId, 'pan left');
+      await waitFor(() => refusals().length === before + 1, 10_000, 'the refusal');
+      expect(refusals().at(-1)).toBe(
+        'Panned left, this image would be 288×56; images here can be at most 256 px a side.',
+      );
+      expect(jobsOfMember()).toBe(jobs);
+    } finally {
+      await admin('admin max-side reset');
+    }
+  });
+
+  it("a canvas whose short side is clamped up to the size multiple is refused beyond the model's area", async () => {
+    const thin = await bot.imagine('a long thin banner --size 2048x8 --n 1', 'banner');
+    const pan = (direction: 'left' | 'up'): JobRequest => ({
+      kind: 'outpaint',
+      params: {
+        parentId: thin.view!.imageId,
+        outpaint: { kind: 'pan', direction },
+        prompt: 'a banner',
+        negativePrompt: '',
+        seed: 1,
+        steps: 2,
+        guidance: 3,
+        model: 'flow-tiny',
+        explanation: '',
+      },
+    });
+    // Beyond the admin's longest max-side, so that the area is what is checked.
+    const limits = { ...limitsFor(bot.bot.deps), maxSide: 100_000 };
+    expect(checkJob(bot.bot.deps, pan('left'), limits)?.message).toBe(
+      'Panned left, this image would be 2504×8, more than flow-tiny can paint (16,384 pixels in all, at least 8 px a side). Start from a less narrow image.',
+    );
+    expect(checkJob(bot.bot.deps, pan('up'), limits)).toBeUndefined();
+  });
+
+  it('property: a canvas stays within the area, unless a side is one size multiple (which the gate refuses)', () => {
+    const outpaint = fc.oneof(
+      fc.record({ kind: fc.constant('zoom' as const), factor: fc.constantFrom(1.5, 2, 4) }),
+      fc.record({
+        kind: fc.constant('pan' as const),
+        direction: fc.constantFrom('left', 'right', 'up', 'down'),
+      }),
+      fc.record({ kind: fc.constant('widen' as const), axis: fc.constantFrom('horizontal', 'vertical') }),
+    ) as fc.Arbitrary<Outpaint>;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 512 }),
+        fc.integer({ min: 1, max: 512 }),
+        fc.constantFrom(8, 16, 64),
+        fc.constantFrom(64, 128, 1024),
+        outpaint,
+        (w, h, multiple, native, how) => {
+          const canvas = canvasFor(w * multiple, h * multiple, how, native * native * 4, multiple);
+          const clamped = canvas.width === multiple || canvas.height === multiple;
+          expect(canvas.width * canvas.height <= native * native * 4 || clamped).toBe(true);
+        },
+      ),
+      { seed: 20261206, numRuns: 500 },
+    );
+  });
+});
