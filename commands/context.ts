@@ -18,7 +18,7 @@ import type { JobQueue } from '../src/queue/queue.js';
 import type { FileStore } from '../src/store/files.js';
 import type { ImageRecord, JobRecord, Store } from '../src/store/store.js';
 import { gridButtons, singleButtons } from './actions.js';
-import { checkJob, fitJob, limitsFor } from './limits.js';
+import { checkJob, checkPromptLength, fitJob, limitsFor } from './limits.js';
 import { explanationOf } from './progress.js';
 import { adminSettings, blockedTerms, userDefaults } from './settings-model.js';
 import type { ChatContext, Reply, ResultView } from './types.js';
@@ -107,7 +107,8 @@ export function enqueue(deps: CommandDeps, ctx: ChatContext, asked: JobRequest):
   const limits = limitsFor(deps, ctx);
   const request = fitJob(asked, limits);
   const prompt = 'prompt' in request.params ? request.params.prompt : undefined;
-  const refused = checkAllowed(deps, ctx, prompt) ?? checkJob(deps, request, limits);
+  const refused =
+    checkPromptLength(request) ?? checkAllowed(deps, ctx, prompt) ?? checkJob(deps, request, limits);
   if (refused) return { type: 'text', text: refused.message, ephemeral: true };
   const result = deps.queue.enqueue({
     kind: request.kind,

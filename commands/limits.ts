@@ -8,6 +8,7 @@ import { ErrorCode, UserError } from '../src/errors.js';
 import { estimatePeakMB, largestSize, maxArea } from '../src/pipeline/budget.js';
 import { canvasFor, describeOutpaint } from '../src/pipeline/canvas.js';
 import type { ModelSpec } from '../src/pipeline/model.js';
+import { DEFAULT_LIMITS as PARSER_LIMITS } from '../src/prompt/params.js';
 import { type CommandDeps, type JobRequest, requireImage } from './context.js';
 import { adminSettings, type Defaults } from './settings-model.js';
 import type { ChatContext } from './types.js';
@@ -147,6 +148,46 @@ export function fitJob(request: JobRequest, limits: Limits): JobRequest {
 /** An explicitly asked step count over the limit, refused (replies such as "150 steps"). */
 export function checkSteps(steps: number, limits: Limits): UserError | undefined {
   return steps > limits.maxSteps ? range('steps', limits.maxSteps, steps) : undefined;
+}
+
+/** The longest text that may become a prompt or a negative prompt: the limit `imagine`'s parser applies. */
+export const MAX_PROMPT_LENGTH = PARSER_LIMITS.maxPromptLength;
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/**
+ * A reply longer than any prompt may be, refused before it is read: whatever it asks for, its words
+ * would become (part of) a prompt over the limit.
+ */
+export function checkReplyLength(text: string): UserError | undefined {
+  if (text.length <= MAX_PROMPT_LENGTH) return undefined;
+  return new UserError(
+    ErrorCode.PromptInvalid,
+    `That reply is ${count(text.length)} characters long; prompts can be at most ${count(MAX_PROMPT_LENGTH)}. Please say it more briefly.`,
+    { max: MAX_PROMPT_LENGTH },
+  );
+}
+
+/**
+ * The prompt and negative prompt a job would run with, within the prompt limit. Replies that add to a
+ * prompt ("add a moon", "less busy") grow it, so this is checked on what the job would run with, before
+ * anything else (and before the job is counted against the hour).
+ */
+export function checkPromptLength(request: JobRequest): UserError | undefined {
+  const texts = request.params as { prompt?: string; negativePrompt?: string };
+  for (const [what, text] of [
+    ['prompt', texts.prompt],
+    ['negative prompt', texts.negativePrompt],
+  ] as const) {
+    if (text !== undefined && text.length > MAX_PROMPT_LENGTH) {
+      return new UserError(
+        ErrorCode.PromptInvalid,
+        `That would make the ${what} ${count(text.length)} characters long; it can be at most ${count(MAX_PROMPT_LENGTH)}. Start again with a shorter prompt.`,
+        { max: MAX_PROMPT_LENGTH },
+      );
+    }
+  }
+  return undefined;
 }
 
 /** Checks a job's size, memory and output against the limits; the gate every queued job passes. */

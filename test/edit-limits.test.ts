@@ -1,12 +1,16 @@
 /**
  * Every edit within the same limits as any job (issue 20): outpainting canvases through the size gate,
- * replied to on Discord as a member would.
+ * replied to on Discord as a member would; prompts grown by replies within the prompt limit, on the
+ * playground.
  */
+import { request } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordAdapter } from '../adapters/discord/adapter.js';
+import { WebAdapter } from '../adapters/web/server.js';
 import type { JobRequest } from '../commands/context.js';
 import { checkJob, limitsFor } from '../commands/limits.js';
+import { LinkSigner } from '../src/links.js';
 import { canvasFor, type Outpaint } from '../src/pipeline/canvas.js';
 import { TestBot } from './helpers/bot.js';
 import { CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
@@ -170,5 +174,83 @@ describe('outpainting passes the size gate', () => {
       ),
       { seed: 20261206, numRuns: 500 },
     );
+  });
+});
+
+describe('prompts stay within 1,500 characters, however they are made', () => {
+  let web: WebAdapter;
+  let port: number;
+  beforeAll(async () => {
+    web = new WebAdapter({
+      core: bot.core,
+      bot: bot.bot,
+      signer: new LinkSigner('test-secret-0123456789'),
+      host: '127.0.0.1',
+      port: 0,
+    });
+    port = Number(new URL(await web.listen()).port);
+  });
+  afterAll(() => web.close());
+
+  /** A message typed into the playground, optionally as a reply to one of its messages. */
+  function post(text: string, replyTo?: string): Promise<{ replies: { type: string; text?: string }[] }> {
+    const body = JSON.stringify({ text, ...(replyTo ? { replyTo } : {}) });
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/api/message',
+          headers: {
+            'content-type': 'application/json',
+            host: `127.0.0.1:${port}`,
+            origin: `http://127.0.0.1:${port}`,
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+  const latestMessage = () => bot.bot.conversations.latestImageInChannel('web', 'playground')!.messageId!;
+  const playgroundJobs = () => bot.core.store.countJobsSince('local', 0);
+  const entries = (answer: { replies: { type: string; text?: string }[] }) =>
+    answer.replies.map((reply) => reply.text ?? reply.type);
+
+  it('an 8,000-character reply is refused before it is read, and the hourly count does not move', async () => {
+    await post('a red apple --n 1 --steps 2');
+    await bot.core.queue.onIdle();
+    const jobs = playgroundJobs();
+    const answer = await post(
+      `add ${'a lighthouse on a cliff, '.repeat(320)}`.slice(0, 8000),
+      latestMessage(),
+    );
+    expect(entries(answer)).toEqual([
+      'That reply is 8,000 characters long; prompts can be at most 1,500. Please say it more briefly.',
+    ]);
+    await bot.core.queue.onIdle();
+    expect(playgroundJobs()).toBe(jobs);
+  });
+
+  it('a reply that grows a prompt past the limit is refused, and not counted', async () => {
+    const long = `a lighthouse ${'on a cliff '.repeat(134)}`.trim();
+    expect(long.length).toBeLessThanOrEqual(1500);
+    await post(`${long} --n 1 --steps 2 --no ${'fog, '.repeat(200).trim()}`);
+    await bot.core.queue.onIdle();
+    const jobs = playgroundJobs();
+    const grown = await post('add a small moon in the sky', latestMessage());
+    expect(entries(grown)).toEqual([
+      `That would make the prompt ${(long.length + ', a small moon in the sky'.length).toLocaleString('en-US')} characters long; it can be at most 1,500. Start again with a shorter prompt.`,
+    ]);
+    const negative = await post(`remove ${'busy, '.repeat(120).trim()}`, latestMessage());
+    expect(entries(negative)[0]).toMatch(/^That would make the negative prompt 1,\d{3} characters long/);
+    await bot.core.queue.onIdle();
+    expect(playgroundJobs()).toBe(jobs);
   });
 });
