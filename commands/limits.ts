@@ -5,10 +5,11 @@
  * capped by {@link capDefaults} before they become parameters.
  */
 import { ErrorCode, UserError } from '../src/errors.js';
-import { estimatePeakMB, largestSize, maxArea } from '../src/pipeline/budget.js';
+import { estimateEditMB, estimatePeakMB, largestSize, maxArea } from '../src/pipeline/budget.js';
 import { canvasFor, describeOutpaint } from '../src/pipeline/canvas.js';
 import type { ModelSpec } from '../src/pipeline/model.js';
 import { DEFAULT_LIMITS as PARSER_LIMITS } from '../src/prompt/params.js';
+import type { ImageRecord } from '../src/store/store.js';
 import { type CommandDeps, type JobRequest, requireImage } from './context.js';
 import { adminSettings, type Defaults } from './settings-model.js';
 import type { ChatContext } from './types.js';
@@ -190,6 +191,21 @@ export function checkPromptLength(request: JobRequest): UserError | undefined {
   return undefined;
 }
 
+/**
+ * Whether an image can be repainted (img2img or inpainting) at its size: within the model's area and the
+ * memory budget. Checked by the gate, and before a repaint's mask is worked out.
+ */
+export function checkRepaint(
+  deps: CommandDeps,
+  image: ImageRecord,
+  limits: Limits,
+  recipe: { model: string; guidance: number } = image,
+): UserError | undefined {
+  const spec = deps.models.get(recipe.model);
+  const { width, height } = image;
+  return checkSize(spec, width, height, limits) ?? checkMemory(spec, width, height, recipe.guidance, limits);
+}
+
 /** Checks a job's size, memory and output against the limits; the gate every queued job passes. */
 export function checkJob(deps: CommandDeps, request: JobRequest, limits: Limits): UserError | undefined {
   switch (request.kind) {
@@ -204,9 +220,17 @@ export function checkJob(deps: CommandDeps, request: JobRequest, limits: Limits)
     case 'inpaint': {
       const p = request.params;
       const parent = requireImage(deps, p.parentId);
-      const spec = deps.models.get(p.model);
-      const { width, height } = parent;
-      return checkSize(spec, width, height, limits) ?? checkMemory(spec, width, height, p.guidance, limits);
+      return checkRepaint(deps, parent, limits, p);
+    }
+    case 'edit': {
+      const p = request.params;
+      const parent = requireImage(deps, p.parentId);
+      const estimate = estimateEditMB(parent.width, parent.height, p.edit.op === 'recolour');
+      if (estimate <= limits.memoryBudgetMB) return undefined;
+      return new UserError(
+        ErrorCode.OverBudget,
+        `Editing this ${parent.width}×${parent.height} image needs about ${estimate} MB, more than this server's ${limits.memoryBudgetMB} MB budget.`,
+      );
     }
     case 'outpaint': {
       // The canvas the job will paint passes the same gate as any size asked for.

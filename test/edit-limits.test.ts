@@ -1,7 +1,7 @@
 /**
- * Every edit within the same limits as any job (issue 20): outpainting canvases through the size gate,
- * replied to on Discord as a member would; prompts grown by replies within the prompt limit, on the
- * playground.
+ * Every edit within the same limits as any job (issue 20, items 9, 10 and 2): outpainting canvases through
+ * the size gate and exact edits counted and capped like jobs, replied to on Discord as a member would;
+ * prompts grown by replies within the prompt limit, on the playground.
  */
 import { request } from 'node:http';
 import fc from 'fast-check';
@@ -49,12 +49,12 @@ const admin = (text: string) =>
   bot.send({ kind: 'command', name: 'settings', text, ctx: bot.ctx('root', { isAdmin: true }) });
 
 /** A member's reply on Discord to one of flowbot's messages. */
-function replyOnDiscord(messageId: string, content: string): void {
+function replyOnDiscord(messageId: string, content: string, author = MEMBER): void {
   fake.dispatch('MESSAGE_CREATE', {
     id: fake.nextId(),
     channel_id: CHANNEL,
     guild_id: GUILD,
-    author: MEMBER,
+    author,
     member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
     content,
     timestamp: new Date().toISOString(),
@@ -73,14 +73,20 @@ function replyOnDiscord(messageId: string, content: string): void {
   });
 }
 
-/** What flowbot told the member privately: refusals go by DM. */
+/** What flowbot told the member privately (refusals go by DM), and the job statuses it posted. */
 const refusals = () =>
   fake.of('POST', new RegExp(`/channels/${DM}/messages$`)).map((c) => String(c.body.content));
-const jobsOfMember = () => bot.core.store.countJobsSince(MEMBER.id, 0);
+const statuses = () =>
+  fake
+    .of('POST', new RegExp(`/channels/${CHANNEL}/messages$`))
+    .filter((c) => c.files.length === 0)
+    .map((c) => String(c.body.content));
+const told = () => refusals().length + statuses().length;
+const jobsOf = (member = MEMBER) => bot.core.store.countJobsSince(member.id, 0);
 
 /** An image of the member's, shown in the Discord channel as one of flowbot's messages. */
-async function postedImage(prompt: string): Promise<{ messageId: string; imageId: string }> {
-  const made = await bot.imagine(`${prompt} --n 1`, MEMBER.id);
+async function postedImage(prompt: string, member = MEMBER): Promise<{ messageId: string; imageId: string }> {
+  const made = await bot.imagine(`${prompt} --n 1`, member.id);
   const messageId = fake.nextId();
   bot.core.store.recordChatMessage({
     platform: 'discord',
@@ -113,14 +119,14 @@ describe('outpainting passes the size gate', () => {
         head = { messageId: posted.messageId!, imageId };
       }
       expect(sizes).toEqual(['96×64', '144×64', '216×64']);
-      const jobs = jobsOfMember();
+      const jobs = jobsOf();
       const before = refusals().length;
       replyOnDiscord(head.messageId, 'pan left');
       await waitFor(() => refusals().length === before + 1, 10_000, 'the refusal');
       expect(refusals().at(-1)).toBe(
         'Panned left, this image would be 288×56; images here can be at most 256 px a side.',
       );
-      expect(jobsOfMember()).toBe(jobs);
+      expect(jobsOf()).toBe(jobs);
     } finally {
       await admin('admin max-side reset');
     }
@@ -252,5 +258,70 @@ describe('prompts stay within 1,500 characters, however they are made', () => {
     expect(entries(negative)[0]).toMatch(/^That would make the negative prompt 1,\d{3} characters long/);
     await bot.core.queue.onIdle();
     expect(playgroundJobs()).toBe(jobs);
+  });
+});
+
+describe('exact edits are limited like jobs', () => {
+  it('200 rapid "darker" and "mirror" replies: the per-person cap, then the hourly count, each named', async () => {
+    const editor = user('960000000000000012', 'editor');
+    await admin('admin jobs-per-hour 10');
+    try {
+      const apple = await postedImage('a red apple', editor);
+      await postedImage('a pear', editor);
+      await postedImage('a plum', editor);
+      expect(jobsOf(editor)).toBe(3);
+      const [refused, queued, images] = [refusals().length, statuses().length, fake.posted().length];
+      const newRefusals = () => refusals().slice(refused);
+      const newStatuses = () => statuses().slice(queued);
+      // Held in line (as while a long job runs), so the burst meets the per-person cap.
+      bot.core.queue.setConcurrency(0);
+      for (let i = 0; i < 200; i++)
+        replyOnDiscord(apple.messageId, i % 2 === 0 ? 'darker' : 'mirror', editor);
+      // Each reply is answered: a job's status, a refusal, or (what the limits must prevent) an image.
+      const answers = () => newRefusals().length + newStatuses().length + fake.posted().length - images;
+      await waitFor(() => answers() === 200, 30_000, 'an answer to every reply');
+      expect(jobsOf(editor)).toBe(6);
+      expect(newStatuses()).toHaveLength(3);
+      expect(newStatuses()[0]).toMatch(/Edited exactly: darker \(×0\.75 brightness\)/);
+      expect(new Set(newRefusals())).toEqual(
+        new Set([
+          'You already have 3 jobs in progress (the limit is 3). Wait for one to finish, or cancel one.',
+        ]),
+      );
+      bot.core.queue.setConcurrency(1);
+      await bot.core.queue.onIdle();
+      // One at a time now: the count rises to the hourly limit, and then the limit is named with when it opens.
+      for (let i = 0; i < 5; i++) {
+        const before = told();
+        replyOnDiscord(apple.messageId, 'sepia', editor);
+        await waitFor(() => told() === before + 1, 10_000, 'the answer');
+        await bot.core.queue.onIdle();
+      }
+      expect(jobsOf(editor)).toBe(10);
+      expect(newStatuses()).toHaveLength(7);
+      expect(newRefusals().at(-1)).toMatch(
+        /^You've reached the limit of 10 images per hour here\. The next one opens up in (59|60) minutes\.$/,
+      );
+      await waitFor(() => fake.posted().length === images + 7, 10_000, 'the seven edited images');
+    } finally {
+      bot.core.queue.setConcurrency(1);
+      await admin('admin jobs-per-hour reset');
+    }
+  });
+
+  it('an edit passes the memory budget: refused when its estimate is over, with the size named', async () => {
+    const { imageId } = await postedImage('a cherry');
+    const edit: JobRequest = {
+      kind: 'edit',
+      params: { parentId: imageId, edit: { op: 'sepia' }, explanation: '' },
+    };
+    const budget = (memoryBudgetMB: number) => {
+      const deps = { ...bot.bot.deps, host: { memoryBudgetMB, maxOutputSide: 4096 } };
+      return checkJob(deps, edit, limitsFor(deps));
+    };
+    expect(budget(1)).toBeUndefined();
+    expect(budget(0)?.message).toBe(
+      "Editing this 64×64 image needs about 1 MB, more than this server's 0 MB budget.",
+    );
   });
 });
