@@ -6,6 +6,7 @@
 import { NO_WORKER_NOTICE, REDIS_WAIT_NOTICE } from '../src/cluster/dispatcher.js';
 import { ErrorCode, UserError } from '../src/errors.js';
 import type {
+  EditParams,
   GenerateParams,
   ImageJobResult,
   InpaintParams,
@@ -19,7 +20,7 @@ import type { FileStore } from '../src/store/files.js';
 import type { ImageRecord, JobRecord, Store } from '../src/store/store.js';
 import { gridButtons, singleButtons } from './actions.js';
 import { blocklistRefusal } from './blocklist.js';
-import { checkJob, fitJob, limitsFor } from './limits.js';
+import { checkJob, checkPromptLength, fitJob, limitsFor } from './limits.js';
 import { explanationOf } from './progress.js';
 import { adminSettings, userDefaults } from './settings-model.js';
 import type { ChatContext, Reply, ResultView } from './types.js';
@@ -55,7 +56,8 @@ export type JobRequest =
   | { readonly kind: 'variation'; readonly params: VaryParams }
   | { readonly kind: 'inpaint'; readonly params: InpaintParams }
   | { readonly kind: 'upscale'; readonly params: UpscaleParams }
-  | { readonly kind: 'outpaint'; readonly params: OutpaintParams };
+  | { readonly kind: 'outpaint'; readonly params: OutpaintParams }
+  | { readonly kind: 'edit'; readonly params: EditParams };
 
 /** Refuses politely when the bot may not work here, the prompt is blocked, or the user is over the hourly limit. */
 export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: string): UserError | undefined {
@@ -73,18 +75,26 @@ export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: strin
   }
   const blocked = prompt ? blocklistRefusal(prompt, admin.blocklist ?? []) : undefined;
   if (blocked) return blocked;
+  return checkHourly(deps, ctx);
+}
+
+const HOUR_MS = 3_600_000;
+
+/** Refuses someone at the hourly limit, saying when the next job opens up (as their oldest one ages out). */
+function checkHourly(deps: CommandDeps, ctx: ChatContext): UserError | undefined {
   const { jobsPerHour } = limitsFor(deps, ctx);
-  if (jobsPerHour !== undefined) {
-    const now = (deps.now ?? Date.now)();
-    const recent = deps.store.countJobsSince(ctx.userId, now - 3_600_000);
-    if (recent >= jobsPerHour) {
-      return new UserError(
-        ErrorCode.RateLimited,
-        `You've reached the limit of ${jobsPerHour} images per hour here. Please try again a little later.`,
-      );
-    }
-  }
-  return undefined;
+  if (jobsPerHour === undefined) return undefined;
+  const now = (deps.now ?? Date.now)();
+  const recent = deps.store.countJobsSince(ctx.userId, now - HOUR_MS);
+  if (recent < jobsPerHour) return undefined;
+  // Below the limit again once all but jobsPerHour − 1 of the hour's jobs are older than an hour.
+  const freeing = deps.store.nthJobTimeSince(ctx.userId, now - HOUR_MS, recent - jobsPerHour + 1) ?? now;
+  const minutes = Math.max(1, Math.ceil((freeing + HOUR_MS - now) / 60_000));
+  return new UserError(
+    ErrorCode.RateLimited,
+    `You've reached the limit of ${jobsPerHour} images per hour here. The next one opens up in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+    { limit: jobsPerHour, retryInMinutes: minutes },
+  );
 }
 
 /** With Redis, why no job can start now (no image worker, or Redis unreachable); undefined otherwise. */
@@ -100,7 +110,8 @@ export function enqueue(deps: CommandDeps, ctx: ChatContext, asked: JobRequest):
   const limits = limitsFor(deps, ctx);
   const request = fitJob(asked, limits);
   const prompt = 'prompt' in request.params ? request.params.prompt : undefined;
-  const refused = checkAllowed(deps, ctx, prompt) ?? checkJob(deps, request, limits);
+  const refused =
+    checkPromptLength(request) ?? checkAllowed(deps, ctx, prompt) ?? checkJob(deps, request, limits);
   if (refused) return { type: 'text', text: refused.message, ephemeral: true };
   const result = deps.queue.enqueue({
     kind: request.kind,

@@ -17,7 +17,7 @@ import {
 } from './context.js';
 import { exactEdit } from './edit.js';
 import { type Interpretation, interpretReply, type ParamChanges } from './grammar.js';
-import { checkSteps, limitsFor } from './limits.js';
+import { checkReplyLength, checkSteps, limitsFor } from './limits.js';
 import { attribute, reimagine, repaintBackground, substituteWord, weigh } from './prompt-edits.js';
 import { inpaint, lastMask, maskFromUpload, maskFromWords } from './region.js';
 import { reroll } from './reroll.js';
@@ -39,6 +39,8 @@ export async function reply(
   target: { channelId: string; messageId: string },
   attachment?: Attachment,
 ): Promise<Reply> {
+  const tooLong = checkReplyLength(text);
+  if (tooLong) return say(tooLong.message);
   const named = namedImage(deps, text);
   const { cell, meaning } = interpretReply(named ? text.replace(named.mention, ' ').trim() : text);
   const replied = named?.image ?? repliedImage(deps, ctx, target, cell);

@@ -262,9 +262,10 @@ describe('the playground conversation', () => {
     await post('a red apple --n 1 --steps 2 --seed 4');
     await core.queue.onIdle();
     const latest = bot.conversations.latestImageInChannel('web', 'playground')!;
-    const edited = await post('darker');
-    const entry = edited.replies.find((r) => r.type === 'entry')!;
-    const record = core.store.getImage(entry.entry!.image!.imageId)!;
+    await post('darker');
+    await core.queue.onIdle();
+    const edited = bot.conversations.latestImageInChannel('web', 'playground')!;
+    const record = core.store.getImage(edited.imageId!)!;
     expect(record).toMatchObject({ operation: 'edit', parentId: latest.imageId });
     const fresh = await post('a green pear --n 1 --steps 2');
     expect(fresh.replies[0]).toMatchObject({ type: 'entry' });

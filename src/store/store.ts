@@ -318,6 +318,15 @@ export class Store {
     return (this.sql.countJobsSince.get(userId, since) as { count: number }).count;
   }
 
+  /**
+   * When the `nth` (1: the oldest) of a user's jobs created since a time was created; undefined when
+   * there are fewer. Says when an hourly limit opens again.
+   */
+  nthJobTimeSince(userId: string, since: number, nth: number): number | undefined {
+    const row = this.sql.nthJobTimeSince.get(userId, since, nth - 1) as { createdAt: number } | undefined;
+    return row?.createdAt;
+  }
+
   /** Marks a job running and counts the attempt. */
   markJobRunning(id: string): void {
     this.sql.markRunning.run({ id, now: this.now() });
@@ -598,6 +607,9 @@ function prepareStatements(db: Database.Database) {
     ),
     getJob: db.prepare('SELECT * FROM jobs WHERE id = ?'),
     countJobsSince: db.prepare('SELECT COUNT(*) AS count FROM jobs WHERE user_id = ? AND created_at >= ?'),
+    nthJobTimeSince: db.prepare(
+      'SELECT created_at AS createdAt FROM jobs WHERE user_id = ? AND created_at >= ? ORDER BY created_at, seq LIMIT 1 OFFSET ?',
+    ),
     unfinishedJobs: db.prepare("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq"),
     activeJobsOf: db.prepare(
       "SELECT * FROM jobs WHERE user_id = ? AND state IN ('queued', 'running') ORDER BY seq",

@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: runs every benchmark in one process and prints its figures. Speed is reported here,
  * as figures and ratios taken in one run, never asserted in tests. `npm run bench -- scale-out` (or
- * `queue`, `pipeline`, `blocklist`) runs one group.
+ * `queue`, `pipeline`, `blocklist`, `edits`) runs one group.
  */
 import os from 'node:os';
 import { benchBlocklist } from './blocklist.js';
 import { benchCluster } from './cluster.js';
+import { benchEditLatency, benchEditMemory } from './edits.js';
 import { pipelineBenches } from './pipeline.js';
 import { type BenchResult, benchQueue } from './queue.js';
 
@@ -14,6 +15,7 @@ const groups: Record<string, (() => Promise<BenchResult>)[]> = {
   pipeline: pipelineBenches(),
   'scale-out': [() => benchCluster(24)],
   blocklist: [benchBlocklist],
+  edits: [benchEditLatency, benchEditMemory],
 };
 const only = process.argv[2];
 if (only && !groups[only]) {
