@@ -46,12 +46,20 @@ export class FakeDiscord {
   identified = false;
   base = '';
 
+  /** Files people attached to their messages, served at their CDN address (see {@link attach}). */
+  private readonly uploads = new Map<string, Buffer>();
+
   constructor() {
     this.server = createServer((req, res) => {
       void this.handle(req).then(([status, body]) => {
         if (status === 204) {
           res.writeHead(204);
           res.end();
+          return;
+        }
+        if (Buffer.isBuffer(body)) {
+          res.writeHead(status, { 'content-type': 'application/octet-stream' });
+          res.end(body);
           return;
         }
         res.writeHead(status, { 'content-type': 'application/json' });
@@ -87,6 +95,19 @@ export class FakeDiscord {
   /** Sends a gateway dispatch. */
   dispatch(type: string, data: unknown): void {
     this.socket?.send(JSON.stringify({ op: 0, t: type, s: ++this.seq, d: data }));
+  }
+
+  /** A file attached to a person's message, as the gateway describes it; its bytes are served on GET. */
+  attach(name: string, data: Buffer): Record<string, unknown> {
+    const id = this.nextId();
+    this.uploads.set(id, data);
+    const url = `${this.base}/attachments/uploads/${id}/${name}`;
+    return { id, filename: name, size: data.length, url, proxy_url: url };
+  }
+
+  /** The downloads of attached files so far. */
+  downloads(): DiscordCall[] {
+    return this.of('GET', /^\/attachments\/uploads\//);
   }
 
   /** REST calls matching a method and path pattern. */
@@ -231,6 +252,11 @@ export class FakeDiscord {
     const { body, files } = parseBody(req.headers['content-type'] ?? '', raw);
     this.calls.push({ method: req.method ?? 'GET', path, body, files });
     const method = req.method ?? 'GET';
+    const upload = /^\/attachments\/uploads\/(\d+)\//.exec(path);
+    if (method === 'GET' && upload) {
+      const data = this.uploads.get(upload[1]!);
+      return data ? [200, data] : [404, { message: 'Unknown attachment', code: 0 }];
+    }
     if (method === 'GET' && path === '/gateway/bot') {
       return [
         200,
