@@ -82,27 +82,7 @@ describe('a Discord reply with the PNG attached as its mask', () => {
   /** Alice replies to the image with `file` attached; resolves with flowbot's private answer. */
   async function replyWith(file: Buffer, text: string): Promise<string> {
     const before = privateAnswers().length;
-    fake.dispatch('MESSAGE_CREATE', {
-      id: fake.nextId(),
-      channel_id: CHANNEL,
-      guild_id: GUILD,
-      author: ALICE,
-      member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
-      content: text,
-      timestamp: new Date().toISOString(),
-      edited_timestamp: null,
-      tts: false,
-      mention_everyone: false,
-      mentions: [],
-      mention_roles: [],
-      attachments: [fake.attach('mask.png', file)],
-      embeds: [],
-      pinned: false,
-      type: 19,
-      flags: 0,
-      components: [],
-      message_reference: { message_id: posted, channel_id: CHANNEL, guild_id: GUILD },
-    });
+    fake.say(ALICE, CHANNEL, text, { replyTo: posted, files: [{ name: 'mask.png', data: file }] });
     await waitFor(() => privateAnswers().length > before, 20_000, 'the answer');
     return privateAnswers()[before]!;
   }

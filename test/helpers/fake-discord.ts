@@ -105,6 +105,40 @@ export class FakeDiscord {
     return { id, filename: name, size: data.length, url, proxy_url: url };
   }
 
+  /** A person's message in a channel, optionally replying to a message and with files attached. */
+  say(
+    author: Record<string, unknown>,
+    channelId: string,
+    content: string,
+    options: { replyTo?: string; files?: { name: string; data: Buffer }[] } = {},
+  ): string {
+    const id = this.nextId();
+    this.dispatch('MESSAGE_CREATE', {
+      id,
+      channel_id: channelId,
+      guild_id: GUILD,
+      author,
+      member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
+      content,
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments: (options.files ?? []).map((file) => this.attach(file.name, file.data)),
+      embeds: [],
+      pinned: false,
+      type: options.replyTo ? 19 : 0,
+      flags: 0,
+      components: [],
+      ...(options.replyTo
+        ? { message_reference: { message_id: options.replyTo, channel_id: channelId, guild_id: GUILD } }
+        : {}),
+    });
+    return id;
+  }
+
   /** The downloads of attached files so far. */
   downloads(): DiscordCall[] {
     return this.of('GET', /^\/attachments\/uploads\//);
