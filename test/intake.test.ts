@@ -64,7 +64,8 @@ describe('image intake admits what encoders write', () => {
   });
 
   it("flowbot's own PNGs, whose recipe chunks hold both prompts at the wire's 8000 characters", async () => {
-    const prompt = 'ü'.repeat(8000);
+    // The worst case: JSON writes each control character as six bytes.
+    const prompt = '\u0001'.repeat(8000);
     const recipe = pngText({
       prompt,
       negativePrompt: prompt,
@@ -106,12 +107,12 @@ describe('image intake refuses, before any decoder sees the bytes', () => {
 
   it('compressed iTXt, a colour profile and the file total that inflate past their limits', async () => {
     const png = await plainPng();
-    const text64k = deflatedRun(DEFAULT_INTAKE_LIMITS.maxTextBytes / 1024 / 1024);
+    const fullText = deflatedRun(DEFAULT_INTAKE_LIMITS.maxTextBytes / 1024 / 1024);
     expect(refusal(withChunks(png, [compressedITXt('XML', deflatedRun(1))]))).toMatchObject({
       reason: 'text_size',
     });
     expect(refusal(withChunks(png, [iCCP(deflatedRun(2))]))).toMatchObject({ reason: 'profile_size' });
-    const many = Array.from({ length: 63 }, (_, i) => zTXt(`k${i}`, text64k));
+    const many = Array.from({ length: 63 }, (_, i) => zTXt(`k${i}`, fullText));
     expect(refusal(withChunks(png, [iCCP(deflatedRun(1)), ...many]))).toMatchObject({
       reason: 'inflated_total',
     });
@@ -121,7 +122,9 @@ describe('image intake refuses, before any decoder sees the bytes', () => {
     const png = await plainPng();
     const chunks = Array.from({ length: 65 }, (_, i) => tEXt(`k${i}`, 'x'));
     expect(refusal(withChunks(png, chunks))).toMatchObject({ reason: 'text_chunks' });
-    expect(refusal(withChunks(png, [tEXt('Comment', 'x'.repeat(65 * 1024))]))).toMatchObject({
+    expect(
+      refusal(withChunks(png, [tEXt('Comment', 'x'.repeat(DEFAULT_INTAKE_LIMITS.maxTextBytes + 1))])),
+    ).toMatchObject({
       reason: 'text_size',
     });
   });

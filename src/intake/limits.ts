@@ -24,7 +24,10 @@ export interface IntakeLimits {
   readonly maxFileBytes: number;
   /** PNG tEXt, zTXt and iTXt chunks in one file. */
   readonly maxTextChunks: number;
-  /** One PNG text chunk's text, as stored or once inflated. flowbot's own recipe chunks stay far below. */
+  /**
+   * One PNG text chunk's text, as stored or once inflated. flowbot's own recipe chunk holds both prompts
+   * as JSON: at the wire's 8000 characters each, and JSON's six bytes for a control character, 96 KB.
+   */
   readonly maxTextBytes: number;
   /** A PNG's colour profile (iCCP) once inflated; real RGB profiles are a few KB, rarely a few hundred. */
   readonly maxProfileBytes: number;
@@ -42,7 +45,7 @@ export const DEFAULT_INTAKE_LIMITS: IntakeLimits = {
   maxPixels: MAX_INPUT_PIXELS,
   maxFileBytes: 100 * 1024 * 1024,
   maxTextChunks: 64,
-  maxTextBytes: 64 * 1024,
+  maxTextBytes: 128 * 1024,
   maxProfileBytes: 1024 * 1024,
   maxInflatedBytes: 4 * 1024 * 1024,
   maxJpegScans: 100,
