@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { parseBody } from './discord-body.js';
 
 /** One recorded REST call. */
 export interface DiscordCall {
@@ -382,35 +383,4 @@ export class FakeDiscord {
     if (process.env.FAKE_DISCORD_DEBUG) console.error('fake discord: unknown route', method, path);
     return [404, { message: 'Unknown route', code: 0 }];
   }
-}
-
-function parseBody(
-  type: string,
-  raw: Buffer,
-): { body: Record<string, unknown>; files: { name: string; data: Buffer }[] } {
-  if (type.includes('application/json'))
-    return {
-      body: raw.length ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {},
-      files: [],
-    };
-  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(type);
-  if (!boundary) return { body: {}, files: [] };
-  const marker = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
-  const files: { name: string; data: Buffer }[] = [];
-  let body: Record<string, unknown> = {};
-  let start = raw.indexOf(marker);
-  while (start !== -1) {
-    const next = raw.indexOf(marker, start + marker.length);
-    if (next === -1) break;
-    const part = raw.subarray(start + marker.length + 2, next - 2);
-    const split = part.indexOf('\r\n\r\n');
-    const headers = part.subarray(0, split).toString('utf8');
-    const content = part.subarray(split + 4);
-    const name = /name="([^"]+)"/.exec(headers)?.[1] ?? '';
-    const filename = /filename="([^"]+)"/.exec(headers)?.[1];
-    if (name === 'payload_json') body = JSON.parse(content.toString('utf8')) as Record<string, unknown>;
-    else if (filename) files.push({ name: filename, data: Buffer.from(content) });
-    start = next;
-  }
-  return { body, files };
 }
