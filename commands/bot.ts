@@ -85,7 +85,7 @@ export class Bot {
   ): Promise<Reply[]> {
     try {
       const image = single(this.deps, requireImage(this.deps, imageId));
-      const mask = await maskFromUpload(this.deps, image, drawing, ctx.userId, 'drawing');
+      const mask = await maskFromUpload(this.deps, ctx, image, drawing, 'drawing');
       return [inpaint(this.deps, ctx, image, mask, prompt, 'Repainted')];
     } catch (error) {
       return [say(publicMessage(error, log, 'applying a drawn mask failed'))];
@@ -135,7 +135,7 @@ export class Bot {
         const image = single(this.deps, requireImage(this.deps, match[1]!.toLowerCase()));
         const [where, prompt] = splitRegion(match[2]!);
         const mask = attachment
-          ? await maskFromUpload(this.deps, image, attachment, ctx.userId)
+          ? await maskFromUpload(this.deps, ctx, image, attachment)
           : await maskFromWords(this.deps, image, where, ctx.userId);
         return inpaint(this.deps, ctx, image, mask, attachment ? match[2]! : prompt, 'Repainted');
       }

@@ -48,7 +48,7 @@ export async function reply(
   if (meaning.kind !== 'undo' && meaning.kind !== 'redo')
     deps.store.setSetting('channel', conversation, 'redo', undefined);
   if (attachment) {
-    const mask = await maskFromUpload(deps, single(deps, replied), attachment, ctx.userId);
+    const mask = await maskFromUpload(deps, ctx, single(deps, replied), attachment);
     return inpaint(deps, ctx, single(deps, replied), mask, text, 'Repainted');
   }
   if (meaning.kind === 'error') return say(meaning.message);

@@ -30,6 +30,7 @@ import { progressText } from '../../commands/progress.js';
 import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../commands/types.js';
 import type { Core } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
+import { downloader } from '../download.js';
 import { watchJobs } from '../jobs.js';
 import {
   componentRows,
@@ -276,9 +277,10 @@ export class DiscordAdapter {
     // Without the privileged MessageContent intent, only messages that mention the bot carry text.
     const text = message.content.replace(/<@!?\d+>/g, '').trim();
     if (!text && message.attachments.size === 0) return;
+    // The command layer fetches the attachment once its cheap checks (channel, limits, size) pass.
     const attachment = message.attachments.first();
     const upload = attachment
-      ? await this.download(attachment.url, attachment.size, attachment.name)
+      ? { name: attachment.name, size: attachment.size, fetch: downloader(attachment.url) }
       : undefined;
     const event: InboundEventInput = {
       kind: 'reply',
@@ -314,14 +316,6 @@ export class DiscordAdapter {
     const channel = (message.channel ??
       (await this.client.channels.fetch(message.channelId))) as SendableChannels;
     await this.answerMessage(channel, user, replies, message.id);
-  }
-
-  private async download(url: string, size: number, name: string) {
-    // The size is checked by the command layer before anything is read; fetch only what may be used.
-    if (size > 50 * 1024 * 1024) return { name, size };
-    const response = await fetch(url).catch(() => undefined);
-    if (!response?.ok) return { name, size };
-    return { name, size, bytes: new Uint8Array(await response.arrayBuffer()) };
   }
 
   // ---- answers ------------------------------------------------------------------------------------------

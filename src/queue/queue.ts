@@ -148,22 +148,25 @@ export class JobQueue extends EventEmitter<QueueEvents> {
     const kind = this.kinds.get(input.kind);
     if (!kind)
       return err(new UserError(ErrorCode.JobKindUnknown, `I do not know how to run "${input.kind}" jobs.`));
-    const active = this.activeCountOf(input.userId);
-    if (active >= this.options.maxJobsPerUser) {
-      return err(
-        new UserError(
-          ErrorCode.QueueUserLimit,
-          `You already have ${active} job${active === 1 ? '' : 's'} in progress (the limit is ${this.options.maxJobsPerUser}). Wait for one to finish, or cancel one.`,
-          { active, limit: this.options.maxJobsPerUser },
-        ),
-      );
-    }
+    const overCap = this.userCapRefusal(input.userId);
+    if (overCap) return err(overCap);
     const job = this.store.createJob({ ...input, priority: kind.cheap ? 1 : 0 });
     this.laneOf(job).push(job);
     const position = this.positionOf(job.id);
     this.emit('queued', job, position);
     this.pump();
     return ok({ job, position });
+  }
+
+  /** Why `userId` may not queue another job now (at their cap); undefined when they may. */
+  userCapRefusal(userId: string): UserError | undefined {
+    const active = this.activeCountOf(userId);
+    if (active < this.options.maxJobsPerUser) return undefined;
+    return new UserError(
+      ErrorCode.QueueUserLimit,
+      `You already have ${active} job${active === 1 ? '' : 's'} in progress (the limit is ${this.options.maxJobsPerUser}). Wait for one to finish, or cancel one.`,
+      { active, limit: this.options.maxJobsPerUser },
+    );
   }
 
   /** A user's queued plus running jobs. */
