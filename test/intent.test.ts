@@ -1,0 +1,99 @@
+/**
+ * Intent by meaning, measured on the held-out 20% of the labelled corpus (phrasings the matcher never
+ * sees): the accuracy of the rule table alone, of the sentence encoder alone, and of both as flowbot
+ * reads replies, with the share of replies that end in a proposal. Also: no exact-edit or question
+ * phrasing the rules pin down is read differently once the encoder is there.
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { interpretReply, replyBody } from '../commands/grammar.js';
+import { IntentMatcher, understandReply } from '../commands/meaning.js';
+import { HELD_OUT_SHARE, intentOf, loadCorpus, splitCorpus } from '../commands/phrasings.js';
+import { OnnxBackend } from '../src/pipeline/onnx.js';
+import { SentenceEncoder } from '../src/pipeline/sentence-encoder.js';
+
+const corpus = loadCorpus();
+const { matching, heldOut } = splitCorpus(corpus.phrasings);
+const backend = new OnnxBackend({ executionProvider: 'cpu', threads: 2 });
+const matcher = new IntentMatcher(
+  new SentenceEncoder(backend, path.resolve('models', 'minilm-l6')),
+  matching,
+);
+afterAll(() => backend.dispose());
+
+interface Scores {
+  rules: number;
+  embeddings: number;
+  both: number;
+  proposals: number;
+}
+let scores: Scores;
+
+beforeAll(async () => {
+  let rules = 0;
+  let embeddings = 0;
+  let both = 0;
+  let proposals = 0;
+  for (const { text, intent } of heldOut) {
+    const ruled = interpretReply(text).meaning;
+    if (ruled.kind !== 'error' && intentOf(ruled) === intent) rules++;
+    const body = replyBody(text).rest;
+    if (body && (await matcher.match(body))?.intent === intent) embeddings++;
+    const understood = await understandReply(text, matcher);
+    if (understood.intent === intent) both++;
+    if (understood.by === 'proposal') proposals++;
+  }
+  const share = (n: number) => Math.round((n / heldOut.length) * 1000) / 1000;
+  scores = {
+    rules: share(rules),
+    embeddings: share(embeddings),
+    both: share(both),
+    proposals: share(proposals),
+  };
+  console.log(`held-out intent accuracy over ${heldOut.length} phrasings`, scores);
+}, 240_000);
+
+describe('the labelled corpus', () => {
+  it('has at least 600 phrasings, at least 5 for each intent', () => {
+    expect(corpus.phrasings.length).toBeGreaterThanOrEqual(600);
+    const counts = new Map<string, number>();
+    for (const p of corpus.phrasings) counts.set(p.intent, (counts.get(p.intent) ?? 0) + 1);
+    expect(Math.min(...counts.values())).toBeGreaterThanOrEqual(5);
+  });
+
+  it('holds out 20% of each intent, the same on every run, never used for matching', () => {
+    const again = splitCorpus([...corpus.phrasings].reverse());
+    expect(new Set(again.heldOut.map((p) => p.text))).toEqual(new Set(heldOut.map((p) => p.text)));
+    const matched = new Set(matching.map((p) => p.text));
+    expect(heldOut.some((p) => matched.has(p.text))).toBe(false);
+    for (const intent of new Set(corpus.phrasings.map((p) => p.intent))) {
+      const all = corpus.phrasings.filter((p) => p.intent === intent).length;
+      expect(heldOut.filter((p) => p.intent === intent).length).toBe(Math.round(all * HELD_OUT_SHARE));
+    }
+    // The matcher the bot builds uses the matching split only.
+    expect(splitCorpus(loadCorpus().phrasings).matching.length).toBe(matching.length);
+  });
+});
+
+describe('intent on held-out phrasings', () => {
+  it('reads at least 90% of them right with the rules and the encoder together', () => {
+    expect(scores.both).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('does better with the encoder than with the rules alone, and proposes for few', () => {
+    expect(scores.both).toBeGreaterThan(scores.rules);
+    expect(scores.proposals).toBeLessThan(0.1);
+  });
+});
+
+describe("today's exact edits and questions", () => {
+  const pinned = corpus.phrasings.filter(
+    (p) => p.rules && (p.intent.startsWith('exact:') || p.intent.startsWith('question:')),
+  );
+
+  it.each(pinned.map((p) => [p.text, p.rules!] as const))('%j reads as before', async (text, rules) => {
+    const understood = await understandReply(text, matcher);
+    expect(understood.cell).toBe(rules.cell);
+    expect(understood.meaning).toMatchObject(rules.meaning);
+  });
+});
