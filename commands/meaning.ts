@@ -151,6 +151,20 @@ function fellBack(meaning: Interpretation): boolean {
   );
 }
 
+/** Descriptions: intents whose reading adds the reply's words to the prompt. */
+const DESCRIPTIVE: ReadonlySet<Intent> = new Set(['new prompt', 'make', 'style', 'unclear']);
+
+/** The best score of an intent that edits the image (not one that describes it). */
+function bestEdit(match: Match): number {
+  return match.ranked.find((r) => !DESCRIPTIVE.has(r.intent))?.score ?? 0;
+}
+
+/** Words that start a prompt: an article or a number before the subject. */
+const startsLikePrompt = (words: string) =>
+  /^(?:an?|the|some|two|three|four|five|several|many|\d+|(?:a )?(?:photo|portrait|painting|drawing|picture) of)\s/i.test(
+    words,
+  );
+
 /** Readings worth proposing ("yes" to a "yes" would be no reading at all). */
 const PROPOSABLE = (intent: Intent) => intent !== 'unclear' && intent !== 'confirm';
 
@@ -212,8 +226,13 @@ function decide(
   }
   if (confident && reading && match.intent !== 'unclear') return as(reading, 'meaning');
   if (meaning.kind === 'question') return question(ruled, match) ?? ruled;
-  // A description stays one, added to the prompt as before; only a confident reading changes that.
-  if (meaning.kind === 'refine') return as(meaning, 'rules', confident ? match.intent : ruled.intent);
+  // A description stays one, added to the prompt as before; only a confident reading changes that. It
+  // is a new prompt when it starts like one ("a cat on a boat") and resembles no edit.
+  if (meaning.kind === 'refine') {
+    if (!confident && startsLikePrompt(words) && bestEdit(match) < MIN_SCORE)
+      return { ...as(meaning, 'rules', 'new prompt'), newPrompt: true };
+    return as(meaning, 'rules', confident ? match.intent : ruled.intent);
+  }
   // Otherwise flowbot asks: its best reading, or (for a vague reply) adding the words to the prompt.
   if (reading && PROPOSABLE(match.intent))
     return as({ kind: 'unclear', proposal: reading, text: words }, 'proposal');
