@@ -79,7 +79,8 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
   });
   const { backend, pipeline, models } = createCompute(config, options);
   const compute = { pipeline, models };
-  const encoder = sentenceEncoder(config, backend);
+  const encoderBackend = new OnnxBackend({ executionProvider: 'cpu', threads: 1 });
+  const encoder = sentenceEncoder(config, encoderBackend);
   const cluster = config.redisUrl ? connectCluster(config.redisUrl, queue) : undefined;
   const localWorker =
     config.redisUrl && config.localWorker
@@ -116,12 +117,16 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       await Promise.all([localWorker?.close(), queue.close(config.shutdownGraceSeconds * 1000)]);
       await executor.close();
       await backend.dispose();
+      await encoderBackend.dispose();
       store.close();
     },
   };
 }
 
-/** The encoder folder, or one warning at start-up and the rule table alone. */
+/**
+ * The encoder folder, or one warning at start-up and the rule table alone. It runs on one thread of its
+ * own: a reply is a dozen tokens, which more threads do not speed up but do slow down on a busy host.
+ */
 function sentenceEncoder(config: Config, backend: OnnxBackend): SentenceEncoder | undefined {
   if (SentenceEncoder.present(config.encoder)) return new SentenceEncoder(backend, config.encoder);
   log.warn('no sentence encoder; replies are read by the rule table alone', { folder: config.encoder });
