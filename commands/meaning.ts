@@ -151,6 +151,16 @@ function fellBack(meaning: Interpretation): boolean {
   );
 }
 
+/** Well past the confidence bar: an edit read this clearly overrules a rule that captured free text. */
+function clear(match: Match): boolean {
+  return (
+    match.score >= MIN_SCORE + 0.15 &&
+    match.margin >= 2.5 * MIN_MARGIN &&
+    !DESCRIPTIVE.has(match.intent) &&
+    match.intent !== 'add'
+  );
+}
+
 /** Descriptions: intents whose reading adds the reply's words to the prompt. */
 const DESCRIPTIVE: ReadonlySet<Intent> = new Set(['new prompt', 'make', 'style', 'unclear']);
 
@@ -192,7 +202,9 @@ export async function understandReply(text: string, matcher?: IntentMatcher): Pr
     by: 'rules',
     newPrompt: false,
   };
-  if (!matcher || (!OPEN_INTENTS.has(ruled.intent) && !fellBack(meaning))) return ruled;
+  const exact = !OPEN_INTENTS.has(ruled.intent) && !fellBack(meaning);
+  // Flags ("--no blur") are syntax, never a paraphrase.
+  if (!matcher || exact || /^--/.test(replyBody(text).rest)) return ruled;
   const body = replyBody(text).rest;
   const match = await matcher.match(body);
   if (!match) return ruled;
@@ -218,21 +230,24 @@ function decide(
   });
   const meaning = ruled.meaning;
   if (!fellBack(meaning)) {
-    // An open rule read it: only a confident reading of another kind that needs no phrase overrules it
-    // ("more like this one" is variations, not the weight of "like this one").
+    // An open rule read it: a confident reading of another kind that needs no phrase overrules it ("more
+    // like this one" is variations, not the weight of "like this one"), and so does a clear edit of
+    // another kind ("add a moon in the top left" is a region edit, not "a moon in the top left").
     const overrule =
-      confident && reading && SIMPLE_INTENTS.has(match.intent) && match.intent !== ruled.intent;
+      reading &&
+      match.intent !== ruled.intent &&
+      ((confident && SIMPLE_INTENTS.has(match.intent)) || clear(match));
     return overrule ? as(reading, 'meaning') : ruled;
   }
+  // A description that starts like a prompt ("a cat on a boat", "a dog in the rain") and resembles no
+  // edit is a new prompt: modifiers ("in the rain", "neon lighting") have no subject of their own.
+  const described = meaning.kind === 'refine' && (!confident || DESCRIPTIVE.has(match.intent));
+  if (described && startsLikePrompt(words) && bestEdit(match) < MIN_SCORE)
+    return { ...as(meaning, 'rules', 'new prompt'), newPrompt: true };
   if (confident && reading && match.intent !== 'unclear') return as(reading, 'meaning');
   if (meaning.kind === 'question') return question(ruled, match) ?? ruled;
-  // A description stays one, added to the prompt as before; only a confident reading changes that. It
-  // is a new prompt when it starts like one ("a cat on a boat") and resembles no edit.
-  if (meaning.kind === 'refine') {
-    if (!confident && startsLikePrompt(words) && bestEdit(match) < MIN_SCORE)
-      return { ...as(meaning, 'rules', 'new prompt'), newPrompt: true };
-    return as(meaning, 'rules', confident ? match.intent : ruled.intent);
-  }
+  // A description stays one, added to the prompt as before; only a confident reading changes that.
+  if (meaning.kind === 'refine') return as(meaning, 'rules', confident ? match.intent : ruled.intent);
   // Otherwise flowbot asks: its best reading, or (for a vague reply) adding the words to the prompt.
   if (reading && PROPOSABLE(match.intent))
     return as({ kind: 'unclear', proposal: reading, text: words }, 'proposal');

@@ -160,8 +160,14 @@ const PHRASED: Record<string, (text: string) => string | undefined> = {
     return /^(?:in|as|like)\b/.test(phrase) || / style$/.test(phrase) ? phrase : `in ${phrase}`;
   },
   background: (t) => {
-    const phrase = after(t, BACKGROUND)?.replace(/\s+(?:background|backdrop|behind (?:it|them))$/, '');
-    return phrase ? `background: ${phrase}` : undefined;
+    // "swap the background for a skyline", "the background should be green": what follows the word.
+    const named =
+      /\b(?:background|backdrop|bg|scenery|setting)(?: (?:to|for|with|into|as|is|should be|be|of))?\s+(?:an? |the )?(.+)$/.exec(
+        t,
+      )?.[1];
+    const phrase =
+      named ?? after(t, BACKGROUND)?.replace(/\s+(?:background|backdrop|behind (?:it|them))$/, '');
+    return phrase ? `background: ${phrase.replace(FILLER, '')}` : undefined;
   },
   'same mask': (t) => {
     const phrase = after(
@@ -195,6 +201,8 @@ const PHRASED: Record<string, (text: string) => string | undefined> = {
         t,
       ) ?? /^(?:change|turn|make) (?:the )?(.+?) (?:into|to|in to) (?:an? |the |some )?(.+)$/.exec(t);
     if (swap) return `change the ${swap[1]} to ${swap[2]}`;
+    const made = /^make (?:the )?(.+?) (?:an?|some) (.+)$/.exec(t);
+    if (made) return `change the ${made[1]} to ${made[2]}`;
     const instead = /^instead of (?:an? |the )?(.+?),? (?:an? |the |some )?(.+)$/.exec(t);
     if (instead) return `change the ${instead[1]} to ${instead[2]}`;
     const rather =
