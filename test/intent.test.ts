@@ -8,7 +8,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interpretReply, replyBody } from '../commands/grammar.js';
 import { IntentMatcher, understandReply } from '../commands/meaning.js';
+import { sideOf } from '../commands/opposites.js';
 import { HELD_OUT_SHARE, intentOf, loadCorpus, splitCorpus } from '../commands/phrasings.js';
+import { readingOf } from '../commands/slots.js';
 import { OnnxBackend } from '../src/pipeline/onnx.js';
 import { SentenceEncoder } from '../src/pipeline/sentence-encoder.js';
 
@@ -97,5 +99,58 @@ describe("today's corpus with the encoder", () => {
     const exact = intent.startsWith('exact:') || intent.startsWith('question:');
     const { rule: _rule, ...action } = rules.meaning;
     expect(understood.meaning).toMatchObject(exact ? rules.meaning : action);
+  });
+});
+
+describe('slots are parsed from the words of a recognised intent', () => {
+  it.each([
+    ['upscale', 'make it four times bigger', { kind: 'upscale', scale: 4 }],
+    ['upscale', 'blow it up', { kind: 'upscale', scale: 2 }],
+    ['zoom out', 'pull back twice as far', { kind: 'zoom', outpaint: { kind: 'zoom', factor: 2 } }],
+    ['pan', 'show what is above it', { kind: 'zoom', outpaint: { kind: 'pan', direction: 'up' } }],
+    ['widen', 'give it more height', { kind: 'zoom', outpaint: { kind: 'widen', axis: 'vertical' } }],
+    [
+      'exact:rotate',
+      'a quarter turn counterclockwise',
+      { kind: 'exact', edit: { op: 'rotate', degrees: 270 } },
+    ],
+    [
+      'exact:crop',
+      'trim it to 9:16',
+      { kind: 'exact', edit: { op: 'crop', aspect: { width: 9, height: 16 } } },
+    ],
+    ['seed', 'go with seed 77', { kind: 'params', changes: { seed: 77 } }],
+    ['aspect', 'portrait orientation', { kind: 'params', changes: { widen: 'taller' } }],
+    ['variations', 'a few wild ones', { kind: 'variations', strength: 'strong' }],
+    ['remove', 'the leaf has to go', { kind: 'refine', phrase: 'leaf', mode: 'negative' }],
+    ['add', 'throw in a butterfly', { kind: 'refine', phrase: 'a butterfly', mode: 'append' }],
+    ['weight', 'tone down the red', { kind: 'weight', term: 'red', factor: 0.7 }],
+    ['background', 'swap the background for a city skyline', { kind: 'background', prompt: 'a city skyline background' }],
+    ['substitute', 'put a lemon where the apple is', { kind: 'substitute', from: 'apple', to: 'lemon' }],
+    ['attribute', 'paint the apple gold', { kind: 'attribute', subject: 'apple', attribute: 'gold' }],
+    [
+      'region',
+      'draw a boat in the bottom half',
+      { kind: 'inpaint', region: 'bottom half', prompt: 'a boat' },
+    ],
+  ] as const)('%s: %j', (intent, words, reading) => {
+    expect(readingOf(intent, words)).toMatchObject(reading);
+  });
+
+  it.each([
+    ['pan', 'move the view a bit'],
+    ['seed', 'a different seed'],
+    ['exact:crop', 'crop it'],
+  ])('%s: %j has no slot to act on', (intent, words) => {
+    expect(readingOf(intent, words)).toBeUndefined();
+  });
+
+  it.each([
+    ['exact:brighter', 'it is too bright', 'exact:darker'],
+    ['exact:darker', "I can barely see, it's so dark", 'exact:brighter'],
+    ['undo', 'bring back what I undid', 'redo'],
+    ['exact:mirror', 'flip it upside down', 'exact:flip'],
+  ])('opposites: %s read in %j is %s', (intent, words, side) => {
+    expect(sideOf(intent, words)).toBe(side);
   });
 });

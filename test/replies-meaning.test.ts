@@ -61,6 +61,21 @@ describe('replies no rule reads do what they say', () => {
   });
 });
 
+describe('below the margin', () => {
+  it('proposes its best reading and "yes" carries it out', async () => {
+    const before = bot.core.store.countJobsSince('alice', 0);
+    const { reply } = await bot.replyTo(message, 'show the surroundings');
+    expect(textOf(reply)).toBe(
+      'I\'m not sure what "show the surroundings" means. My best reading: zoom out. Reply "yes" to do that, or say it another way ("what can I say?" lists what I understand).',
+    );
+    expect(bot.core.store.countJobsSince('alice', 0)).toBe(before);
+    const { view } = await bot.replyTo(message, 'yes');
+    // A zoom out is outpainting: the image shrunk on its canvas, the new border painted in.
+    expect(bot.core.store.getImage(view!.imageId)).toMatchObject({ operation: 'inpaint', parentId: imageId });
+    expect(view!.text).toMatch(/^Zoom(ed)? out/i);
+  });
+});
+
 describe('a prompt typed in a thread', () => {
   const thread = 'thread-1';
   const inThread = (text: string) =>
