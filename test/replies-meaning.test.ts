@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reply } from '../commands/types.js';
 import { setLogLevel, setLogSink } from '../src/log.js';
 import { TestBot } from './helpers/bot.js';
+import { haveRedisServer, RedisServer } from './helpers/redis.js';
 import { tempDir } from './helpers/tmp.js';
 
 const ENCODER = path.resolve(import.meta.dirname, '..', 'models', 'minilm-l6');
@@ -135,5 +136,39 @@ describe('without the encoder', () => {
     const warnings = lines.filter((line) => line.includes('no sentence encoder'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/rule table alone/);
+  });
+});
+
+describe.skipIf(!haveRedisServer())('with REDIS_URL', () => {
+  it('the front-end reads replies by meaning itself, with no image worker running', async () => {
+    const dir = path.join(t.dir, 'redis');
+    const made = await (async () => {
+      const local = new TestBot(dir, { ENCODER });
+      try {
+        return await local.imagine('a red apple --n 1 --seed 3');
+      } finally {
+        await local.close();
+      }
+    })();
+    const redis = await RedisServer.start(t.dir);
+    const frontend = new TestBot(dir, { ENCODER, REDIS_URL: redis.url, LOCAL_WORKER: '0' });
+    try {
+      expect(frontend.core.encoder).toBeDefined();
+      expect(frontend.core.localWorker).toBeUndefined();
+      const [reply] = await frontend.send({
+        kind: 'reply',
+        text: 'can I see a few other versions of this?',
+        target: { channelId: 'general', messageId: made.messageId! },
+        ctx: frontend.ctx(),
+      });
+      // Understood on the front-end and queued for a worker: a variation of the image.
+      expect(reply?.type).toBe('queued');
+      const job = frontend.core.store.getJob((reply as { jobId: string }).jobId)!;
+      expect(job.kind).toBe('variation');
+      expect(job.params).toMatchObject({ parentId: made.view!.imageId });
+    } finally {
+      await frontend.close();
+      await redis.stop();
+    }
   });
 });
