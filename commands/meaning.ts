@@ -178,9 +178,10 @@ const startsLikePrompt = (words: string) =>
 /** Readings worth proposing ("yes" to a "yes" would be no reading at all). */
 const PROPOSABLE = (intent: Intent) => intent !== 'unclear' && intent !== 'confirm';
 
-/** Questions no rule knows: the nearest question topic, when it stands out among the questions. */
+/** The least score of a question topic read from an unknown question. */
 const MIN_QUESTION_SCORE = 0.35;
 
+/** Questions no rule knows: the nearest question topic, when it stands out among the questions. */
 function question(ruled: Understanding, match: Match): Understanding | undefined {
   const questions = match.ranked.filter((r) => r.intent.startsWith('question:'));
   const [first, second] = questions;
@@ -203,13 +204,22 @@ export async function understandReply(text: string, matcher?: IntentMatcher): Pr
     newPrompt: false,
   };
   const exact = !OPEN_INTENTS.has(ruled.intent) && !fellBack(meaning);
-  // Flags ("--no blur") are syntax, never a paraphrase.
-  if (!matcher || exact || /^--/.test(replyBody(text).rest)) return ruled;
   const body = replyBody(text).rest;
+  // Flags ("--no blur") are syntax, never a paraphrase.
+  if (!matcher || exact || body.startsWith('--')) return ruled;
   const match = await matcher.match(body);
   if (!match) return ruled;
   const words = stripFraming(body);
-  return decide(ruled, match, readingOf(match.intent, words), words);
+  const understood = decide(ruled, match, readingOf(match.intent, words), words);
+  log.debug('reply read by meaning', {
+    rules: ruled.intent,
+    match: match.intent,
+    score: match.score.toFixed(3),
+    margin: match.margin.toFixed(3),
+    result: understood.intent,
+    by: understood.by,
+  });
+  return understood;
 }
 
 /** Chooses between the rules' reading and the matcher's. */

@@ -5,6 +5,7 @@
  * it, so a reply understood by meaning does exactly what the same request in the table's words does.
  */
 import { type Interpretation, interpretReply } from './grammar.js';
+import { QUESTIONS, type QuestionTopic } from './intent.js';
 import type { Intent } from './phrasings.js';
 
 /** The rule table's reading of a canonical phrasing (never an error for the phrasings built here). */
@@ -98,22 +99,13 @@ const SIMPLE: Record<string, (text: string) => string | undefined> = {
   },
 };
 
+/** Every question topic: those the rules recognise, and the questions they cannot answer. */
+const TOPICS: readonly QuestionTopic[] = [...QUESTIONS.map(([topic]) => topic), 'other'];
+
 /** Intents whose reading only needs such a slot: the matcher may overrule an open rule with them. */
 export const SIMPLE_INTENTS: ReadonlySet<Intent> = new Set([
   ...Object.keys(SIMPLE),
-  ...[
-    'seed',
-    'model',
-    'prompt',
-    'negative',
-    'steps',
-    'guidance',
-    'size',
-    'author',
-    'lineage',
-    'help',
-    'other',
-  ].map((topic) => `question:${topic}`),
+  ...TOPICS.map((topic) => `question:${topic}`),
 ]);
 
 const ARTICLE = /^(?:the|that|those|these|its|his|her|their|any|all(?: the)?)\s+/;
@@ -234,11 +226,8 @@ const PHRASED: Record<string, (text: string) => string | undefined> = {
 /** The full reading of a recognised intent, or undefined when its slots are not in the words. */
 export function readingOf(intent: Intent, text: string): Interpretation | undefined {
   const words = text.toLowerCase().trim();
-  if (intent.startsWith('question:'))
-    return {
-      kind: 'question',
-      topic: intent.slice('question:'.length) as Extract<Interpretation, { kind: 'question' }>['topic'],
-    };
+  const topic = TOPICS.find((t) => intent === `question:${t}`);
+  if (topic) return { kind: 'question', topic };
   if (intent === 'new prompt' || intent === 'unclear')
     return { kind: 'refine', phrase: text.trim(), mode: 'append', rule: 'text' };
   const phrasing = (SIMPLE[intent] ?? PHRASED[intent])?.(words);
