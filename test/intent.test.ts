@@ -125,7 +125,11 @@ describe('slots are parsed from the words of a recognised intent', () => {
     ['remove', 'the leaf has to go', { kind: 'refine', phrase: 'leaf', mode: 'negative' }],
     ['add', 'throw in a butterfly', { kind: 'refine', phrase: 'a butterfly', mode: 'append' }],
     ['weight', 'tone down the red', { kind: 'weight', term: 'red', factor: 0.7 }],
-    ['background', 'swap the background for a city skyline', { kind: 'background', prompt: 'a city skyline background' }],
+    [
+      'background',
+      'swap the background for a city skyline',
+      { kind: 'background', prompt: 'a city skyline background' },
+    ],
     ['substitute', 'put a lemon where the apple is', { kind: 'substitute', from: 'apple', to: 'lemon' }],
     ['attribute', 'paint the apple gold', { kind: 'attribute', subject: 'apple', attribute: 'gold' }],
     [
