@@ -21,6 +21,7 @@ import type { ImageRecord, JobRecord, Store } from '../src/store/store.js';
 import { gridButtons, singleButtons } from './actions.js';
 import { blocklistRefusal } from './blocklist.js';
 import { checkJob, checkPromptLength, fitJob, limitsFor } from './limits.js';
+import type { IntentMatcher } from './meaning.js';
 import { explanationOf } from './progress.js';
 import { adminSettings, userDefaults } from './settings-model.js';
 import type { ChatContext, Reply, ResultView } from './types.js';
@@ -48,6 +49,8 @@ export interface CommandDeps {
   readonly host?: { readonly memoryBudgetMB: number; readonly maxOutputSide: number };
   /** With Redis: the image workers now live, and how many jobs they run at once (undefined until counted). */
   readonly workers?: () => { live: number; capacity: number; redisReachable: boolean } | undefined;
+  /** Reads replies by meaning where the rule table is unsure; the rules alone without it. */
+  readonly meaning?: IntentMatcher;
 }
 
 /** Job kinds and their parameters. */

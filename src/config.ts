@@ -19,6 +19,8 @@ export interface Config {
   readonly modelsDir: string;
   readonly model: string;
   readonly upscaler: string;
+  /** The sentence encoder's folder (absolute), that replies are understood with. */
+  readonly encoder: string;
   readonly executionProvider: 'cpu' | 'cuda' | 'webgpu';
   readonly vaeTile: number;
   readonly releaseTextEncoders: boolean;
@@ -109,6 +111,15 @@ export const SETTINGS: readonly SettingSpec[] = [
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
     defaultValue: 'emoji-sr',
     description: 'Super-resolution model, a folder under MODELS_DIR; Lanczos when it is missing.',
+  },
+  {
+    env: 'ENCODER',
+    key: 'encoder',
+    expected: 'a sentence-encoder folder name under MODELS_DIR, or a path to one',
+    schema: text,
+    defaultValue: 'minilm-l6',
+    description:
+      'Sentence encoder that reads replies by meaning, a folder under MODELS_DIR (or a path); the rule table alone when it is missing.',
   },
   {
     env: 'EXECUTION_PROVIDER',
@@ -443,6 +454,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     ...config,
     dataDir: path.resolve(cwd, config.dataDir),
     modelsDir: path.resolve(cwd, config.modelsDir),
+    encoder: path.resolve(cwd, config.modelsDir, config.encoder),
   };
 }
 

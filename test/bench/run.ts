@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: runs every benchmark in one process and prints its figures. Speed is reported here,
  * as figures and ratios taken in one run, never asserted in tests. `npm run bench -- scale-out` (or
- * `queue`, `pipeline`, `blocklist`, `edits`, `intake`) runs one group.
+ * `queue`, `pipeline`, `blocklist`, `edits`, `intake`, `encoder`) runs one group.
  */
 import os from 'node:os';
 import { benchBlocklist } from './blocklist.js';
 import { benchCluster } from './cluster.js';
 import { benchEditLatency, benchEditMemory } from './edits.js';
+import { encoderBenches } from './encoder.js';
 import { benchIntake } from './intake.js';
 import { pipelineBenches } from './pipeline.js';
 import { type BenchResult, benchQueue } from './queue.js';
@@ -18,6 +19,7 @@ const groups: Record<string, (() => Promise<BenchResult>)[]> = {
   blocklist: [benchBlocklist],
   edits: [benchEditLatency, benchEditMemory],
   intake: [benchIntake],
+  encoder: encoderBenches(),
 };
 const only = process.argv[2];
 if (only && !groups[only]) {
