@@ -6,7 +6,7 @@
 import { createBot } from '../commands/index.js';
 import { createCore } from '../src/app.js';
 import { type Config, describeConfig, loadConfig } from '../src/config.js';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError, ErrorCode, hasCode } from '../src/errors.js';
 import { LinkSigner } from '../src/links.js';
 import { createLogger, setLogLevel } from '../src/log.js';
 import { DiscordAdapter } from './discord/adapter.js';
@@ -136,6 +136,11 @@ main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`flowbot: ${error.message}\n`);
     process.exit(78); // EX_CONFIG
+  }
+  if (hasCode(error, ErrorCode.DataDirLocked)) {
+    // Another flowbot has DATA_DIR; this one has touched nothing there.
+    process.stderr.write(`flowbot: ${(error as Error).message}\n`);
+    process.exit(75); // EX_TEMPFAIL: it can start once the other one stops
   }
   log.error('flowbot failed to start', { error });
   process.exit(1);

@@ -12,6 +12,7 @@ import { OnnxBackend } from './pipeline/onnx.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { JobQueue } from './queue/queue.js';
 import { FileStore } from './store/files.js';
+import { DataDirLock } from './store/lock.js';
 import { Store } from './store/store.js';
 import { LocalExecutor, type WorkExecutor } from './work/executor.js';
 
@@ -58,10 +59,24 @@ export function createCompute(config: Config, options: CoreOptions = {}) {
 }
 
 /**
- * Opens the store, builds the pipeline and the queue, and registers the image jobs. Callers run
- * {@link JobQueue.recover} once their listeners are attached.
+ * Locks the data directory, opens the store, builds the pipeline and the queue, and registers the image
+ * jobs. Callers run {@link JobQueue.recover} once their listeners are attached. Throws a
+ * {@link import('./store/lock.js').DataDirLockedError} (code `data_dir_locked`) when another process
+ * has the data directory, before anything there is touched.
  */
 export function createCore(config: Config, options: CoreOptions = {}): Core {
+  // Before the temporary-file sweep, the migrations and the queue's recovery: each of them would
+  // disturb another flowbot working in the same directory.
+  const lock = DataDirLock.acquire(config.dataDir, { port: config.port });
+  try {
+    return assembleCore(config, options, lock);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+function assembleCore(config: Config, options: CoreOptions, lock: DataDirLock): Core {
   const store = Store.open(path.join(config.dataDir, 'flowbot.db'));
   const files = new FileStore(config.dataDir);
   const swept = files.sweepTemporaryFiles();
@@ -109,6 +124,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       await executor.close();
       await backend.dispose();
       store.close();
+      lock.release();
     },
   };
 }

@@ -33,6 +33,7 @@ export const ErrorCode = {
   OverBudget: 'over_budget',
   JobInvalid: 'job_invalid',
   WorkerUnavailable: 'worker_unavailable',
+  DataDirLocked: 'data_dir_locked',
   Internal: 'internal',
 } as const;
 
