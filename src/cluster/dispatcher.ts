@@ -20,7 +20,7 @@ import { createLogger } from '../log.js';
 import type { JobContext } from '../queue/queue.js';
 import type { WorkExecutor } from '../work/executor.js';
 import type { WorkOrder, WorkResult } from '../work/order.js';
-import { countWorkers, type WorkerInfo } from './directory.js';
+import { countWorkers, type MalformedHeartbeat, type WorkerInfo } from './directory.js';
 import { BlobStore, Connections, KEYS, queueNameFor } from './redis.js';
 import { failureFromWire, orderToWire, resultFromWire } from './wire.js';
 
@@ -83,6 +83,8 @@ export class RedisExecutor implements WorkExecutor {
   private lastCapacity = -1;
   private reachable = true;
   private closed = false;
+  /** Malformed announcements already logged (by worker id and problem), so each is logged once. */
+  private reportedHeartbeats = new Set<string>();
 
   constructor(private readonly options: RedisExecutorOptions) {
     this.connections = new Connections(options.redisUrl);
@@ -94,10 +96,10 @@ export class RedisExecutor implements WorkExecutor {
   start(): void {
     if (this.capacityTimer || this.closed) return;
     // The first count waits for the connection, so that a slow connect is not taken for an outage.
-    const first = () => void this.refreshWorkers();
+    const first = () => this.refreshWorkersSafely();
     if (this.redis.status === 'ready') first();
     else this.redis.once('ready', first);
-    this.capacityTimer = setInterval(() => void this.refreshWorkers(), CAPACITY_MS);
+    this.capacityTimer = setInterval(() => this.refreshWorkersSafely(), CAPACITY_MS);
     this.pollTimer = setInterval(() => this.pollAll(), POLL_MS);
   }
 
@@ -335,9 +337,17 @@ export class RedisExecutor implements WorkExecutor {
 
   // ---- workers ------------------------------------------------------------------------------------
 
+  /** A timer's refresh: whatever goes wrong is logged, never an unhandled rejection that ends the process. */
+  private refreshWorkersSafely(): void {
+    this.refreshWorkers().catch((error: unknown) =>
+      log.error('counting the image workers failed', { error }),
+    );
+  }
+
   private async refreshWorkers(): Promise<void> {
     const wasReachable = this.reachable;
-    const { workers, capacity, reachable } = await countWorkers(this.redis);
+    const { workers, capacity, reachable, malformed } = await countWorkers(this.redis);
+    this.reportMalformed(malformed);
     this.workers = workers;
     this.reachable = reachable;
     if (capacity !== this.lastCapacity || wasReachable !== reachable) {
@@ -345,6 +355,21 @@ export class RedisExecutor implements WorkExecutor {
       this.lastCapacity = capacity;
       this.options.onCapacity(capacity, reachable);
     }
+  }
+
+  /** Logs each malformed announcement once, while it lasts (it is left out of the count). */
+  private reportMalformed(malformed: readonly MalformedHeartbeat[]): void {
+    const current = new Set<string>();
+    for (const { id, problem } of malformed) {
+      const key = JSON.stringify([id, problem]);
+      current.add(key);
+      if (this.reportedHeartbeats.has(key)) continue;
+      log.warn('ignored a malformed image worker heartbeat', {
+        worker: JSON.stringify(id.slice(0, 80)),
+        problem: JSON.stringify(problem),
+      });
+    }
+    this.reportedHeartbeats = current;
   }
 }
 
