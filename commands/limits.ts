@@ -4,13 +4,14 @@
  * reactions, the mask editor) goes through {@link checkJob} from `enqueue`, and personal defaults are
  * capped by {@link capDefaults} before they become parameters.
  */
-import { ErrorCode, UserError } from '../src/errors.js';
-import { estimatePeakMB, largestSize, maxArea } from '../src/pipeline/budget.js';
-import { canvasFor } from '../src/pipeline/canvas.js';
-import type { ModelSpec } from '../src/pipeline/model.js';
+import type { UserError } from '../src/errors.js';
+import { checkJobLimits, type WorkLimits } from '../src/work/limits.js';
 import { type CommandDeps, type JobRequest, requireImage } from './context.js';
 import { adminSettings, type Defaults } from './settings-model.js';
 import type { ChatContext } from './types.js';
+
+/** Replies refuse an explicitly asked step count with the same check the gate applies. */
+export { checkSteps } from '../src/work/limits.js';
 
 /** Limits when no admin has set them. */
 export const DEFAULT_LIMITS = {
@@ -23,16 +24,11 @@ export const DEFAULT_LIMITS = {
   maxOutputSide: 4096,
 } as const;
 
-/** What a job may ask for here. */
-export interface Limits {
-  readonly maxSteps: number;
-  readonly maxN: number;
-  readonly maxSide: number;
+/** What a job may ask for here: the size, step and memory limits, and the chat-side ones. */
+export interface Limits extends WorkLimits {
   /** Jobs per hour for this person; undefined for admins, who are exempt. */
   readonly jobsPerHour: number | undefined;
   readonly maxUploadMB: number;
-  readonly memoryBudgetMB: number;
-  readonly maxOutputSide: number;
 }
 
 /** The effective limits for a person: defaults ← admin settings (← host settings for memory). */
@@ -58,51 +54,6 @@ export function capDefaults(defaults: Defaults, limits: Limits): Defaults {
   };
 }
 
-function range(name: string, max: number, value: number): UserError {
-  return new UserError(
-    ErrorCode.FlagValue,
-    `Expected an integer 1–${max} for ${name} here but received ${value}.`,
-    {
-      flag: name,
-      max,
-    },
-  );
-}
-
-/** Refuses a size beyond the model's area or the admin's side, naming the largest that fits. */
-function checkSize(spec: ModelSpec, width: number, height: number, limits: Limits): UserError | undefined {
-  if (width > limits.maxSide || height > limits.maxSide) {
-    return new UserError(
-      ErrorCode.FlagValue,
-      `Images here can be at most ${limits.maxSide} px a side; ${width}×${height} is larger.`,
-    );
-  }
-  if (width * height > maxArea(spec)) {
-    const fit = largestSize(spec, width, height);
-    return new UserError(
-      ErrorCode.OverBudget,
-      `${spec.name} works well up to ${fit.width}×${fit.height} at this shape; ${width}×${height} is too large. Ask for --size ${fit.width}x${fit.height} or smaller, and upscale the result.`,
-    );
-  }
-  return undefined;
-}
-
-/** Refuses when not even one image of this size fits the memory budget. */
-function checkMemory(
-  spec: ModelSpec,
-  width: number,
-  height: number,
-  guidance: number,
-  limits: Limits,
-): UserError | undefined {
-  const estimate = estimatePeakMB(spec, { width, height, batch: 1, guided: guidance > 1 });
-  if (estimate <= limits.memoryBudgetMB) return undefined;
-  return new UserError(
-    ErrorCode.OverBudget,
-    `${width}×${height} with ${spec.name} needs about ${estimate} MB, more than this server's ${limits.memoryBudgetMB} MB budget. Try a smaller size.`,
-  );
-}
-
 /**
  * Steps and image counts within the limits. What a person asks for explicitly (a flag, "150 steps", a
  * setting) is refused with a message before it gets here; what a job inherits (an image's steps, a
@@ -118,58 +69,7 @@ export function fitJob(request: JobRequest, limits: Limits): JobRequest {
   return { ...request, params: fitted } as JobRequest;
 }
 
-/** An explicitly asked step count over the limit, refused (replies such as "150 steps"). */
-export function checkSteps(steps: number, limits: Limits): UserError | undefined {
-  return steps > limits.maxSteps ? range('steps', limits.maxSteps, steps) : undefined;
-}
-
-/** Checks a job's size, memory and output against the limits; the gate every queued job passes. */
+/** Checks a job's steps, size, memory and output against the limits; the gate every queued job passes. */
 export function checkJob(deps: CommandDeps, request: JobRequest, limits: Limits): UserError | undefined {
-  switch (request.kind) {
-    case 'generate': {
-      const p = request.params;
-      const spec = deps.models.get(p.model);
-      return (
-        checkSize(spec, p.width, p.height, limits) ?? checkMemory(spec, p.width, p.height, p.guidance, limits)
-      );
-    }
-    case 'variation':
-    case 'inpaint': {
-      const p = request.params;
-      const parent = requireImage(deps, p.parentId);
-      const spec = deps.models.get(p.model);
-      const { width, height } = parent;
-      return checkSize(spec, width, height, limits) ?? checkMemory(spec, width, height, p.guidance, limits);
-    }
-    case 'outpaint': {
-      // The canvas is fitted to the model's area; what remains to check is the memory for it.
-      const p = request.params;
-      const parent = requireImage(deps, p.parentId);
-      const spec = deps.models.get(p.model);
-      const canvas = canvasFor(parent.width, parent.height, p.outpaint, maxArea(spec), spec.sizeMultiple);
-      return checkMemory(spec, canvas.width, canvas.height, p.guidance, limits);
-    }
-    case 'upscale': {
-      const p = request.params;
-      const parent = requireImage(deps, p.parentId);
-      const [width, height] = [parent.width * p.scale, parent.height * p.scale];
-      if (Math.max(width, height) > limits.maxOutputSide) {
-        return new UserError(
-          ErrorCode.OverBudget,
-          `Upscales here go up to ${limits.maxOutputSide} px a side; ×${p.scale} of ${parent.width}×${parent.height} would be ${width}×${height}.`,
-        );
-      }
-      if (!p.creative) return undefined;
-      // The creative refine is img2img at the upscaled size: it must fit the model like any image.
-      const spec = deps.models.get(parent.model);
-      if (width * height > maxArea(spec)) {
-        const fit = largestSize(spec, width, height);
-        return new UserError(
-          ErrorCode.OverBudget,
-          `Upscale (Creative) with ${spec.name} goes up to ${fit.width}×${fit.height}; ×${p.scale} of this image is ${width}×${height}. Use a plain upscale instead.`,
-        );
-      }
-      return checkMemory(spec, width, height, parent.guidance, limits);
-    }
-  }
+  return checkJobLimits(request, { models: deps.models, startImage: (id) => requireImage(deps, id) }, limits);
 }
