@@ -10,7 +10,10 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { MAX_WORKER_CONCURRENCY } from '../config.js';
 import { modelNameSchema } from '../job-params.js';
+import { createLogger } from '../log.js';
 import { HEARTBEAT_TTL_MS, KEYS } from './redis.js';
+
+const log = createLogger('dispatcher');
 
 /** What a worker tells the front-end about itself, as the front-end accepts it. */
 export const workerInfoSchema = z.object({
@@ -112,4 +115,24 @@ async function forgetDeadWorkers(redis: Redis, now: number): Promise<void> {
     .zrem(KEYS.workers, ...dead)
     .hdel(KEYS.workerInfo, ...dead)
     .exec();
+}
+
+/** Logs each malformed announcement once while it lasts, rather than at every count. */
+export class MalformedHeartbeatLog {
+  private reported = new Set<string>();
+
+  /** Logs the announcements in `malformed` not logged at the previous count. */
+  report(malformed: readonly MalformedHeartbeat[]): void {
+    const current = new Set<string>();
+    for (const { id, problem } of malformed) {
+      const key = JSON.stringify([id, problem]);
+      current.add(key);
+      if (this.reported.has(key)) continue;
+      log.warn('ignored a malformed image worker heartbeat', {
+        worker: JSON.stringify(id.slice(0, 80)),
+        problem: JSON.stringify(problem),
+      });
+    }
+    this.reported = current;
+  }
 }

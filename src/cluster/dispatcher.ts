@@ -20,7 +20,7 @@ import { createLogger } from '../log.js';
 import type { JobContext } from '../queue/queue.js';
 import type { WorkExecutor } from '../work/executor.js';
 import type { WorkOrder, WorkResult } from '../work/order.js';
-import { countWorkers, type MalformedHeartbeat, type WorkerInfo } from './directory.js';
+import { countWorkers, MalformedHeartbeatLog, type WorkerInfo } from './directory.js';
 import { BlobStore, Connections, KEYS, queueNameFor } from './redis.js';
 import { failureFromWire, orderToWire, resultFromWire } from './wire.js';
 
@@ -83,8 +83,7 @@ export class RedisExecutor implements WorkExecutor {
   private lastCapacity = -1;
   private reachable = true;
   private closed = false;
-  /** Malformed announcements already logged (by worker id and problem), so each is logged once. */
-  private reportedHeartbeats = new Set<string>();
+  private readonly malformedHeartbeats = new MalformedHeartbeatLog();
 
   constructor(private readonly options: RedisExecutorOptions) {
     this.connections = new Connections(options.redisUrl);
@@ -347,7 +346,7 @@ export class RedisExecutor implements WorkExecutor {
   private async refreshWorkers(): Promise<void> {
     const wasReachable = this.reachable;
     const { workers, capacity, reachable, malformed } = await countWorkers(this.redis);
-    this.reportMalformed(malformed);
+    this.malformedHeartbeats.report(malformed);
     this.workers = workers;
     this.reachable = reachable;
     if (capacity !== this.lastCapacity || wasReachable !== reachable) {
@@ -355,21 +354,6 @@ export class RedisExecutor implements WorkExecutor {
       this.lastCapacity = capacity;
       this.options.onCapacity(capacity, reachable);
     }
-  }
-
-  /** Logs each malformed announcement once, while it lasts (it is left out of the count). */
-  private reportMalformed(malformed: readonly MalformedHeartbeat[]): void {
-    const current = new Set<string>();
-    for (const { id, problem } of malformed) {
-      const key = JSON.stringify([id, problem]);
-      current.add(key);
-      if (this.reportedHeartbeats.has(key)) continue;
-      log.warn('ignored a malformed image worker heartbeat', {
-        worker: JSON.stringify(id.slice(0, 80)),
-        problem: JSON.stringify(problem),
-      });
-    }
-    this.reportedHeartbeats = current;
   }
 }
 
