@@ -15,6 +15,7 @@ import { FileStore } from './store/files.js';
 import { DataDirLock } from './store/lock.js';
 import { Store } from './store/store.js';
 import { LocalExecutor, type WorkExecutor } from './work/executor.js';
+import { workerLimits } from './work/limits.js';
 
 const log = createLogger('app');
 
@@ -95,6 +96,7 @@ function assembleCore(config: Config, options: CoreOptions, lock: DataDirLock): 
           redisUrl: config.redisUrl,
           concurrency: config.workerConcurrency,
           lockSeconds: config.workerLockSeconds,
+          limits: workerLimits(config),
         })
       : undefined;
   // An unreachable Redis is waited out (jobs wait, people are told), never fatal at start-up.

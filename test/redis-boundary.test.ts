@@ -5,16 +5,61 @@
  * worker's error text never reaches chat: only known codes, in flowbot's own words. Everything hostile
  * is injected into a real `redis-server`, as someone with access to it could.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createCompute } from '../src/app.js';
 import { announceWorker, countWorkers, type WorkerInfo } from '../src/cluster/directory.js';
-import { HEARTBEAT_TTL_MS, KEYS } from '../src/cluster/redis.js';
+import { BlobStore, HEARTBEAT_TTL_MS, KEYS, queueNameFor } from '../src/cluster/redis.js';
+import { ImageWorker } from '../src/cluster/worker.js';
+import { loadConfig } from '../src/config.js';
+import { encodePng } from '../src/pipeline/image.js';
+import { LIMIT_CEILINGS } from '../src/work/limits.js';
 import { Frontend, type Proc, SHIPPED_MODELS_DIR, shippedJob, WorkerProc } from './helpers/cluster.js';
+import { gradient } from './helpers/images.js';
 import { haveRedisServer, RedisServer } from './helpers/redis.js';
 import { sleep, tempDir } from './helpers/tmp.js';
 
 const MODELS_DIR = SHIPPED_MODELS_DIR;
+const MODEL = 'flowbot-emoji';
+
+/** A well-formed generate order on the wire, as the front-end queues one, with `params` changed. */
+function generateOrder(jobId: string, params: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    jobId,
+    kind: 'generate',
+    model: MODEL,
+    previewEvery: 0,
+    params: { ...shippedJob(1, 8, 64, 1), ...params },
+  };
+}
+
+/** An order starting from an image: its record as the order claims it, and the blob key of its file. */
+function orderFrom(
+  jobId: string,
+  kind: 'variation' | 'upscale',
+  params: Record<string, unknown>,
+  parent: { width: number; height: number },
+  image: string,
+): Record<string, unknown> {
+  return {
+    jobId,
+    kind,
+    model: MODEL,
+    previewEvery: 0,
+    params: { explanation: 'test', parentId: `parent-of-${jobId}`, ...params },
+    parent: { id: `parent-of-${jobId}`, prompt: 'a red apple', negativePrompt: '', model: MODEL, ...parent },
+    image,
+  };
+}
+
+/** The peak resident memory of a process so far (Linux), in MB. */
+function peakRssMB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+}
 
 /** Puts a worker announcement into Redis exactly as given, as a hostile or broken worker could. */
 async function injectHeartbeat(redis: Redis, id: string, description: string): Promise<void> {
@@ -64,6 +109,129 @@ describe.skipIf(!haveRedisServer())('the Redis boundary', () => {
     await w.ready();
     return w;
   };
+
+  /** Queues orders straight into Redis, as anyone with access to it could, and reports how each ended. */
+  async function inject(orders: Record<string, unknown>[]): Promise<Record<string, string>> {
+    const connection = { url: server.url };
+    const queue = new Queue(queueNameFor(MODEL), { connection });
+    const events = new QueueEvents(queueNameFor(MODEL), { connection });
+    try {
+      await events.waitUntilReady();
+      const jobs = await Promise.all(
+        orders.map((order) =>
+          queue.add(String(order.kind), order, { jobId: String(order.jobId), attempts: 1 }),
+        ),
+      );
+      const outcomes = await Promise.all(
+        jobs.map((job) =>
+          job.waitUntilFinished(events, 60_000).then(
+            () => 'done',
+            (error: Error) => (JSON.parse(error.message) as { code: string }).code,
+          ),
+        ),
+      );
+      return Object.fromEntries(jobs.map((job, i) => [job.id!, outcomes[i]!]));
+    } finally {
+      await Promise.all([queue.close(), events.close()]);
+    }
+  }
+
+  describe('workers admit jobs like the front-end', () => {
+    it('refuse injected jobs beyond the limits before downloading anything, and run the rest', async () => {
+      const w = await worker({ MAX_OUTPUT_SIDE: '256' });
+      const blobs = new BlobStore(redis);
+      const small = await blobs.put(await encodePng(gradient(64, 64)));
+      const large = await blobs.put(await encodePng(gradient(512, 512)));
+      const missing = 'f'.repeat(64);
+      const outcomes = await inject([
+        generateOrder('bomb', { width: 1024, height: 1024, n: 16 }),
+        generateOrder('huge', { width: 1024, height: 1024 }),
+        generateOrder('sixteen', { n: 16 }),
+        generateOrder('endless', { steps: 1000 }),
+        generateOrder('smuggled-param', { unknownKnob: true }),
+        { ...generateOrder('smuggled-field'), priority: 'high' },
+        // Beyond this worker's MAX_OUTPUT_SIDE; its image was never uploaded, so a download would fail.
+        orderFrom(
+          'wide-upscale',
+          'upscale',
+          { scale: 4, creative: false, seed: 1 },
+          { width: 128, height: 128 },
+          missing,
+        ),
+        // Claims a 64×64 image (within the limits) and sends 512×512.
+        orderFrom(
+          'lying-parent',
+          'variation',
+          {
+            prompt: 'a red apple',
+            negativePrompt: '',
+            seed: 2,
+            steps: 8,
+            guidance: 4,
+            model: MODEL,
+            strength: 0.5,
+            n: 1,
+          },
+          { width: 64, height: 64 },
+          large,
+        ),
+        generateOrder('fine', { n: 4 }),
+        orderFrom(
+          'fine-upscale',
+          'upscale',
+          { scale: 2, creative: false, seed: 1 },
+          { width: 64, height: 64 },
+          small,
+        ),
+      ]);
+      expect(outcomes).toEqual({
+        bomb: 'flag_value',
+        huge: 'over_budget',
+        sixteen: 'flag_value',
+        endless: 'flag_value',
+        'smuggled-param': 'job_invalid',
+        'smuggled-field': 'job_invalid',
+        'wide-upscale': 'over_budget',
+        'lying-parent': 'image_invalid',
+        fine: 'done',
+        'fine-upscale': 'done',
+      });
+      const refusedBeforeStarting = ['bomb', 'huge', 'sixteen', 'endless', 'smuggled-param', 'wide-upscale'];
+      expect(w.startedJobs.filter((job) => refusedBeforeStarting.includes(job))).toEqual([]);
+      expect(
+        w.lines.some((l) => l.includes('job refused job=huge') && l.includes('works well up to 128×128')),
+      ).toBe(true);
+      // The issue's 1024²×16 job once took a worker to 20 GB; refused, it costs nothing.
+      expect(peakRssMB(w.pid)).toBeLessThan(1500);
+    }, 120_000);
+
+    it('refuse a job over their own memory budget', async () => {
+      const config = loadConfig({ env: { MODELS_DIR, LOG_LEVEL: 'error' } });
+      const { backend, pipeline, models } = createCompute(config, { threads: 1 });
+      // The shipped model needs about 35 MB for one 64×64 image and about 46 MB for one 128×128.
+      const tight = new ImageWorker(
+        { pipeline, models },
+        {
+          redisUrl: server.url,
+          concurrency: 1,
+          lockSeconds: 5,
+          limits: { ...LIMIT_CEILINGS, memoryBudgetMB: 40, maxOutputSide: 4096 },
+          name: 'tight',
+        },
+      );
+      try {
+        await tight.start();
+        const outcomes = await inject([
+          generateOrder('over-budget', { width: 128, height: 128 }),
+          generateOrder('within-budget'),
+        ]);
+        expect(outcomes).toEqual({ 'over-budget': 'over_budget', 'within-budget': 'done' });
+      } finally {
+        await tight.close();
+        await backend.dispose();
+      }
+    }, 60_000);
+  });
 
   describe('worker heartbeats', () => {
     it('counts only announcements that fit the schema, and says what is wrong with the others', async () => {

@@ -5,6 +5,7 @@
 import { ErrorCode, type FlowbotError, UserError } from '../errors.js';
 import { encodePng, readImage } from '../pipeline/image.js';
 import {
+  parseParams,
   type WireOrder,
   type WireResult,
   type WorkOrder,
@@ -19,6 +20,8 @@ export async function orderToWire(order: WorkOrder, blobs: BlobStore): Promise<W
   const { image, mask, ...rest } = order;
   return {
     ...rest,
+    // Exactly the kind's keys, since workers refuse any other.
+    params: parseParams(order.kind, order.params),
     ...(image ? { image: await blobs.put(image) } : {}),
     ...(mask ? { mask: await blobs.put(mask) } : {}),
   };
@@ -34,11 +37,19 @@ async function fetchBlob(blobs: BlobStore, key: string, what: string): Promise<B
   return bytes;
 }
 
-/** Validates a received order and downloads its files. */
-export async function orderFromWire(data: unknown, blobs: BlobStore): Promise<WorkOrder> {
+/**
+ * Validates a received order and downloads its files. `admit` sees the order first and throws to
+ * refuse it, so that a job beyond the limits costs no download.
+ */
+export async function orderFromWire(
+  data: unknown,
+  blobs: BlobStore,
+  admit: (order: WireOrder) => void = () => undefined,
+): Promise<WorkOrder> {
   const parsed = wireOrderSchema.safeParse(data);
   if (!parsed.success)
     throw new UserError(ErrorCode.JobInvalid, 'That job reached the worker malformed, so it was not run.');
+  admit(parsed.data);
   const { image, mask, parent, ...rest } = parsed.data;
   return {
     ...rest,

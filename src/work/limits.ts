@@ -59,7 +59,7 @@ export interface StartImage {
   readonly height: number;
   readonly model: string;
   /** Its guidance; unknown counts as guided (the larger estimate). */
-  readonly guidance?: number;
+  readonly guidance?: number | undefined;
 }
 
 /** Where the checks find model specs and the image a job starts from. */
