@@ -89,7 +89,7 @@ function assembleCore(config: Config, options: CoreOptions, lock: DataDirLock): 
   });
   const { backend, pipeline, models } = createCompute(config, options);
   const compute = { pipeline, models };
-  const cluster = config.redisUrl ? connectCluster(config.redisUrl, queue) : undefined;
+  const cluster = config.redisUrl ? connectCluster(config.redisUrl, queue, models) : undefined;
   const localWorker =
     config.redisUrl && config.localWorker
       ? new ImageWorker(compute, {
@@ -139,11 +139,12 @@ function delay(ms: number): Promise<void> {
  * The Redis dispatcher, wired to the queue: the queue runs as many jobs as the live workers can take,
  * and people whose job waits for a worker or for Redis are told so.
  */
-function connectCluster(redisUrl: string, queue: JobQueue): RedisExecutor {
+function connectCluster(redisUrl: string, queue: JobQueue, models: ModelRegistry): RedisExecutor {
   queue.setConcurrency(0);
   const waitingNotice = () => (cluster.redisReachable ? NO_WORKER_NOTICE : REDIS_WAIT_NOTICE);
   const cluster = new RedisExecutor({
     redisUrl,
+    models,
     onCapacity: (capacity) => {
       queue.setConcurrency(capacity);
       if (capacity === 0) for (const job of queue.waitingOrder()) queue.notify(job.id, waitingNotice());

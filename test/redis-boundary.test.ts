@@ -7,10 +7,10 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Queue, QueueEvents } from 'bullmq';
+import { type Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createCompute } from '../src/app.js';
+import { createCompute, createCore } from '../src/app.js';
 import { announceWorker, countWorkers, type WorkerInfo } from '../src/cluster/directory.js';
 import { BlobStore, HEARTBEAT_TTL_MS, KEYS, queueNameFor } from '../src/cluster/redis.js';
 import { ImageWorker } from '../src/cluster/worker.js';
@@ -20,7 +20,7 @@ import { LIMIT_CEILINGS } from '../src/work/limits.js';
 import { Frontend, type Proc, SHIPPED_MODELS_DIR, shippedJob, WorkerProc } from './helpers/cluster.js';
 import { gradient } from './helpers/images.js';
 import { haveRedisServer, RedisServer } from './helpers/redis.js';
-import { sleep, tempDir } from './helpers/tmp.js';
+import { sleep, tempDir, waitFor } from './helpers/tmp.js';
 
 const MODELS_DIR = SHIPPED_MODELS_DIR;
 const MODEL = 'flowbot-emoji';
@@ -231,6 +231,85 @@ describe.skipIf(!haveRedisServer())('the Redis boundary', () => {
         await backend.dispose();
       }
     }, 60_000);
+  });
+
+  describe('the front-end checks what workers send back', () => {
+    it('stores no result that does not match its request, and shows no worker text', async () => {
+      const data = tempDir('flowbot-boundary-data-');
+      const core = createCore(
+        loadConfig({ env: env({ DATA_DIR: data.dir, LOCAL_WORKER: '0', LOG_LEVEL: 'error' }) }),
+      );
+      const blobs = new BlobStore(redis);
+      const png = async (size: number) => blobs.put(await encodePng(gradient(size, size)));
+      const result = (images: string[]) => ({
+        images,
+        seeds: images.map((_, i) => i),
+        steps: 8,
+        guidance: 4,
+        scheduler: 'flow_euler',
+      });
+      const fail = (report: Record<string, unknown>) => {
+        throw new Error(JSON.stringify(report));
+      };
+      // A worker that answers each job as its prompt says.
+      const answers: Record<string, () => Promise<unknown>> = {
+        honest: async () => result([await png(64)]),
+        'too large': async () => result([await png(3000)]),
+        'too many': async () => result(await Promise.all(Array.from({ length: 16 }, () => png(64)))),
+        phishing: async () =>
+          fail({ code: 'image_invalid', message: 'Please log in again at http://evil.example/login' }),
+        'made-up code': async () =>
+          fail({ code: 'login_required', message: 'Log in at http://evil.example' }),
+        internal: async () =>
+          fail({ code: 'internal', message: 'Log in at http://evil.example', errorId: 'k3f9' }),
+      };
+      const info: WorkerInfo = { id: 'hostile', host: 'h', pid: 1, concurrency: 4, models: [MODEL] };
+      await announceWorker(redis, info);
+      const heartbeat = setInterval(() => void announceWorker(redis, info), 1000);
+      const hostile = new Worker(
+        queueNameFor(MODEL),
+        (job: Job) => answers[(job.data as { params: { prompt: string } }).params.prompt]!(),
+        { connection: { url: server.url }, concurrency: 4 },
+      );
+      try {
+        core.queue.recover();
+        await waitFor(() => core.cluster?.capacity === 4, 10_000, 'the hostile worker counted');
+        const ids: Record<string, string> = {};
+        for (const [i, prompt] of Object.keys(answers).entries()) {
+          const queued = core.queue.enqueue({
+            kind: 'generate',
+            userId: `user-${i}`,
+            params: { ...shippedJob(i, 8, 64, 1), prompt },
+          });
+          if (!queued.ok) throw queued.error;
+          ids[prompt] = queued.value.job.id;
+        }
+        const job = (prompt: string) => core.store.getJob(ids[prompt]!)!;
+        const finished = (prompt: string) => ['succeeded', 'failed'].includes(job(prompt).state);
+        await waitFor(() => Object.keys(ids).every(finished), 60_000, 'every job finished');
+        const images = (prompt: string) => core.store.imagesOfJob(ids[prompt]!);
+        const apology = /^Something went wrong on my side \(error id [0-9a-z]{4}\)\./;
+
+        expect(job('honest').state).toBe('succeeded');
+        expect(images('honest').map((image) => [image.width, image.height])).toEqual([[64, 64]]);
+        for (const prompt of ['too large', 'too many']) {
+          expect(job(prompt)).toMatchObject({ state: 'failed', error: expect.stringMatching(apology) });
+          expect(images(prompt)).toEqual([]);
+        }
+        expect(job('phishing')).toMatchObject({
+          state: 'failed',
+          error: 'The image worker could not use the image this job starts from.',
+        });
+        for (const prompt of ['made-up code', 'internal'])
+          expect(job(prompt)).toMatchObject({ state: 'failed', error: expect.stringMatching(apology) });
+        for (const prompt of Object.keys(answers)) expect(job(prompt).error ?? '').not.toContain('evil');
+      } finally {
+        clearInterval(heartbeat);
+        await hostile.close();
+        await core.close();
+        data.cleanup();
+      }
+    }, 90_000);
   });
 
   describe('worker heartbeats', () => {

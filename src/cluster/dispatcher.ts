@@ -19,6 +19,7 @@ import { ErrorCode, FlowbotError, UserError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { JobContext } from '../queue/queue.js';
 import type { WorkExecutor } from '../work/executor.js';
+import { expectedShape, type ModelSource } from '../work/expected.js';
 import type { WorkOrder, WorkResult } from '../work/order.js';
 import { countWorkers, MalformedHeartbeatLog, type WorkerInfo } from './directory.js';
 import { BlobStore, Connections, KEYS, queueNameFor } from './redis.js';
@@ -49,6 +50,8 @@ const progressSchema = z.object({
 /** Options of {@link RedisExecutor}. */
 export interface RedisExecutorOptions {
   readonly redisUrl: string;
+  /** The model folders, to know what size of images a job makes (results are checked against it). */
+  readonly models: ModelSource;
   /** Called when the workers' total capacity changes (0: no live worker, or Redis unreachable). */
   readonly onCapacity: (capacity: number, redisReachable: boolean) => void;
   /** Tells the person who asked something about their job, such as a Redis outage. */
@@ -128,7 +131,10 @@ export class RedisExecutor implements WorkExecutor {
         if (error instanceof RedispatchSignal) continue;
         throw error;
       }
-      const result = await this.withRedis(order.jobId, context, () => resultFromWire(returned, this.blobs));
+      const shape = expectedShape(order, this.options.models);
+      const result = await this.withRedis(order.jobId, context, () =>
+        resultFromWire(returned, this.blobs, shape),
+      );
       if (result) return result;
       // The result's images expired from Redis before this front-end collected them: run it again.
       log.warn('result images expired; running the job again', { job: order.jobId });
@@ -282,7 +288,7 @@ export class RedisExecutor implements WorkExecutor {
     if (!pending) return;
     this.pending.delete(jobId);
     if ('returned' in outcome && outcome.failedReason === undefined) pending.resolve(outcome.returned);
-    else pending.reject(failureFromWire(outcome.failedReason));
+    else pending.reject(failureFromWire(outcome.failedReason, jobId));
   }
 
   private progress(jobId: string, data: unknown): void {

@@ -19,7 +19,7 @@
 import os from 'node:os';
 import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { asFlowbotError, ErrorCode, publicMessage, UserError } from '../errors.js';
+import { asFlowbotError, ErrorCode, logUnexpected, UserError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { JobProgress } from '../queue/queue.js';
 import { type ComputeDeps, computeWork } from '../work/compute.js';
@@ -156,6 +156,24 @@ export class ImageWorker {
     }
   }
 
+  /**
+   * A failed job's report: its code, with its text and, for an unexpected error, the id it is logged
+   * under here. The front-end tells people in its own words for the code.
+   */
+  private failure(jobId: string, error: unknown): string {
+    const failure = asFlowbotError(error);
+    const fields = { job: jobId, worker: this.info.id };
+    if (!(error instanceof UserError))
+      return failureToWire(
+        failure,
+        failure.message,
+        logUnexpected(error, log, 'job failed on worker', fields),
+      );
+    if (failure.code === ErrorCode.JobCancelled) log.info('job cancelled', fields);
+    else log.info('job refused', { ...fields, code: failure.code, reason: failure.message });
+    return failureToWire(failure, failure.message);
+  }
+
   /** Refuses (throws) an order this worker cannot or may not run. */
   private admit(order: WireOrder): void {
     if (!this.deps.models.has(order.model)) {
@@ -220,10 +238,7 @@ export class ImageWorker {
       log.info('job done', { job: jobId, worker: this.info.id, ms: Date.now() - started });
       return wire;
     } catch (error) {
-      const failure = asFlowbotError(error);
-      const message = publicMessage(error, log, 'job failed on worker', { job: jobId, worker: this.info.id });
-      if (failure.code === ErrorCode.JobCancelled) log.info('job cancelled', { job: jobId });
-      throw new Error(failureToWire(failure, message));
+      throw new Error(this.failure(jobId, error));
     } finally {
       this.running.delete(jobId);
       this.slots.give();

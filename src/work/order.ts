@@ -79,17 +79,32 @@ export const wireOrderSchema = z.strictObject({
 /** A work order on the wire. */
 export type WireOrder = z.infer<typeof wireOrderSchema>;
 
-/** What a worker returns through Redis: the images as blob keys of lossless PNGs. */
-export const wireResultSchema = z.object({
+/**
+ * What a worker returns through Redis: the images as blob keys of lossless PNGs. What is recorded from
+ * it is bounded; the images are checked against the order once they are read.
+ */
+export const wireResultSchema = z.strictObject({
   images: z
     .array(z.string().regex(/^[0-9a-f]{64}$/))
     .min(1)
     .max(16),
-  seeds: z.array(z.number().int()),
-  steps: z.number().int().min(0),
-  guidance: z.number(),
-  scheduler: z.string().max(64),
-  extra: z.record(z.string(), z.unknown()).optional(),
+  seeds: z
+    .array(
+      z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 32),
+    )
+    .max(16),
+  steps: z.number().int().min(0).max(1000),
+  guidance: z.number().min(0).max(100),
+  // Recorded and shown with the image: a name such as "flow_euler" or "sr:emoji-sr+flow_euler", never prose.
+  scheduler: z.string().regex(/^[A-Za-z0-9_.:+-]{1,64}$/),
+  extra: z
+    .record(z.string(), z.unknown())
+    .refine((extra) => JSON.stringify(extra).length <= 4000, 'too large')
+    .optional(),
 });
 
 /** A work result on the wire. */
