@@ -59,7 +59,6 @@ async function main(): Promise<void> {
   const url = await web.listen();
   const { resumed, failed } = core.queue.recover();
   log.info('job queue ready', { resumed: resumed.length, failedOnRecovery: failed.length });
-  process.stdout.write(`\nflowbot playground: ${url}${config.webToken ? '/?token=<WEB_TOKEN>' : ''}\n\n`);
 
   // Chat platforms connect in the background: one that can't be reached is retried, never waited on.
   const connecting = new AbortController();
@@ -130,6 +129,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Announced once a signal shuts down gracefully, so that whoever waits for this line may stop it.
+  process.stdout.write(`\nflowbot playground: ${url}${config.webToken ? '/?token=<WEB_TOKEN>' : ''}\n\n`);
 }
 
 main().catch((error: unknown) => {
