@@ -328,8 +328,12 @@ export class RedisExecutor implements WorkExecutor {
       return;
     }
     const state = await job.getState().catch(() => 'unknown');
-    if (state === 'completed') this.settle(jobId, { returned: job.returnvalue });
-    else if (state === 'failed') this.settle(jobId, { failedReason: job.failedReason });
+    if (state !== 'completed' && state !== 'failed') return;
+    // Read again: the job fetched above may predate its outcome (no return value or reason yet).
+    const settled = await pending.route.queue.getJob(jobId);
+    if (!settled) return;
+    if (state === 'completed') this.settle(jobId, { returned: settled.returnvalue });
+    else this.settle(jobId, { failedReason: settled.failedReason });
   }
 
   private pollSafely(jobId: string): void {

@@ -153,6 +153,10 @@ export function failureFromWire(reason: string | undefined, jobId: string): Flow
   }
   if (!failure) {
     // BullMQ's own reasons (a stalled job given up on) are plain text; they are not shown as they are.
+    log.info('a job ended on an image worker without a report', {
+      job: jobId,
+      reason: JSON.stringify((reason ?? '').slice(0, 500)),
+    });
     return new UserError(
       ErrorCode.Internal,
       'The worker running this job stopped without finishing it. Please try again.',
