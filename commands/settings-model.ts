@@ -4,17 +4,18 @@
  */
 import { z } from 'zod';
 import type { Store } from '../src/store/store.js';
+import { LIMIT_CEILINGS } from '../src/work/limits.js';
 
 /** Defaults a person (or an admin, for a channel) can set. */
 export const defaultsSchema = z
   .object({
-    steps: z.number().int().min(1).max(150),
+    steps: z.number().int().min(1).max(LIMIT_CEILINGS.maxSteps),
     guidance: z.number().min(0).max(30),
     ar: z.string().regex(/^\d{1,2}:\d{1,2}$/),
     model: z.string().regex(/^[a-z0-9._-]{1,64}$/),
     style: z.string().regex(/^[a-z0-9._-]{1,64}$/),
     negative: z.string().max(500),
-    n: z.number().int().min(1).max(4),
+    n: z.number().int().min(1).max(LIMIT_CEILINGS.maxN),
     remix: z.boolean(),
     private: z.boolean(),
   })
@@ -26,9 +27,10 @@ export const adminSchema = z
     channels: z.array(z.string()),
     blocklist: z.array(z.string()),
     jobsPerHour: z.number().int().min(1).max(10_000),
-    maxSteps: z.number().int().min(1).max(150),
-    maxN: z.number().int().min(1).max(4),
-    maxSide: z.number().int().min(64).max(2048),
+    // No setting goes beyond the ceilings, which Redis workers hold every job to.
+    maxSteps: z.number().int().min(1).max(LIMIT_CEILINGS.maxSteps),
+    maxN: z.number().int().min(1).max(LIMIT_CEILINGS.maxN),
+    maxSide: z.number().int().min(64).max(LIMIT_CEILINGS.maxSide),
     maxUploadMB: z.number().min(0.1).max(50),
   })
   .partial();

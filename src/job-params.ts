@@ -18,7 +18,9 @@ const steps = z.number().int().min(0).max(1000);
 const guidance = z.number().min(0).max(100);
 const side = z.number().int().min(8).max(16384);
 const id = z.string().min(1).max(64);
-const model = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/);
+/** A model folder's name, wherever one crosses a boundary. */
+export const modelNameSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/);
+const model = modelNameSchema;
 
 /** Parameters shared by every image job. */
 const common = {

@@ -16,6 +16,7 @@ import type { OnnxBackend, OnnxModel } from './onnx.js';
 import { Previews } from './preview.js';
 import { checkAborted, type RunHooks } from './progress.js';
 import { gaussianNoise, slerp } from './random.js';
+import { roundedSize } from './request.js';
 import type {
   GenerateRequest,
   InpaintRequest,
@@ -90,9 +91,7 @@ export class Pipeline {
 
   /** Rounds a requested size to what the model can make. */
   resolveSize(spec: ModelSpec, width?: number, height?: number): { width: number; height: number } {
-    const multiple = spec.sizeMultiple;
-    const round = (value: number) => Math.max(multiple, Math.round(value / multiple) * multiple);
-    return { width: round(width ?? spec.nativeSize.width), height: round(height ?? spec.nativeSize.height) };
+    return roundedSize(spec, width ?? spec.nativeSize.width, height ?? spec.nativeSize.height);
   }
 
   /** Text to image. */
