@@ -140,6 +140,24 @@ describe('the shape of a result', () => {
         ...fromParent,
         params: { explanation: '', parentId: 'p', scale: 2, creative: true, seed: 1 },
       },
+      {
+        jobId: 'e-rotate',
+        kind: 'edit',
+        ...fromParent,
+        params: { explanation: '', parentId: 'p', edit: { op: 'rotate', degrees: 90 } },
+      },
+      {
+        jobId: 'e-crop',
+        kind: 'edit',
+        ...fromParent,
+        params: { explanation: '', parentId: 'p', edit: { op: 'crop', aspect: { width: 1, height: 1 } } },
+      },
+      {
+        jobId: 'e-mirror',
+        kind: 'edit',
+        ...fromParent,
+        params: { explanation: '', parentId: 'p', edit: { op: 'mirror' } },
+      },
     ];
     const shapes: Record<string, unknown> = {};
     for (const order of orders) {
@@ -159,6 +177,9 @@ describe('the shape of a result', () => {
       o: { count: 1, width: 104, height: 48 },
       u: { count: 1, width: 140, height: 90 },
       c: { count: 1, width: 144, height: 88 },
+      'e-rotate': { count: 1, width: 45, height: 70 },
+      'e-crop': { count: 1, width: 45, height: 45 },
+      'e-mirror': { count: 1, width: 70, height: 45 },
     });
   });
 });
