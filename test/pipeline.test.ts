@@ -29,7 +29,7 @@ describe('model folders', () => {
       flow: false,
       latent: { channels: 4, scale: 0.18215 },
     });
-    expect(sd.scheduler._class_name).toBe('EulerDiscreteScheduler'); // PNDM is not implemented; Euler keeps its betas
+    expect(sd.scheduler._class_name).toBe('PNDMScheduler'); // the folder's own (PLMS, as SD 1.x ships it)
     expect(flow).toMatchObject({
       format: 'flowbot',
       flow: true,

@@ -176,8 +176,11 @@ describe('scheduler options beyond the vectors', () => {
   });
 
   it('names what is wrong in a config', () => {
-    expect(() => createScheduler({ _class_name: 'PNDMScheduler' })).toThrow(
-      /Unsupported scheduler "PNDMScheduler"/,
+    expect(() => createScheduler({ _class_name: 'KDPM2DiscreteScheduler' })).toThrow(
+      /Unsupported scheduler "KDPM2DiscreteScheduler"/,
+    );
+    expect(() => createScheduler({ _class_name: 'PNDMScheduler', skip_prk_steps: false })).toThrow(
+      /only skip_prk_steps: true \(PLMS\) is implemented/,
     );
     expect(() => createScheduler({ _class_name: 'DDIMScheduler', beta_schedule: 'cosine' })).toThrow(
       /expected one of linear, scaled_linear, squaredcos_cap_v2 for beta_schedule but received "cosine"/,

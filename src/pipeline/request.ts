@@ -5,7 +5,7 @@
 import { ErrorCode, UserError } from '../errors.js';
 import type { PromptParams, SchedulerName } from '../prompt/params.js';
 import type { ModelSpec } from './model.js';
-import type { SchedulerConfig } from './schedulers/index.js';
+import { FOLDER_SCHEDULER_KEY, type SchedulerConfig } from './schedulers/index.js';
 
 /** A size rounded to what the model makes: the nearest multiple of its size multiple, at least one. */
 export function roundedSize(
@@ -45,7 +45,8 @@ export function schedulerFor(spec: ModelSpec, name: SchedulerName | undefined): 
       `The model ${spec.name} cannot use the ${name} scheduler; it works with: ${allowed}.`,
     );
   }
-  const base = { ...spec.scheduler };
+  // A named scheduler is what was asked for: no stand-in note from the folder's own.
+  const { [FOLDER_SCHEDULER_KEY]: _standIn, ...base } = spec.scheduler;
   switch (name) {
     case 'flow_euler':
       return base;

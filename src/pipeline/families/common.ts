@@ -7,7 +7,12 @@ import type { DiffusersFolder } from '../folder.js';
 import type { OnnxModel } from '../onnx.js';
 import { linspace } from '../schedulers/common.js';
 import { FlowMatchEulerScheduler } from '../schedulers/flowmatch.js';
-import { SCHEDULER_CLASSES, type Scheduler, type SchedulerConfig } from '../schedulers/index.js';
+import {
+  FOLDER_SCHEDULER_KEY,
+  runsAsConfigured,
+  type Scheduler,
+  type SchedulerConfig,
+} from '../schedulers/index.js';
 import type { TextEncoders } from '../text.js';
 import { fixedDim, isDynamic, outputOf, requireInputs, stack, timestepTensor } from './inputs.js';
 import type {
@@ -20,16 +25,26 @@ import type {
 
 const log = createLogger('model');
 
-/** The config itself when we implement its scheduler; otherwise Euler on the same noise schedule. */
+/**
+ * The config itself when we run its scheduler as configured; otherwise Euler on the same noise
+ * schedule, with {@link FOLDER_SCHEDULER_KEY} naming what the folder asked for (results and `info` say so).
+ */
 export function checkScheduler(config: SchedulerConfig, file: string): SchedulerConfig {
-  const className = config._class_name;
-  if (typeof className === 'string' && SCHEDULER_CLASSES.includes(className)) return config;
-  // PNDM (SD 1.x's default) and others we do not implement: keep the noise schedule, sample with Euler.
-  log.info('scheduler not implemented; using Euler with the same noise schedule', {
+  if (runsAsConfigured(config)) return config;
+  const asked = describeScheduler(config);
+  log.info('scheduler not implemented; using EulerDiscreteScheduler with the same noise schedule', {
     file,
-    scheduler: className,
+    scheduler: asked,
   });
-  return { ...config, _class_name: 'EulerDiscreteScheduler' };
+  return { ...config, _class_name: 'EulerDiscreteScheduler', [FOLDER_SCHEDULER_KEY]: asked };
+}
+
+/** The scheduler a config names, with the variant that made it unsupported. */
+function describeScheduler(config: SchedulerConfig): string {
+  const className = String(config._class_name);
+  return className === 'PNDMScheduler' && config.skip_prk_steps !== true
+    ? 'PNDMScheduler (with Runge–Kutta steps)'
+    : className;
 }
 
 /**

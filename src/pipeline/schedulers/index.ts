@@ -8,6 +8,7 @@ import { DpmSolverMultistepScheduler } from './dpmsolver.js';
 import { EulerAncestralScheduler, EulerScheduler } from './euler.js';
 import { FlowMatchEulerScheduler } from './flowmatch.js';
 import { LcmScheduler } from './lcm.js';
+import { PndmScheduler } from './pndm.js';
 
 export type {
   PredictionType,
@@ -24,11 +25,31 @@ const FACTORIES: Record<string, (config: SchedulerConfig) => Scheduler> = {
   EulerAncestralDiscreteScheduler: (config) => new EulerAncestralScheduler(config),
   DPMSolverMultistepScheduler: (config) => new DpmSolverMultistepScheduler(config),
   LCMScheduler: (config) => new LcmScheduler(config),
+  PNDMScheduler: (config) => new PndmScheduler(config),
   FlowMatchEulerDiscreteScheduler: (config) => new FlowMatchEulerScheduler(config),
 };
 
 /** The `_class_name` values understood by {@link createScheduler}. */
 export const SCHEDULER_CLASSES: readonly string[] = Object.keys(FACTORIES);
+
+/**
+ * Whether {@link createScheduler} runs this config as the folder asks: a known class, and for PNDM the
+ * PLMS variant (`skip_prk_steps`, as Stable Diffusion ships it; the Runge–Kutta warm-up is not implemented).
+ */
+export function runsAsConfigured(config: SchedulerConfig): boolean {
+  const className = config._class_name;
+  if (typeof className !== 'string' || !FACTORIES[className]) return false;
+  return className !== 'PNDMScheduler' || config.skip_prk_steps === true;
+}
+
+/** Config key naming the folder's own scheduler when flowbot runs another in its place. */
+export const FOLDER_SCHEDULER_KEY = '_flowbot_instead_of';
+
+/** How results name the scheduler that ran: "EulerDiscreteScheduler instead of X" for a stand-in. */
+export function schedulerLabel(config: SchedulerConfig, scheduler: Scheduler): string {
+  const asked = config[FOLDER_SCHEDULER_KEY];
+  return typeof asked === 'string' ? `${scheduler.className} instead of ${asked}` : scheduler.className;
+}
 
 /** Creates the scheduler a diffusers scheduler config names. */
 export function createScheduler(config: SchedulerConfig): Scheduler {
