@@ -14,7 +14,7 @@ import { composite, downsampleMask, resizeMask } from './masks.js';
 import type { ModelSpec } from './model.js';
 import type { OnnxBackend, OnnxModel } from './onnx.js';
 import { Previews } from './preview.js';
-import { checkAborted, type RunHooks } from './progress.js';
+import { checkAborted, initialNoise, type RunHooks } from './progress.js';
 import { gaussianNoise, slerp } from './random.js';
 import { roundedSize } from './request.js';
 import type {
@@ -24,7 +24,7 @@ import type {
   UpscaleRequest,
   VaryRequest,
 } from './requests.js';
-import { createScheduler, img2imgTimesteps, type Scheduler } from './schedulers/index.js';
+import { createScheduler, img2imgTimesteps, type Scheduler, schedulerLabel } from './schedulers/index.js';
 import { TextEncoders } from './text.js';
 import { superResolve } from './upscale.js';
 import { DEFAULT_VAE_TILE, Vae } from './vae.js';
@@ -57,6 +57,8 @@ interface Prepared {
   readonly model: OnnxModel;
   readonly adapter: DenoiserAdapter;
   readonly scheduler: Scheduler;
+  /** The scheduler as results name it (with the folder's own when another runs in its place). */
+  readonly schedulerName: string;
   readonly geometry: LatentGeometry;
   readonly conditioning: PromptConditioning;
   readonly steps: number;
@@ -105,7 +107,7 @@ export class Pipeline {
     const seeds = seedsFrom(request.seed, n);
     const latents = new Float32Array(n * size);
     seeds.forEach((seed, i) => {
-      let noise = gaussianNoise(seed, size);
+      let noise = initialNoise(hooks, i, seed, size);
       if (request.jitter) {
         const other = gaussianNoise((request.jitter.seed + i) % MAX_SEED, size);
         noise = slerp(noise, other, request.jitter.amount);
@@ -143,7 +145,7 @@ export class Pipeline {
     seeds.forEach((seed, i) => {
       const start =
         timesteps.length > 0
-          ? scheduler.addNoise(original, gaussianNoise(seed, original.length), timesteps[0]!)
+          ? scheduler.addNoise(original, initialNoise(hooks, i, seed, original.length), timesteps[0]!)
           : original;
       latents.set(start, i * original.length);
     });
@@ -181,7 +183,7 @@ export class Pipeline {
     const timesteps =
       strength >= 1 ? scheduler.timesteps : img2imgTimesteps(scheduler, prepared.steps, strength);
     const seeds = seedsFrom(request.seed, n);
-    const noises = seeds.map((seed) => gaussianNoise(seed, original.length));
+    const noises = seeds.map((seed, i) => initialNoise(hooks, i, seed, original.length));
     const latents = new Float32Array(n * original.length);
     noises.forEach((noise, i) => {
       const start =
@@ -283,9 +285,23 @@ export class Pipeline {
     );
     if (this.releaseTextEncoders) await this.releaseText(spec);
     const textMs = performance.now() - textStart;
-    const scheduler = createScheduler(request.scheduler ?? spec.scheduler);
+    const schedulerConfig = request.scheduler ?? spec.scheduler;
+    const scheduler = createScheduler(schedulerConfig);
     family.schedule(scheduler, steps, geometry);
-    return { spec, family, model, adapter, scheduler, geometry, conditioning, steps, guidance, textMs };
+    const schedulerName = schedulerLabel(schedulerConfig, scheduler);
+    return {
+      spec,
+      family,
+      model,
+      adapter,
+      scheduler,
+      schedulerName,
+      geometry,
+      conditioning,
+      steps,
+      guidance,
+      textMs,
+    };
   }
 
   private async releaseText(spec: ModelSpec): Promise<void> {
@@ -359,7 +375,7 @@ function result(
     height: meta.height,
     steps: prepared.steps,
     guidance: prepared.guidance,
-    scheduler: prepared.scheduler.className,
+    scheduler: prepared.schedulerName,
     timings: {
       textEncoder: prepared.textMs,
       denoise: run.denoiseMs,

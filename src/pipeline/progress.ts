@@ -1,5 +1,6 @@
 /** Cancellation and progress reporting, shared by every pipeline operation. */
 import { ErrorCode, FlowbotError } from '../errors.js';
+import { gaussianNoise } from './random.js';
 
 /** Progress of a running operation. */
 export interface PipelineProgress {
@@ -17,6 +18,20 @@ export interface RunHooks {
   readonly previewEvery?: number;
   /** Receives the final diffusion latents [n, C, h, w] before they are decoded (tools and tests). */
   readonly onLatents?: (latents: Float32Array) => void;
+  /**
+   * Supplies image i's initial noise instead of the seeded generator (conformance tests feed the noise
+   * that diffusers drew, so that random-number generators do not matter).
+   */
+  readonly initialNoise?: (image: number, length: number) => Float32Array;
+}
+
+/** Image i's initial noise: the hook's, else drawn from its seed. */
+export function initialNoise(hooks: RunHooks, image: number, seed: number, length: number): Float32Array {
+  const supplied = hooks.initialNoise?.(image, length);
+  if (!supplied) return gaussianNoise(seed, length);
+  if (supplied.length !== length)
+    throw new Error(`initialNoise: expected ${length} values but received ${supplied.length}`);
+  return supplied;
 }
 
 /** Throws the abort reason once the signal has fired. */
