@@ -1,0 +1,161 @@
+/**
+ * Conformance with diffusers itself: folders written by optimum's own ONNX exporter, and diffusers' own
+ * pipelines (PyTorch, float32) as the reference for each case, both made by
+ * test/conformance/make_conformance.py (`npm run conformance:make`). flowbot runs each case on the
+ * exported folder with the initial noise diffusers used, fed in through the `initialNoise` hook.
+ */
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { setLogSink } from '../src/log.js';
+import { readImage } from '../src/pipeline/image.js';
+import { loadModelSpec } from '../src/pipeline/model.js';
+import { OnnxBackend } from '../src/pipeline/onnx.js';
+import { Pipeline } from '../src/pipeline/pipeline.js';
+import { maxDiff } from './helpers/images.js';
+import { tempDir } from './helpers/tmp.js';
+
+const root = path.join(import.meta.dirname, 'conformance');
+const backend = new OnnxBackend({ executionProvider: 'cpu', threads: 1 });
+const pipeline = new Pipeline(backend);
+afterAll(() => backend.dispose());
+
+interface ConformanceCase {
+  id: string;
+  operation: 'generate' | 'vary' | 'inpaint';
+  prompt: string;
+  negative: string;
+  steps: number;
+  guidance: number;
+  strength?: number;
+  width: number;
+  height: number;
+  scheduler: string;
+  noise: number[];
+  latents: number[];
+  pixels: string;
+}
+
+interface Reference {
+  folder: string;
+  versions: Record<string, string>;
+  cases: ConformanceCase[];
+}
+
+const FOLDERS = ['sd15'];
+
+function reference(folder: string): Reference {
+  return JSON.parse(readFileSync(path.join(root, 'references', `${folder}.json`), 'utf8')) as Reference;
+}
+
+/** The largest difference relative to the reference's largest magnitude. */
+function relativeError(actual: Float32Array, expected: readonly number[]): number {
+  const scale = Math.max(...expected.map(Math.abs));
+  return Math.max(...expected.map((v, i) => Math.abs(actual[i]! - v))) / scale;
+}
+
+/** The repaint mask as the pipeline takes it (1 = repaint). */
+async function inpaintMask(width: number, height: number): Promise<Float32Array> {
+  const mask = await readImage(path.join(root, 'references', 'mask.png'));
+  return Float32Array.from({ length: width * height }, (_, i) => (mask.pixels[i * 3]! >= 128 ? 1 : 0));
+}
+
+/**
+ * Pixels at least `margin` pixels inside the repainted block. flowbot copies everything outside the
+ * mask from the original and feathers the edge inwards (so an edit never touches what was not asked);
+ * diffusers returns the decoded image as it is. Inside, both are the decoder's output.
+ */
+function deepInside(mask: Float32Array, width: number, margin: number): (pixel: number) => boolean {
+  return (pixel) => {
+    const x = pixel % width;
+    const y = Math.floor(pixel / width);
+    for (let dy = -margin; dy <= margin; dy++)
+      for (let dx = -margin; dx <= margin; dx++) if (mask[(y + dy) * width + x + dx] !== 1) return false;
+    return true;
+  };
+}
+
+async function runCase(folder: string, c: ConformanceCase) {
+  const spec = loadModelSpec(path.join(root, 'models', folder));
+  let latents: Float32Array = new Float32Array();
+  const hooks = {
+    initialNoise: () => Float32Array.from(c.noise),
+    onLatents: (final: Float32Array) => (latents = final),
+  };
+  const request = {
+    model: spec,
+    prompt: c.prompt,
+    negativePrompt: c.negative,
+    steps: c.steps,
+    guidance: c.guidance,
+    seed: 0,
+    n: 1,
+  };
+  const source = await readImage(path.join(root, 'references', 'source.png'));
+  let result: Awaited<ReturnType<Pipeline['generate']>>;
+  let mask: Float32Array | undefined;
+  if (c.operation === 'generate')
+    result = await pipeline.generate({ ...request, width: c.width, height: c.height }, hooks);
+  else if (c.operation === 'vary')
+    result = await pipeline.vary({ ...request, image: source, strength: c.strength! }, hooks);
+  else {
+    mask = await inpaintMask(c.width, c.height);
+    result = await pipeline.inpaint({ ...request, image: source, mask, strength: c.strength! }, hooks);
+  }
+  return { result, latents, mask, source };
+}
+
+for (const folder of FOLDERS) {
+  const ref = reference(folder);
+  describe(`${folder} (optimum export) matches diffusers ${ref.versions.diffusers}`, () => {
+    for (const c of ref.cases) {
+      it(`${c.id}: ${c.operation}, ${c.scheduler}, ${c.width}×${c.height}, ${c.steps} steps`, async () => {
+        const { result, latents, mask, source } = await runCase(folder, c);
+        expect(result.scheduler, 'the folder’s own scheduler runs').toBe(c.scheduler);
+        expect(relativeError(latents, c.latents), 'final latents').toBeLessThan(1e-3);
+        const expected = await readImage(path.join(root, 'references', c.pixels));
+        const image = result.images[0]!;
+        if (!mask) {
+          expect(maxDiff(image, expected)).toBeLessThanOrEqual(1);
+          return;
+        }
+        // Deliberate difference: flowbot keeps the unmasked pixels of the original exactly.
+        expect(maxDiff(image, source, (p) => mask[p] === 0)).toBe(0);
+        expect(maxDiff(image, expected, deepInside(mask, c.width, 4))).toBeLessThanOrEqual(1);
+      });
+    }
+  });
+}
+
+describe('a scheduler flowbot does not implement', () => {
+  it('runs Euler in its place and says so in the log and the result', async () => {
+    const temp = tempDir('conformance-');
+    const dir = path.join(temp.dir, 'sd15-prk');
+    cpSync(path.join(root, 'models', 'sd15'), dir, { recursive: true });
+    const file = path.join(dir, 'scheduler', 'scheduler_config.json');
+    const config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify({ ...config, skip_prk_steps: false }));
+    const lines: string[] = [];
+    setLogSink((line) => lines.push(line));
+    try {
+      const spec = loadModelSpec(dir);
+      const result = await pipeline.generate({
+        model: spec,
+        prompt: 'a cat',
+        seed: 1,
+        steps: 2,
+        width: 64,
+        height: 64,
+      });
+      expect(result.scheduler).toBe(
+        'EulerDiscreteScheduler instead of PNDMScheduler (with Runge–Kutta steps)',
+      );
+      expect(lines.join('\n')).toMatch(
+        /scheduler not implemented; using EulerDiscreteScheduler.*PNDMScheduler/,
+      );
+    } finally {
+      setLogSink((line) => process.stderr.write(`${line}\n`));
+      temp.cleanup();
+    }
+  });
+});

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# npm run conformance:make — rebuilds the conformance folders and diffusers' references.
+# Makes the virtual environment from requirements.txt the first time (torch from PyPI: a large
+# download). Never run by npm test or .ci/run: the committed fixtures are what the tests read.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+venv="$here/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --upgrade pip
+  "$venv/bin/pip" install -r "$here/requirements.txt"
+fi
+exec "$venv/bin/python" "$here/make_conformance.py" "$@"
