@@ -56,7 +56,8 @@ export async function denoise(input: DenoiseInput): Promise<Float32Array> {
     const t = timesteps[i]!;
     const scaled = scheduler.scaleModelInput(latents, t);
     const prediction = await predict(input, scaled, t);
-    const options = scheduler.stochastic ? { noise: stepNoise.normals(latents.length) } : {};
+    const noise = () => hooks.stepNoise?.(i, latents.length) ?? stepNoise.normals(latents.length);
+    const options = scheduler.stochastic ? { noise: noise() } : {};
     const result = scheduler.step(prediction, t, latents, options);
     latents = result.prevSample;
     if (input.blend) latents = blendKnown(input, latents, i);

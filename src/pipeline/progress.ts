@@ -23,6 +23,8 @@ export interface RunHooks {
    * that diffusers drew, so that random-number generators do not matter).
    */
   readonly initialNoise?: (image: number, length: number) => Float32Array;
+  /** Supplies step i's noise for stochastic schedulers instead of the seeded generator (conformance tests). */
+  readonly stepNoise?: (step: number, length: number) => Float32Array;
 }
 
 /** Image i's initial noise: the hook's, else drawn from its seed. */
