@@ -5,7 +5,7 @@
 import { ErrorCode, UserError } from '../errors.js';
 import type { PromptParams, SchedulerName } from '../prompt/params.js';
 import type { ModelSpec } from './model.js';
-import { FOLDER_SCHEDULER_KEY, type SchedulerConfig } from './schedulers/index.js';
+import { convertibleConfig, FOLDER_SCHEDULER_KEY, type SchedulerConfig } from './schedulers/index.js';
 
 /** A size rounded to what the model makes: the nearest multiple of its size multiple, at least one. */
 export function roundedSize(
@@ -46,7 +46,8 @@ export function schedulerFor(spec: ModelSpec, name: SchedulerName | undefined): 
     );
   }
   // A named scheduler is what was asked for: no stand-in note from the folder's own.
-  const { [FOLDER_SCHEDULER_KEY]: _standIn, ...base } = spec.scheduler;
+  const { [FOLDER_SCHEDULER_KEY]: _standIn, ...folder } = spec.scheduler;
+  const base = convertibleConfig(folder);
   switch (name) {
     case 'flow_euler':
       return base;

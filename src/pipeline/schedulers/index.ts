@@ -51,6 +51,31 @@ export function schedulerLabel(config: SchedulerConfig, scheduler: Scheduler): s
   return typeof asked === 'string' ? `${scheduler.className} instead of ${asked}` : scheduler.className;
 }
 
+/** diffusers' own default `timestep_spacing` of each class. */
+const DEFAULT_SPACING: Readonly<Record<string, string>> = {
+  PNDMScheduler: 'leading',
+  DDIMScheduler: 'leading',
+  LCMScheduler: 'leading',
+  EulerDiscreteScheduler: 'linspace',
+  EulerAncestralDiscreteScheduler: 'linspace',
+  DPMSolverMultistepScheduler: 'linspace',
+};
+
+/**
+ * A folder's config as another scheduler class's `from_config` reads it in diffusers. There, a key the
+ * checkpoint never set is a default, and the new class uses its own default instead. optimum's export
+ * writes every default out, so a `timestep_spacing` equal to the folder class's own default is taken
+ * as unset: SD 1.5's PNDM config has none, and diffusers converts it to Euler sampling on "linspace",
+ * not PNDM's "leading" (SDXL's Euler config sets "leading" explicitly, and keeps it).
+ */
+export function convertibleConfig(config: SchedulerConfig): SchedulerConfig {
+  const className = config._class_name;
+  const ownDefault = typeof className === 'string' ? DEFAULT_SPACING[className] : undefined;
+  if (ownDefault === undefined || config.timestep_spacing !== ownDefault) return config;
+  const { timestep_spacing: _default, ...rest } = config;
+  return rest;
+}
+
 /** Creates the scheduler a diffusers scheduler config names. */
 export function createScheduler(config: SchedulerConfig): Scheduler {
   const className = config._class_name;
