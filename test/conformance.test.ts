@@ -12,6 +12,8 @@ import { readImage } from '../src/pipeline/image.js';
 import { loadModelSpec } from '../src/pipeline/model.js';
 import { OnnxBackend } from '../src/pipeline/onnx.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
+import { schedulerFor } from '../src/pipeline/request.js';
+import type { SchedulerName } from '../src/prompt/params.js';
 import { maxDiff } from './helpers/images.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -31,7 +33,11 @@ interface ConformanceCase {
   width: number;
   height: number;
   scheduler: string;
+  /** A flowbot --scheduler name instead of the folder's own scheduler. */
+  scheduler_name?: SchedulerName;
   noise: number[];
+  /** The noise a stochastic scheduler drew, one array per step that used it. */
+  step_noise: number[][];
   latents: number[];
   pixels: string;
 }
@@ -42,7 +48,7 @@ interface Reference {
   cases: ConformanceCase[];
 }
 
-const FOLDERS = ['sd15'];
+const FOLDERS = ['sd15', 'sd2-v'];
 
 function reference(folder: string): Reference {
   return JSON.parse(readFileSync(path.join(root, 'references', `${folder}.json`), 'utf8')) as Reference;
@@ -80,6 +86,9 @@ async function runCase(folder: string, c: ConformanceCase) {
   let latents: Float32Array = new Float32Array();
   const hooks = {
     initialNoise: () => Float32Array.from(c.noise),
+    // LCM draws none on its last step; flowbot's LCM ignores what it is given there.
+    stepNoise: (step: number, length: number) =>
+      Float32Array.from(c.step_noise[step] ?? new Array(length).fill(0)),
     onLatents: (final: Float32Array) => (latents = final),
   };
   const request = {
@@ -90,6 +99,7 @@ async function runCase(folder: string, c: ConformanceCase) {
     guidance: c.guidance,
     seed: 0,
     n: 1,
+    ...(c.scheduler_name ? { scheduler: schedulerFor(spec, c.scheduler_name) } : {}),
   };
   const source = await readImage(path.join(root, 'references', 'source.png'));
   let result: Awaited<ReturnType<Pipeline['generate']>>;

@@ -13,6 +13,7 @@ For each family folder it:
 Writes test/conformance/models/<folder>/ (the optimum export) and test/conformance/references/<folder>.json.
 """
 
+import glob
 import json
 import os
 import shutil
@@ -27,6 +28,11 @@ from PIL import Image
 import diffusers
 from diffusers import (
     AutoencoderKL,
+    DDIMScheduler,
+    DPMSolverMultistepScheduler,
+    EulerAncestralDiscreteScheduler,
+    EulerDiscreteScheduler,
+    LCMScheduler,
     PNDMScheduler,
     StableDiffusionImg2ImgPipeline,
     StableDiffusionInpaintPipeline,
@@ -34,7 +40,10 @@ from diffusers import (
     UNet2DConditionModel,
 )
 from diffusers.models.autoencoders import vae as vae_module
+from diffusers.schedulers import scheduling_euler_ancestral_discrete, scheduling_lcm
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+diffusers.utils.logging.set_verbosity_error()  # the tiny pipelines have no safety checker, on purpose
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIP = os.path.join(HERE, "..", "fixtures", "clip")
@@ -63,9 +72,9 @@ def clip_tokenizer():
                          pad_token="<|endoftext|>", model_max_length=77)
 
 
-def unet(seed, in_channels=4, cross=8):
+def unet(seed, in_channels=4, cross=8, linear_projection=False):
     torch.manual_seed(seed)
-    return UNet2DConditionModel(
+    return UNet2DConditionModel(use_linear_projection=linear_projection,
         sample_size=8, in_channels=in_channels, out_channels=4, layers_per_block=1,
         block_out_channels=(16, 32), norm_num_groups=8,
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
@@ -89,25 +98,61 @@ def sd15_scheduler():
                          steps_offset=1, prediction_type="epsilon")
 
 
-def sd_pipeline(seed, scheduler):
+# scheduler/scheduler_config.json of runwayml/stable-diffusion-v1-5, key for key.
+SD15_SCHEDULER_JSON = {"_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012,
+                       "beta_schedule": "scaled_linear", "beta_start": 0.00085, "num_train_timesteps": 1000,
+                       "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1,
+                       "trained_betas": None, "clip_sample": False}
+# ... and of stabilityai/stable-diffusion-2-1.
+SD21_SCHEDULER_JSON = {"_class_name": "DDIMScheduler", "_diffusers_version": "0.8.0", "beta_end": 0.012,
+                       "beta_schedule": "scaled_linear", "beta_start": 0.00085, "clip_sample": False,
+                       "num_train_timesteps": 1000, "prediction_type": "v_prediction",
+                       "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1,
+                       "trained_betas": None}
+
+
+def sd2_scheduler():
+    """As stabilityai/stable-diffusion-2-1 ships it: DDIM predicting v."""
+    return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                         num_train_timesteps=1000, clip_sample=False, set_alpha_to_one=False,
+                         steps_offset=1, prediction_type="v_prediction")
+
+
+def sd_pipeline(seed, scheduler, linear_projection=False):
     return StableDiffusionPipeline(
         vae=vae(seed), text_encoder=clip_text(seed + 1), tokenizer=clip_tokenizer(),
-        unet=unet(seed + 2), scheduler=scheduler, safety_checker=None, feature_extractor=None,
+        unet=unet(seed + 2, linear_projection=linear_projection), scheduler=scheduler, safety_checker=None, feature_extractor=None,
         requires_safety_checker=False)
 
 
 # ---- export -------------------------------------------------------------------------------------
 
-def export(pipe, name, task="text-to-image"):
-    """save_pretrained, then optimum's exporter with the README's command. A local folder needs --task
-    (optimum infers it only for a Hub id)."""
+def export(pipe, name, scheduler_json=None, task="text-to-image"):
+    """save_pretrained (with the scheduler config as the real checkpoint ships it, when given), then
+    optimum's exporter with the README's command (a local folder needs --task: optimum infers it only
+    for a Hub id). Returns the pipeline loaded back from the saved folder, as a host's diffusers sees it:
+    a config key the checkpoint leaves out is a default, which another scheduler class's from_config
+    replaces with its own default."""
     out = os.path.join(MODELS, name)
     shutil.rmtree(out, ignore_errors=True)
-    with tempfile.TemporaryDirectory() as saved:
+    with tempfile.TemporaryDirectory() as temp:
+        saved = os.path.join(temp, name)  # the configs record this path: keep the temporary part out
         pipe.save_pretrained(saved, safe_serialization=True)
+        if scheduler_json:
+            with open(os.path.join(saved, "scheduler", "scheduler_config.json"), "w") as f:
+                json.dump(scheduler_json, f, indent=2)
+        loaded = type(pipe).from_pretrained(saved, safety_checker=None, requires_safety_checker=False)
         cli = os.path.join(os.path.dirname(sys.executable), "optimum-cli")
         subprocess.run([cli, "export", "onnx", "--model", saved, "--task", task, out], check=True)
-    return out
+    for config in glob.glob(os.path.join(out, "**", "*.json"), recursive=True):
+        with open(config) as f:
+            data = json.load(f)
+        if "_name_or_path" in data:
+            data["_name_or_path"] = name
+            with open(config, "w") as f:
+                json.dump(data, f, indent=2)
+                f.write("\n")
+    return loaded
 
 
 # ---- reference cases ----------------------------------------------------------------------------
@@ -148,15 +193,63 @@ def final_latents_callback(store):
     return callback
 
 
+class StepNoise:
+    """Replaces randn_tensor in a stochastic scheduler's module: draws from a fixed generator and
+    records each draw (one per step that uses noise), so flowbot's test can feed the same values."""
+
+    def __init__(self, module, seed):
+        # module None: a deterministic scheduler, nothing to replace.
+        self.module, self.generator, self.draws = module, torch.Generator().manual_seed(seed), []
+
+    def __enter__(self):
+        if self.module is None:
+            return self
+        self.original = self.module.randn_tensor
+
+        def draw(shape, **kw):
+            value = torch.randn(shape, generator=self.generator)
+            self.draws.append(value.flatten().tolist())
+            return value
+        self.module.randn_tensor = draw
+        return self
+
+    def __exit__(self, *exc):
+        if self.module is not None:
+            self.module.randn_tensor = self.original
+
+
+# flowbot's --scheduler names and the diffusers class each claims to match, with the config changes
+# that src/pipeline/request.ts (schedulerFor) makes.
+SCHEDULER_NAMES = {
+    "euler": (EulerDiscreteScheduler, dict(use_karras_sigmas=False)),
+    "euler_a": (EulerAncestralDiscreteScheduler, {}),
+    "ddim": (DDIMScheduler, dict(clip_sample=False, set_alpha_to_one=False)),
+    "dpmpp_2m": (DPMSolverMultistepScheduler, dict(algorithm_type="dpmsolver++", solver_order=2,
+                                                   use_karras_sigmas=False)),
+    "dpmpp_2m_karras": (DPMSolverMultistepScheduler, dict(algorithm_type="dpmsolver++", solver_order=2,
+                                                          use_karras_sigmas=True)),
+    "lcm": (LCMScheduler, {}),
+}
+STEP_NOISE_MODULES = {EulerAncestralDiscreteScheduler: scheduling_euler_ancestral_discrete,
+                      LCMScheduler: scheduling_lcm}
+
+
 def run_case(pipe_class, components, case, noise):
+    components = dict(components)
+    name = case.get("scheduler_name")
+    if name:
+        cls, changes = SCHEDULER_NAMES[name]
+        components["scheduler"] = cls.from_config({**components["scheduler"].config, **changes})
     pipe = pipe_class(**components)
     pipe.set_progress_bar_config(disable=True)
     store = {}
     common = dict(prompt=case["prompt"], negative_prompt=case["negative"], num_inference_steps=case["steps"],
                   guidance_scale=case["guidance"], output_type="np",
                   callback_on_step_end=final_latents_callback(store))
+    step_noise = StepNoise(STEP_NOISE_MODULES.get(type(pipe.scheduler)), 7)
     if case["operation"] == "generate":
-        out = pipe(height=HEIGHT, width=WIDTH, latents=noise.clone(), **common)
+        with step_noise:
+            out = pipe(height=HEIGHT, width=WIDTH, latents=noise.clone(), **common)
     elif case["operation"] == "vary":
         module = sys.modules[pipe_class.__module__]
         with NoiseRecorder(module, noise):
@@ -165,35 +258,43 @@ def run_case(pipe_class, components, case, noise):
         out = pipe(image=Image.fromarray(source_image()), mask_image=Image.fromarray(mask_image()),
                    height=HEIGHT, width=WIDTH, strength=case["strength"], latents=noise.clone(), **common)
     pixels = (out.images[0] * 255).round().astype(np.uint8)
-    return store["latents"][0], pixels
+    return store["latents"][0], pixels, type(pipe.scheduler).__name__, step_noise.draws
 
 
-def case_list():
-    base = dict(prompt="a lighthouse on a cliff at dusk", steps=6, guidance=7.5)
+BASE_CASE = dict(prompt="a lighthouse on a cliff at dusk", steps=6, guidance=7.5)
+
+
+def operation_cases():
+    """The folder's own scheduler on every operation."""
     return [
-        dict(base, id="generate-negative", operation="generate", negative="blurry, low quality"),
-        dict(base, id="generate-empty-negative", operation="generate", negative=""),
-        dict(base, id="vary-0.6", operation="vary", negative="", strength=0.6),
-        dict(base, id="inpaint-blend", operation="inpaint", negative="", strength=1.0),
+        dict(BASE_CASE, id="generate-negative", operation="generate", negative="blurry, low quality"),
+        dict(BASE_CASE, id="generate-empty-negative", operation="generate", negative=""),
+        dict(BASE_CASE, id="vary-0.6", operation="vary", negative="", strength=0.6),
+        dict(BASE_CASE, id="inpaint-blend", operation="inpaint", negative="", strength=1.0),
     ]
+
+
+def scheduler_cases():
+    """Every --scheduler name flowbot offers for SD, against the diffusers class it claims to match."""
+    return [dict(BASE_CASE, id=f"scheduler-{name}", operation="generate", negative="blurry", scheduler_name=name)
+            for name in SCHEDULER_NAMES]
 
 
 PIPELINES = {"generate": StableDiffusionPipeline, "vary": StableDiffusionImg2ImgPipeline,
              "inpaint": StableDiffusionInpaintPipeline}
 
 
-def make_references(name, pipe):
+def make_references(name, pipe, case_list):
     components = dict(pipe.components)
     shape = (1, 4, HEIGHT // 8, WIDTH // 8)
     cases = []
-    for index, case in enumerate(case_list()):
+    for index, case in enumerate(case_list):
         noise = torch.randn(shape, generator=torch.Generator().manual_seed(1000 + index))
-        latents, pixels = run_case(PIPELINES[case["operation"]], components, case, noise)
+        latents, pixels, scheduler, step_noise = run_case(PIPELINES[case["operation"]], components, case, noise)
         image_file = f"{name}-{case['id']}.png"
         Image.fromarray(pixels).save(os.path.join(REFERENCES, image_file))
-        cases.append(dict(case, width=WIDTH, height=HEIGHT, scheduler=type(pipe.scheduler).__name__,
-                          noise=noise.flatten().tolist(), latents=latents.flatten().tolist(),
-                          pixels=image_file))
+        cases.append(dict(case, width=WIDTH, height=HEIGHT, scheduler=scheduler, noise=noise.flatten().tolist(),
+                          step_noise=step_noise, latents=latents.flatten().tolist(), pixels=image_file))
     return cases
 
 
@@ -216,11 +317,18 @@ def main():
     os.makedirs(MODELS, exist_ok=True)
     os.makedirs(REFERENCES, exist_ok=True)
     write_inputs()
-    folders = {"sd15": sd_pipeline(15, sd15_scheduler())}
-    for name, pipe in folders.items():
-        export(pipe, name)
+    folders = {
+        "sd15": (sd_pipeline(15, sd15_scheduler()), SD15_SCHEDULER_JSON, operation_cases() + scheduler_cases()),
+        "sd2-v": (sd_pipeline(20, sd2_scheduler(), linear_projection=True), SD21_SCHEDULER_JSON,
+                  operation_cases()),
+    }
+    only = set(sys.argv[1:])
+    for name, (pipe, scheduler_json, case_list) in folders.items():
+        if only and name not in only:
+            continue
+        pipe = export(pipe, name, scheduler_json)
         reference = {"source": "test/conformance/make_conformance.py", "versions": versions(), "folder": name,
-                     "cases": make_references(name, pipe)}
+                     "cases": make_references(name, pipe, case_list)}
         with open(os.path.join(REFERENCES, f"{name}.json"), "w") as f:
             json.dump(reference, f)
             f.write("\n")
