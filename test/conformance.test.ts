@@ -48,7 +48,7 @@ interface Reference {
   cases: ConformanceCase[];
 }
 
-const FOLDERS = ['sd15', 'sd2-v'];
+const FOLDERS = ['sd15', 'sd2-v', 'sd15-inpainting', 'sdxl', 'sdxl-inpainting'];
 
 function reference(folder: string): Reference {
   return JSON.parse(readFileSync(path.join(root, 'references', `${folder}.json`), 'utf8')) as Reference;

@@ -37,11 +37,14 @@ from diffusers import (
     StableDiffusionImg2ImgPipeline,
     StableDiffusionInpaintPipeline,
     StableDiffusionPipeline,
+    StableDiffusionXLImg2ImgPipeline,
+    StableDiffusionXLInpaintPipeline,
+    StableDiffusionXLPipeline,
     UNet2DConditionModel,
 )
 from diffusers.models.autoencoders import vae as vae_module
 from diffusers.schedulers import scheduling_euler_ancestral_discrete, scheduling_lcm
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 diffusers.utils.logging.set_verbosity_error()  # the tiny pipelines have no safety checker, on purpose
 
@@ -59,17 +62,18 @@ vae_module.DiagonalGaussianDistribution.sample = lambda self, generator=None: se
 
 # ---- tiny components ----------------------------------------------------------------------------
 
-def clip_text(seed):
+def clip_text(seed, projection=False):
     torch.manual_seed(seed)
     config = CLIPTextConfig(vocab_size=49408, hidden_size=8, intermediate_size=16, num_hidden_layers=2,
                             num_attention_heads=2, max_position_embeddings=77, projection_dim=8,
                             bos_token_id=49406, eos_token_id=49407, pad_token_id=49407)
-    return CLIPTextModel(config).eval()
+    return (CLIPTextModelWithProjection if projection else CLIPTextModel)(config).eval()
 
 
-def clip_tokenizer():
+def clip_tokenizer(pad_token="<|endoftext|>"):
+    """SD's tokenizer pads with the end token; SDXL's tokenizer_2 (OpenCLIP's) with "!"."""
     return CLIPTokenizer(os.path.join(CLIP, "vocab.json"), os.path.join(CLIP, "merges.txt"),
-                         pad_token="<|endoftext|>", model_max_length=77)
+                         pad_token=pad_token, model_max_length=77)
 
 
 def unet(seed, in_channels=4, cross=8, linear_projection=False):
@@ -80,6 +84,19 @@ def unet(seed, in_channels=4, cross=8, linear_projection=False):
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
         cross_attention_dim=cross, attention_head_dim=4).eval()
+
+
+def sdxl_unet(seed, in_channels=4):
+    """SDXL's layout: text_time additional embeddings (pooled text_embeds ‖ 6 time ids)."""
+    torch.manual_seed(seed)
+    return UNet2DConditionModel(
+        sample_size=8, in_channels=in_channels, out_channels=4, layers_per_block=1,
+        block_out_channels=(16, 32), norm_num_groups=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=16, attention_head_dim=4, use_linear_projection=True,
+        addition_embed_type="text_time", addition_time_embed_dim=4,
+        projection_class_embeddings_input_dim=8 + 6 * 4).eval()
 
 
 def vae(seed):
@@ -118,10 +135,27 @@ def sd2_scheduler():
                          steps_offset=1, prediction_type="v_prediction")
 
 
-def sd_pipeline(seed, scheduler, linear_projection=False):
-    return StableDiffusionPipeline(
+# ... and of stabilityai/stable-diffusion-xl-base-1.0.
+SDXL_SCHEDULER_JSON = {"_class_name": "EulerDiscreteScheduler", "_diffusers_version": "0.19.0.dev0",
+                       "beta_end": 0.012, "beta_schedule": "scaled_linear", "beta_start": 0.00085,
+                       "clip_sample": False, "interpolation_type": "linear", "num_train_timesteps": 1000,
+                       "prediction_type": "epsilon", "sample_max_value": 1.0, "set_alpha_to_one": False,
+                       "skip_prk_steps": True, "steps_offset": 1, "timestep_spacing": "leading",
+                       "trained_betas": None, "use_karras_sigmas": False}
+
+
+def sdxl_pipeline(seed, in_channels=4):
+    cls = StableDiffusionXLInpaintPipeline if in_channels == 9 else StableDiffusionXLPipeline
+    return cls(vae=vae(seed), text_encoder=clip_text(seed + 1), text_encoder_2=clip_text(seed + 3, True),
+               tokenizer=clip_tokenizer(), tokenizer_2=clip_tokenizer("!"),
+               unet=sdxl_unet(seed + 2, in_channels), scheduler=EulerDiscreteScheduler.from_config(SDXL_SCHEDULER_JSON))
+
+
+def sd_pipeline(seed, scheduler, linear_projection=False, in_channels=4):
+    cls = StableDiffusionInpaintPipeline if in_channels == 9 else StableDiffusionPipeline
+    return cls(
         vae=vae(seed), text_encoder=clip_text(seed + 1), tokenizer=clip_tokenizer(),
-        unet=unet(seed + 2, linear_projection=linear_projection), scheduler=scheduler, safety_checker=None, feature_extractor=None,
+        unet=unet(seed + 2, in_channels=in_channels, linear_projection=linear_projection), scheduler=scheduler, safety_checker=None, feature_extractor=None,
         requires_safety_checker=False)
 
 
@@ -243,7 +277,9 @@ def run_case(pipe_class, components, case, noise):
     pipe = pipe_class(**components)
     pipe.set_progress_bar_config(disable=True)
     store = {}
-    common = dict(prompt=case["prompt"], negative_prompt=case["negative"], num_inference_steps=case["steps"],
+    # flowbot's empty negative prompt is "none given": diffusers' None (SDXL then uses zeros, as its
+    # force_zeros_for_empty_prompt asks; an explicit "" would be encoded instead).
+    common = dict(prompt=case["prompt"], negative_prompt=case["negative"] or None, num_inference_steps=case["steps"],
                   guidance_scale=case["guidance"], output_type="np",
                   callback_on_step_end=final_latents_callback(store))
     step_noise = StepNoise(STEP_NOISE_MODULES.get(type(pipe.scheduler)), 7)
@@ -255,8 +291,12 @@ def run_case(pipe_class, components, case, noise):
         with NoiseRecorder(module, noise):
             out = pipe(image=Image.fromarray(source_image()), strength=case["strength"], **common)
     else:
-        out = pipe(image=Image.fromarray(source_image()), mask_image=Image.fromarray(mask_image()),
-                   height=HEIGHT, width=WIDTH, strength=case["strength"], latents=noise.clone(), **common)
+        # Not latents=: with latents given, diffusers' inpainting starts from them as pure noise even
+        # below strength 1; drawn noise is added to the image as a user's run does.
+        module = sys.modules[pipe_class.__module__]
+        with NoiseRecorder(module, noise):
+            out = pipe(image=Image.fromarray(source_image()), mask_image=Image.fromarray(mask_image()),
+                       height=HEIGHT, width=WIDTH, strength=case["strength"], **common)
     pixels = (out.images[0] * 255).round().astype(np.uint8)
     return store["latents"][0], pixels, type(pipe.scheduler).__name__, step_noise.draws
 
@@ -280,17 +320,27 @@ def scheduler_cases():
             for name in SCHEDULER_NAMES]
 
 
-PIPELINES = {"generate": StableDiffusionPipeline, "vary": StableDiffusionImg2ImgPipeline,
-             "inpaint": StableDiffusionInpaintPipeline}
+PIPELINES = {
+    "sd": {"generate": StableDiffusionPipeline, "vary": StableDiffusionImg2ImgPipeline,
+           "inpaint": StableDiffusionInpaintPipeline},
+    "sdxl": {"generate": StableDiffusionXLPipeline, "vary": StableDiffusionXLImg2ImgPipeline,
+             "inpaint": StableDiffusionXLInpaintPipeline},
+}
 
 
-def make_references(name, pipe, case_list):
+def native_inpaint_cases():
+    """A 9-channel inpainting UNet: the whole masked region, and from the image at strength 0.6."""
+    return [dict(BASE_CASE, id="inpaint-native", operation="inpaint", negative="", strength=1.0),
+            dict(BASE_CASE, id="inpaint-native-0.6", operation="inpaint", negative="blurry", strength=0.6)]
+
+
+def make_references(name, pipe, case_list, family):
     components = dict(pipe.components)
     shape = (1, 4, HEIGHT // 8, WIDTH // 8)
     cases = []
     for index, case in enumerate(case_list):
         noise = torch.randn(shape, generator=torch.Generator().manual_seed(1000 + index))
-        latents, pixels, scheduler, step_noise = run_case(PIPELINES[case["operation"]], components, case, noise)
+        latents, pixels, scheduler, step_noise = run_case(PIPELINES[family][case["operation"]], components, case, noise)
         image_file = f"{name}-{case['id']}.png"
         Image.fromarray(pixels).save(os.path.join(REFERENCES, image_file))
         cases.append(dict(case, width=WIDTH, height=HEIGHT, scheduler=scheduler, noise=noise.flatten().tolist(),
@@ -318,17 +368,24 @@ def main():
     os.makedirs(REFERENCES, exist_ok=True)
     write_inputs()
     folders = {
-        "sd15": (sd_pipeline(15, sd15_scheduler()), SD15_SCHEDULER_JSON, operation_cases() + scheduler_cases()),
-        "sd2-v": (sd_pipeline(20, sd2_scheduler(), linear_projection=True), SD21_SCHEDULER_JSON,
+        "sd15": ("sd", sd_pipeline(15, sd15_scheduler()), SD15_SCHEDULER_JSON,
+                 operation_cases() + scheduler_cases()),
+        "sd2-v": ("sd", sd_pipeline(20, sd2_scheduler(), linear_projection=True), SD21_SCHEDULER_JSON,
                   operation_cases()),
+        "sd15-inpainting": ("sd", sd_pipeline(25, sd15_scheduler(), in_channels=9), SD15_SCHEDULER_JSON,
+                            native_inpaint_cases()),
+        "sdxl": ("sdxl", sdxl_pipeline(30), SDXL_SCHEDULER_JSON, operation_cases()),
+        "sdxl-inpainting": ("sdxl", sdxl_pipeline(35, in_channels=9), SDXL_SCHEDULER_JSON,
+                            native_inpaint_cases()),
     }
     only = set(sys.argv[1:])
-    for name, (pipe, scheduler_json, case_list) in folders.items():
+    for name, (family, pipe, scheduler_json, case_list) in folders.items():
         if only and name not in only:
             continue
-        pipe = export(pipe, name, scheduler_json)
+        task = "inpainting" if "inpainting" in name else "text-to-image"
+        pipe = export(pipe, name, scheduler_json, task)
         reference = {"source": "test/conformance/make_conformance.py", "versions": versions(), "folder": name,
-                     "cases": make_references(name, pipe, case_list)}
+                     "cases": make_references(name, pipe, case_list, family)}
         with open(os.path.join(REFERENCES, f"{name}.json"), "w") as f:
             json.dump(reference, f)
             f.write("\n")
