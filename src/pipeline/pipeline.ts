@@ -139,7 +139,12 @@ export class Pipeline {
     const prepared = await this.prepare(request, width, height);
     const original = await this.vae.encode(prepared.spec, toTensor(source), width, height);
     const { scheduler } = prepared;
-    const timesteps = img2imgTimesteps(scheduler, prepared.steps, request.strength);
+    const timesteps = img2imgTimesteps(
+      scheduler,
+      prepared.steps,
+      request.strength,
+      prepared.family.img2imgStart,
+    );
     const seeds = seedsFrom(request.seed, n);
     const latents = new Float32Array(n * original.length);
     seeds.forEach((seed, i) => {
@@ -181,7 +186,9 @@ export class Pipeline {
     const native = prepared.adapter.inChannels === 2 * spec.latent.channels + 1;
     const original = await this.vae.encode(spec, toTensor(source), width, height);
     const timesteps =
-      strength >= 1 ? scheduler.timesteps : img2imgTimesteps(scheduler, prepared.steps, strength);
+      strength >= 1
+        ? scheduler.timesteps
+        : img2imgTimesteps(scheduler, prepared.steps, strength, prepared.family.img2imgStart);
     const seeds = seedsFrom(request.seed, n);
     const noises = seeds.map((seed, i) => initialNoise(hooks, i, seed, original.length));
     const latents = new Float32Array(n * original.length);

@@ -131,6 +131,7 @@ export const flux: ModelFamily = {
   readSpec,
   guided: () => false,
   encodePrompt: (text, spec, prompt) => encodePrompt(text, spec, prompt),
+  img2imgStart: 'unrounded',
   schedule: (scheduler, steps, geometry) =>
     flowSchedule(scheduler, steps, {
       passSigmas: true,

@@ -124,6 +124,7 @@ export const stableDiffusion3: ModelFamily = {
   readSpec,
   guided: (_spec, guidance) => guidance > 1,
   encodePrompt,
+  img2imgStart: 'unrounded',
   schedule: (scheduler, steps, geometry) =>
     flowSchedule(scheduler, steps, {
       passSigmas: false,

@@ -99,6 +99,12 @@ export interface DenoiserAdapter {
   prediction(outputs: Readonly<Record<string, HostTensor>>, batch: number): Float32Array;
 }
 
+/**
+ * The first img2img step of N at strength s: SD and SDXL's pipelines skip N − ⌊N·s⌋ steps ("floor");
+ * SD3's and FLUX's skip ⌊N − N·s⌋ ("unrounded"), one step more of denoising when N·s is fractional.
+ */
+export type Img2ImgStart = 'floor' | 'unrounded';
+
 /** A model family: one module per family, registered in `families/index.ts`. */
 export interface ModelFamily {
   readonly id: FamilyId;
@@ -116,6 +122,11 @@ export interface ModelFamily {
     negative: string,
     guided: boolean,
   ): Promise<PromptConditioning>;
+  /**
+   * Where img2img starts for a strength, as the family's diffusers pipelines compute it (see
+   * {@link Img2ImgStart}); "floor" when absent.
+   */
+  readonly img2imgStart?: Img2ImgStart;
   /** Sets the scheduler's timesteps for `steps` at this image size. */
   schedule(scheduler: Scheduler, steps: number, geometry: LatentGeometry): void;
   /** The denoiser's inputs and outputs. */

@@ -90,11 +90,20 @@ export function createScheduler(config: SchedulerConfig): Scheduler {
 
 /**
  * The timesteps an img2img run visits for `strength` (diffusers' get_timesteps), with the begin index
- * set on the scheduler. `setTimesteps(steps)` must have been called.
+ * set on the scheduler. `setTimesteps(steps)` must have been called. `start` is the family's rounding
+ * (SD/SDXL floor N·strength; SD3 and FLUX take N − N·strength unrounded, then truncate).
  */
-export function img2imgTimesteps(scheduler: Scheduler, steps: number, strength: number): number[] {
-  const initTimestep = Math.min(Math.floor(steps * strength), steps);
-  const start = Math.max(steps - initTimestep, 0) * scheduler.order;
-  scheduler.setBeginIndex(start);
-  return scheduler.timesteps.slice(start);
+export function img2imgTimesteps(
+  scheduler: Scheduler,
+  steps: number,
+  strength: number,
+  start: 'floor' | 'unrounded' = 'floor',
+): number[] {
+  const skipped =
+    start === 'floor'
+      ? Math.max(steps - Math.min(Math.floor(steps * strength), steps), 0)
+      : Math.trunc(Math.max(steps - Math.min(steps * strength, steps), 0));
+  const first = skipped * scheduler.order;
+  scheduler.setBeginIndex(first);
+  return scheduler.timesteps.slice(first);
 }
