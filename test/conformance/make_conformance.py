@@ -14,6 +14,7 @@ Writes test/conformance/models/<folder>/ (the optimum export) and test/conforman
 """
 
 import glob
+import inspect
 import json
 import os
 import shutil
@@ -32,7 +33,16 @@ from diffusers import (
     DPMSolverMultistepScheduler,
     EulerAncestralDiscreteScheduler,
     EulerDiscreteScheduler,
+    FlowMatchEulerDiscreteScheduler,
+    FluxImg2ImgPipeline,
+    FluxInpaintPipeline,
+    FluxPipeline,
+    FluxTransformer2DModel,
     LCMScheduler,
+    SD3Transformer2DModel,
+    StableDiffusion3Img2ImgPipeline,
+    StableDiffusion3InpaintPipeline,
+    StableDiffusion3Pipeline,
     PNDMScheduler,
     StableDiffusionImg2ImgPipeline,
     StableDiffusionInpaintPipeline,
@@ -44,7 +54,16 @@ from diffusers import (
 )
 from diffusers.models.autoencoders import vae as vae_module
 from diffusers.schedulers import scheduling_euler_ancestral_discrete, scheduling_lcm
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import (
+    CLIPTextConfig,
+    CLIPTextModel,
+    CLIPTextModelWithProjection,
+    CLIPTokenizer,
+    T5Config,
+    T5EncoderModel,
+    T5TokenizerFast,
+)
 
 diffusers.utils.logging.set_verbosity_error()  # the tiny pipelines have no safety checker, on purpose
 
@@ -53,6 +72,9 @@ CLIP = os.path.join(HERE, "..", "fixtures", "clip")
 MODELS = os.path.join(HERE, "models")
 REFERENCES = os.path.join(HERE, "references")
 WIDTH, HEIGHT = 96, 64  # non-square on purpose
+# Every folder shares the same text encoders (their vocabulary-sized embeddings are most of a folder's
+# bytes; git stores identical exports once).
+TEXT_SEED = 1
 
 # diffusers samples the VAE's latent distribution when it encodes an image; flowbot (like optimum's
 # exported vae_encoder and its ORT pipelines) takes the mean. The reference does too, so the cases
@@ -84,6 +106,80 @@ def unet(seed, in_channels=4, cross=8, linear_projection=False):
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
         cross_attention_dim=cross, attention_head_dim=4).eval()
+
+
+T5_SENTENCES = [
+    "a lighthouse on a cliff at dusk", "blurry, low quality", "a red apple on a wooden table",
+    "a cat sitting in the window", "an astronaut riding a horse on the moon", "a bowl of fruit",
+    "mountains under a starry night sky", "a watercolor painting of a small harbor town",
+]
+
+
+def t5_tokenizer():
+    """A small T5-layout tokenizer (<pad> 0, </s> 1, <unk> 2; Unigram over ▁-prefixed pieces), trained
+    here on a few sentences: no hub."""
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.Replace(Regex(" {2,}"), " ")
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
+    tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
+    trainer = trainers.UnigramTrainer(vocab_size=160, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>")
+    tok.train_from_iterator(T5_SENTENCES, trainer)
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
+                                                       special_tokens=[("</s>", 1)])
+    assert [tok.token_to_id(t) for t in ("<pad>", "</s>", "<unk>")] == [0, 1, 2]
+    return T5TokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
+                           model_max_length=512, extra_ids=0)
+
+
+def t5_encoder(seed):
+    torch.manual_seed(seed)
+    return T5EncoderModel(T5Config(vocab_size=160, d_model=32, d_kv=8, d_ff=32, num_layers=1, num_heads=2,
+                                   relative_attention_num_buckets=8, decoder_start_token_id=0)).eval()
+
+
+def vae16(seed, scaling, shift):
+    torch.manual_seed(seed)
+    return AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=16, layers_per_block=1, norm_num_groups=4,
+        block_out_channels=(4, 4, 8, 8), scaling_factor=scaling, shift_factor=shift,
+        use_quant_conv=False, use_post_quant_conv=False,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+        sample_size=64).eval()
+
+
+# scheduler_config.json of stabilityai/stable-diffusion-3.5-medium, FLUX.1-schnell and FLUX.1-dev.
+SD3_SCHEDULER_JSON = {"_class_name": "FlowMatchEulerDiscreteScheduler", "_diffusers_version": "0.31.0.dev0",
+                      "num_train_timesteps": 1000, "shift": 3.0}
+SCHNELL_SCHEDULER_JSON = {"_class_name": "FlowMatchEulerDiscreteScheduler", "_diffusers_version": "0.30.0.dev0",
+                          "base_image_seq_len": 256, "base_shift": 0.5, "max_image_seq_len": 4096,
+                          "max_shift": 1.15, "num_train_timesteps": 1000, "shift": 1.0,
+                          "use_dynamic_shifting": False}
+DEV_SCHEDULER_JSON = dict(SCHNELL_SCHEDULER_JSON, shift=3.0, use_dynamic_shifting=True)
+
+
+def sd3_pipeline(seed):
+    torch.manual_seed(seed)
+    transformer = SD3Transformer2DModel(
+        sample_size=8, patch_size=2, in_channels=16, num_layers=1, attention_head_dim=8, num_attention_heads=2,
+        joint_attention_dim=32, caption_projection_dim=16, pooled_projection_dim=16, out_channels=16,
+        pos_embed_max_size=16).eval()
+    return StableDiffusion3Pipeline(
+        transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler.from_config(SD3_SCHEDULER_JSON),
+        vae=vae16(seed + 1, 1.5305, 0.0609), text_encoder=clip_text(TEXT_SEED, True),
+        tokenizer=clip_tokenizer(), text_encoder_2=clip_text(TEXT_SEED + 1, True),
+        tokenizer_2=clip_tokenizer("!"), text_encoder_3=t5_encoder(TEXT_SEED + 2), tokenizer_3=t5_tokenizer())
+
+
+def flux_pipeline(seed, dev):
+    torch.manual_seed(seed)
+    transformer = FluxTransformer2DModel(
+        patch_size=1, in_channels=64, num_layers=1, num_single_layers=1, attention_head_dim=8,
+        num_attention_heads=2, joint_attention_dim=32, pooled_projection_dim=8, guidance_embeds=dev,
+        axes_dims_rope=(2, 2, 4)).eval()
+    scheduler = FlowMatchEulerDiscreteScheduler.from_config(DEV_SCHEDULER_JSON if dev else SCHNELL_SCHEDULER_JSON)
+    return FluxPipeline(transformer=transformer, scheduler=scheduler, vae=vae16(seed + 1, 0.3611, 0.1159),
+                        text_encoder=clip_text(TEXT_SEED), tokenizer=clip_tokenizer(),
+                        text_encoder_2=t5_encoder(TEXT_SEED + 2), tokenizer_2=t5_tokenizer())
 
 
 def sdxl_unet(seed, in_channels=4):
@@ -146,7 +242,7 @@ SDXL_SCHEDULER_JSON = {"_class_name": "EulerDiscreteScheduler", "_diffusers_vers
 
 def sdxl_pipeline(seed, in_channels=4):
     cls = StableDiffusionXLInpaintPipeline if in_channels == 9 else StableDiffusionXLPipeline
-    return cls(vae=vae(seed), text_encoder=clip_text(seed + 1), text_encoder_2=clip_text(seed + 3, True),
+    return cls(vae=vae(seed), text_encoder=clip_text(TEXT_SEED), text_encoder_2=clip_text(TEXT_SEED + 1, True),
                tokenizer=clip_tokenizer(), tokenizer_2=clip_tokenizer("!"),
                unet=sdxl_unet(seed + 2, in_channels), scheduler=EulerDiscreteScheduler.from_config(SDXL_SCHEDULER_JSON))
 
@@ -154,7 +250,7 @@ def sdxl_pipeline(seed, in_channels=4):
 def sd_pipeline(seed, scheduler, linear_projection=False, in_channels=4):
     cls = StableDiffusionInpaintPipeline if in_channels == 9 else StableDiffusionPipeline
     return cls(
-        vae=vae(seed), text_encoder=clip_text(seed + 1), tokenizer=clip_tokenizer(),
+        vae=vae(seed), text_encoder=clip_text(TEXT_SEED), tokenizer=clip_tokenizer(),
         unet=unet(seed + 2, in_channels=in_channels, linear_projection=linear_projection), scheduler=scheduler, safety_checker=None, feature_extractor=None,
         requires_safety_checker=False)
 
@@ -279,17 +375,22 @@ def run_case(pipe_class, components, case, noise):
     store = {}
     # flowbot's empty negative prompt is "none given": diffusers' None (SDXL then uses zeros, as its
     # force_zeros_for_empty_prompt asks; an explicit "" would be encoded instead).
-    common = dict(prompt=case["prompt"], negative_prompt=case["negative"] or None, num_inference_steps=case["steps"],
+    common = dict(prompt=case["prompt"], num_inference_steps=case["steps"],
                   guidance_scale=case["guidance"], output_type="np",
                   callback_on_step_end=final_latents_callback(store))
+    if "max_sequence_length" in case:
+        common["max_sequence_length"] = case["max_sequence_length"]
+    if not issubclass(pipe_class, (FluxPipeline, FluxImg2ImgPipeline, FluxInpaintPipeline)):
+        common["negative_prompt"] = case["negative"] or None
     step_noise = StepNoise(STEP_NOISE_MODULES.get(type(pipe.scheduler)), 7)
     if case["operation"] == "generate":
-        with step_noise:
-            out = pipe(height=HEIGHT, width=WIDTH, latents=noise.clone(), **common)
+        with step_noise, NoiseRecorder(sys.modules[pipe_class.__module__], noise):
+            out = pipe(height=HEIGHT, width=WIDTH, **common)
     elif case["operation"] == "vary":
         module = sys.modules[pipe_class.__module__]
         with NoiseRecorder(module, noise):
-            out = pipe(image=Image.fromarray(source_image()), strength=case["strength"], **common)
+            size = dict(height=HEIGHT, width=WIDTH) if "height" in inspect.signature(pipe_class.__call__).parameters else {}
+            out = pipe(image=Image.fromarray(source_image()), strength=case["strength"], **size, **common)
     else:
         # Not latents=: with latents given, diffusers' inpainting starts from them as pure noise even
         # below strength 1; drawn noise is added to the image as a user's run does.
@@ -297,6 +398,10 @@ def run_case(pipe_class, components, case, noise):
         with NoiseRecorder(module, noise):
             out = pipe(image=Image.fromarray(source_image()), mask_image=Image.fromarray(mask_image()),
                        height=HEIGHT, width=WIDTH, strength=case["strength"], **common)
+    latents = store["latents"]
+    if isinstance(pipe, (FluxPipeline, FluxImg2ImgPipeline, FluxInpaintPipeline)):
+        latents = FluxPipeline._unpack_latents(latents, HEIGHT, WIDTH, pipe.vae_scale_factor)
+    store["latents"] = latents
     pixels = (out.images[0] * 255).round().astype(np.uint8)
     return store["latents"][0], pixels, type(pipe.scheduler).__name__, step_noise.draws
 
@@ -325,7 +430,21 @@ PIPELINES = {
            "inpaint": StableDiffusionInpaintPipeline},
     "sdxl": {"generate": StableDiffusionXLPipeline, "vary": StableDiffusionXLImg2ImgPipeline,
              "inpaint": StableDiffusionXLInpaintPipeline},
+    "sd3": {"generate": StableDiffusion3Pipeline, "vary": StableDiffusion3Img2ImgPipeline,
+            "inpaint": StableDiffusion3InpaintPipeline},
+    "flux": {"generate": FluxPipeline, "vary": FluxImg2ImgPipeline, "inpaint": FluxInpaintPipeline},
 }
+
+
+def flow_cases(guidance, steps, extra=None):
+    """Flow-matching folders: their own guidance and step count; FLUX passes its T5 length."""
+    base = dict(BASE_CASE, guidance=guidance, steps=steps, **(extra or {}))
+    return [
+        dict(base, id="generate-negative", operation="generate", negative="blurry, low quality"),
+        dict(base, id="generate-empty-negative", operation="generate", negative=""),
+        dict(base, id="vary-0.6", operation="vary", negative="", strength=0.6),
+        dict(base, id="inpaint-blend", operation="inpaint", negative="", strength=1.0),
+    ]
 
 
 def native_inpaint_cases():
@@ -334,15 +453,30 @@ def native_inpaint_cases():
             dict(BASE_CASE, id="inpaint-native-0.6", operation="inpaint", negative="blurry", strength=0.6)]
 
 
+def decode_as_text_to_image(pipe, latents):
+    """StableDiffusion3Pipeline's decode: unscale, unshift, VAE, postprocess."""
+    with torch.no_grad():
+        z = latents[None] / pipe.vae.config.scaling_factor + pipe.vae.config.shift_factor
+        image = pipe.image_processor.postprocess(pipe.vae.decode(z).sample, output_type="np")[0]
+    return (image * 255).round().astype(np.uint8)
+
+
 def make_references(name, pipe, case_list, family):
     components = dict(pipe.components)
-    shape = (1, 4, HEIGHT // 8, WIDTH // 8)
+    shape = (1, pipe.vae.config.latent_channels, HEIGHT // 8, WIDTH // 8)
     cases = []
     for index, case in enumerate(case_list):
         noise = torch.randn(shape, generator=torch.Generator().manual_seed(1000 + index))
         latents, pixels, scheduler, step_noise = run_case(PIPELINES[family][case["operation"]], components, case, noise)
         image_file = f"{name}-{case['id']}.png"
         Image.fromarray(pixels).save(os.path.join(REFERENCES, image_file))
+        if family == "sd3" and case["operation"] == "inpaint":
+            # diffusers' SD3 inpainting decodes latents / scaling_factor without adding shift_factor (its
+            # text-to-image and img2img pipelines add it). The image its text-to-image decode makes of
+            # the same latents is what flowbot is compared with; the test says why.
+            case = dict(case, decoded_as_text_to_image=f"{name}-{case['id']}-decoded.png")
+            Image.fromarray(decode_as_text_to_image(pipe, latents)).save(
+                os.path.join(REFERENCES, case["decoded_as_text_to_image"]))
         cases.append(dict(case, width=WIDTH, height=HEIGHT, scheduler=scheduler, noise=noise.flatten().tolist(),
                           step_noise=step_noise, latents=latents.flatten().tolist(), pixels=image_file))
     return cases
@@ -377,6 +511,11 @@ def main():
         "sdxl": ("sdxl", sdxl_pipeline(30), SDXL_SCHEDULER_JSON, operation_cases()),
         "sdxl-inpainting": ("sdxl", sdxl_pipeline(35, in_channels=9), SDXL_SCHEDULER_JSON,
                             native_inpaint_cases()),
+        "sd3": ("sd3", sd3_pipeline(40), SD3_SCHEDULER_JSON, flow_cases(4.5, 6)),
+        "flux-schnell": ("flux", flux_pipeline(45, dev=False), SCHNELL_SCHEDULER_JSON,
+                         flow_cases(0.0, 4, dict(max_sequence_length=256))),
+        "flux-dev": ("flux", flux_pipeline(50, dev=True), DEV_SCHEDULER_JSON,
+                     flow_cases(3.5, 6, dict(max_sequence_length=512))),
     }
     only = set(sys.argv[1:])
     for name, (family, pipe, scheduler_json, case_list) in folders.items():
