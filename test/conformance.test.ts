@@ -45,10 +45,21 @@ interface ConformanceCase {
    * decode makes of the same final latents (see DIFFERENCES).
    */
   decoded_as_text_to_image?: string;
+  /** The second reference: optimum's ORT pipeline on the same folder with the same noise. */
+  ort_pipeline: string | null;
+  ort_latents?: number[];
+  /** How far optimum's ORT pipeline lands from diffusers (relative, on the final latents). */
+  ort_vs_diffusers?: number;
+  /** Why there is no ORT reference (optimum-onnx has no such pipeline). */
+  ort_missing?: string;
 }
 
 /** Where flowbot deliberately differs from a diffusers pipeline, and why. */
 const DIFFERENCES: Record<string, string> = {
+  ort_timestep_spacing:
+    "optimum's export writes every scheduler default into scheduler_config.json, so its ORT pipeline, " +
+    "converting SD 1.5's PNDM config to Euler or DPM++, keeps PNDM's 'leading' spacing; diffusers on the " +
+    "original checkpoint (no timestep_spacing there) uses the new class's own 'linspace'. flowbot follows diffusers.",
   decoded_as_text_to_image:
     "diffusers 0.39's StableDiffusion3InpaintPipeline decodes latents / scaling_factor without adding the " +
     "VAE's shift_factor, which its text-to-image and img2img pipelines add; flowbot decodes every SD3 image " +
@@ -145,6 +156,14 @@ for (const folder of FOLDERS) {
         const { result, latents, mask, source } = await runCase(folder, c);
         expect(result.scheduler, 'the folder’s own scheduler runs').toBe(c.scheduler);
         expect(relativeError(latents, c.latents), 'final latents').toBeLessThan(1e-3);
+        // optimum's ORT pipeline: where it agrees with diffusers, flowbot agrees with it too.
+        if (c.ort_latents && c.ort_vs_diffusers! < 1e-3)
+          expect(relativeError(latents, c.ort_latents), `${c.ort_pipeline}'s final latents`).toBeLessThan(
+            1e-3,
+          );
+        else if (c.ort_latents)
+          expect(c.scheduler_name, DIFFERENCES.ort_timestep_spacing).toMatch(/^(euler|euler_a|dpmpp_2m)$/);
+        else expect(c.ort_missing).toMatch(/can't find a pipeline linked to FluxPipeline/);
         const diffusersPixels = await readImage(path.join(root, 'references', c.pixels));
         let expected = diffusersPixels;
         if (c.decoded_as_text_to_image) {

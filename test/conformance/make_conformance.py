@@ -55,6 +55,7 @@ from diffusers import (
 from diffusers.models.autoencoders import vae as vae_module
 from diffusers.schedulers import scheduling_euler_ancestral_discrete, scheduling_lcm
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from optimum.onnxruntime import ORTPipelineForImage2Image, ORTPipelineForInpainting, ORTPipelineForText2Image
 from transformers import (
     CLIPTextConfig,
     CLIPTextModel,
@@ -364,13 +365,22 @@ STEP_NOISE_MODULES = {EulerAncestralDiscreteScheduler: scheduling_euler_ancestra
                       LCMScheduler: scheduling_lcm}
 
 
-def run_case(pipe_class, components, case, noise):
-    components = dict(components)
+def diffusers_module(pipe):
+    """The diffusers pipeline module whose randn_tensor a pipeline (or optimum's ORT subclass) calls."""
+    cls = next(c for c in type(pipe).__mro__ if c.__module__.startswith("diffusers.pipelines"))
+    return sys.modules[cls.__module__]
+
+
+def with_scheduler(pipe, case):
+    """The case's --scheduler name: the diffusers class it claims, from the pipeline's own config."""
     name = case.get("scheduler_name")
     if name:
         cls, changes = SCHEDULER_NAMES[name]
-        components["scheduler"] = cls.from_config({**components["scheduler"].config, **changes})
-    pipe = pipe_class(**components)
+        pipe.scheduler = cls.from_config({**pipe.scheduler.config, **changes})
+    return pipe
+
+
+def run_case(pipe, case, noise):
     pipe.set_progress_bar_config(disable=True)
     store = {}
     # flowbot's empty negative prompt is "none given": diffusers' None (SDXL then uses zeros, as its
@@ -380,30 +390,28 @@ def run_case(pipe_class, components, case, noise):
                   callback_on_step_end=final_latents_callback(store))
     if "max_sequence_length" in case:
         common["max_sequence_length"] = case["max_sequence_length"]
-    if not issubclass(pipe_class, (FluxPipeline, FluxImg2ImgPipeline, FluxInpaintPipeline)):
+    if not isinstance(pipe, (FluxPipeline, FluxImg2ImgPipeline, FluxInpaintPipeline)):
         common["negative_prompt"] = case["negative"] or None
+    module = diffusers_module(pipe)
     step_noise = StepNoise(STEP_NOISE_MODULES.get(type(pipe.scheduler)), 7)
     if case["operation"] == "generate":
-        with step_noise, NoiseRecorder(sys.modules[pipe_class.__module__], noise):
+        with step_noise, NoiseRecorder(module, noise):
             out = pipe(height=HEIGHT, width=WIDTH, **common)
     elif case["operation"] == "vary":
-        module = sys.modules[pipe_class.__module__]
         with NoiseRecorder(module, noise):
-            size = dict(height=HEIGHT, width=WIDTH) if "height" in inspect.signature(pipe_class.__call__).parameters else {}
+            size = dict(height=HEIGHT, width=WIDTH) if "height" in inspect.signature(pipe.__call__).parameters else {}
             out = pipe(image=Image.fromarray(source_image()), strength=case["strength"], **size, **common)
     else:
         # Not latents=: with latents given, diffusers' inpainting starts from them as pure noise even
         # below strength 1; drawn noise is added to the image as a user's run does.
-        module = sys.modules[pipe_class.__module__]
         with NoiseRecorder(module, noise):
             out = pipe(image=Image.fromarray(source_image()), mask_image=Image.fromarray(mask_image()),
                        height=HEIGHT, width=WIDTH, strength=case["strength"], **common)
     latents = store["latents"]
     if isinstance(pipe, (FluxPipeline, FluxImg2ImgPipeline, FluxInpaintPipeline)):
         latents = FluxPipeline._unpack_latents(latents, HEIGHT, WIDTH, pipe.vae_scale_factor)
-    store["latents"] = latents
     pixels = (out.images[0] * 255).round().astype(np.uint8)
-    return store["latents"][0], pixels, type(pipe.scheduler).__name__, step_noise.draws
+    return torch.as_tensor(np.asarray(latents))[0], pixels, type(pipe.scheduler).__name__, step_noise.draws
 
 
 BASE_CASE = dict(prompt="a lighthouse on a cliff at dusk", steps=6, guidance=7.5)
@@ -461,13 +469,36 @@ def decode_as_text_to_image(pipe, latents):
     return (image * 255).round().astype(np.uint8)
 
 
+ORT_PIPELINES = {"generate": ORTPipelineForText2Image, "vary": ORTPipelineForImage2Image,
+                 "inpaint": ORTPipelineForInpainting}
+
+
+def relative_error(actual, expected):
+    return float((actual - expected).abs().max() / expected.abs().max())
+
+
+def ort_reference(folder, case, noise, latents, pixels):
+    """The second reference: optimum's own ORT pipeline on the exported folder, with the same noise
+    (optimum-onnx 0.1.0 has no FLUX img2img or inpainting pipeline: then only the reason is kept)."""
+    try:
+        ort = with_scheduler(ORT_PIPELINES[case["operation"]].from_pretrained(folder), case)
+    except ValueError as error:
+        return dict(ort_pipeline=None, ort_missing=str(error))
+    ort_latents, ort_pixels, _, _ = run_case(ort, case, noise)
+    return dict(ort_pipeline=type(ort).__name__, ort_latents=ort_latents.flatten().tolist(),
+                ort_vs_diffusers=relative_error(ort_latents, latents),
+                ort_pixel_diff=int(np.abs(ort_pixels.astype(int) - pixels.astype(int)).max()))
+
+
 def make_references(name, pipe, case_list, family):
     components = dict(pipe.components)
     shape = (1, pipe.vae.config.latent_channels, HEIGHT // 8, WIDTH // 8)
+    folder = os.path.join(MODELS, name)
     cases = []
     for index, case in enumerate(case_list):
         noise = torch.randn(shape, generator=torch.Generator().manual_seed(1000 + index))
-        latents, pixels, scheduler, step_noise = run_case(PIPELINES[family][case["operation"]], components, case, noise)
+        reference = with_scheduler(PIPELINES[family][case["operation"]](**components), case)
+        latents, pixels, scheduler, step_noise = run_case(reference, case, noise)
         image_file = f"{name}-{case['id']}.png"
         Image.fromarray(pixels).save(os.path.join(REFERENCES, image_file))
         if family == "sd3" and case["operation"] == "inpaint":
@@ -478,7 +509,8 @@ def make_references(name, pipe, case_list, family):
             Image.fromarray(decode_as_text_to_image(pipe, latents)).save(
                 os.path.join(REFERENCES, case["decoded_as_text_to_image"]))
         cases.append(dict(case, width=WIDTH, height=HEIGHT, scheduler=scheduler, noise=noise.flatten().tolist(),
-                          step_noise=step_noise, latents=latents.flatten().tolist(), pixels=image_file))
+                          step_noise=step_noise, latents=latents.flatten().tolist(), pixels=image_file,
+                          **ort_reference(folder, case, noise, latents, pixels)))
     return cases
 
 
