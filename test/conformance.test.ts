@@ -78,6 +78,7 @@ const FOLDERS = [
   'sd15-inpainting',
   'sdxl',
   'sdxl-inpainting',
+  'sd-turbo',
   'sd3',
   'flux-schnell',
   'flux-dev',

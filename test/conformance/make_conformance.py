@@ -225,6 +225,22 @@ SD21_SCHEDULER_JSON = {"_class_name": "DDIMScheduler", "_diffusers_version": "0.
                        "trained_betas": None}
 
 
+# ... and of stabilityai/sd-turbo (Euler on trailing timesteps).
+SD_TURBO_SCHEDULER_JSON = {"_class_name": "EulerDiscreteScheduler", "_diffusers_version": "0.24.0.dev0",
+                           "beta_end": 0.012, "beta_schedule": "scaled_linear", "beta_start": 0.00085,
+                           "clip_sample": False, "interpolation_type": "linear", "num_train_timesteps": 1000,
+                           "prediction_type": "epsilon", "sample_max_value": 1.0, "set_alpha_to_one": False,
+                           "skip_prk_steps": True, "steps_offset": 1, "timestep_spacing": "trailing",
+                           "trained_betas": None, "use_karras_sigmas": False}
+
+
+def turbo_cases():
+    """A Turbo folder at flowbot's defaults for it: 2 steps, no guidance."""
+    base = dict(BASE_CASE, steps=2, guidance=0.0)
+    return [dict(base, id="generate", operation="generate", negative=""),
+            dict(base, id="vary-0.6", operation="vary", negative="", strength=0.6)]
+
+
 def sd2_scheduler():
     """As stabilityai/stable-diffusion-2-1 ships it: DDIM predicting v."""
     return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
@@ -543,6 +559,8 @@ def main():
         "sdxl": ("sdxl", sdxl_pipeline(30), SDXL_SCHEDULER_JSON, operation_cases()),
         "sdxl-inpainting": ("sdxl", sdxl_pipeline(35, in_channels=9), SDXL_SCHEDULER_JSON,
                             native_inpaint_cases()),
+        "sd-turbo": ("sd", sd_pipeline(55, EulerDiscreteScheduler.from_config(SD_TURBO_SCHEDULER_JSON)),
+                     SD_TURBO_SCHEDULER_JSON, turbo_cases()),
         "sd3": ("sd3", sd3_pipeline(40), SD3_SCHEDULER_JSON, flow_cases(4.5, 6)),
         "flux-schnell": ("flux", flux_pipeline(45, dev=False), SCHNELL_SCHEDULER_JSON,
                          flow_cases(0.0, 4, dict(max_sequence_length=256))),
