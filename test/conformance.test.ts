@@ -14,6 +14,7 @@ import { OnnxBackend } from '../src/pipeline/onnx.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { schedulerFor } from '../src/pipeline/request.js';
 import type { SchedulerName } from '../src/prompt/params.js';
+import { wireResultSchema } from '../src/work/order.js';
 import { maxDiff } from './helpers/images.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -205,9 +206,9 @@ describe('a scheduler flowbot does not implement', () => {
         width: 64,
         height: 64,
       });
-      expect(result.scheduler).toBe(
-        'EulerDiscreteScheduler instead of PNDMScheduler (with Runge–Kutta steps)',
-      );
+      expect(result.scheduler).toBe('EulerDiscreteScheduler:for:PNDMScheduler+prk');
+      // Results cross the Redis boundary: the name must pass its schema.
+      expect(wireResultSchema.shape.scheduler.safeParse(result.scheduler).success).toBe(true);
       expect(lines.join('\n')).toMatch(
         /scheduler not implemented; using EulerDiscreteScheduler.*PNDMScheduler/,
       );

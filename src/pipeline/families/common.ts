@@ -39,12 +39,12 @@ export function checkScheduler(config: SchedulerConfig, file: string): Scheduler
   return { ...config, _class_name: 'EulerDiscreteScheduler', [FOLDER_SCHEDULER_KEY]: asked };
 }
 
-/** The scheduler a config names, with the variant that made it unsupported. */
+/** The scheduler a config names, with the variant that made it unsupported ("+prk": PNDM's Runge–Kutta steps). */
 function describeScheduler(config: SchedulerConfig): string {
   const className = String(config._class_name);
   return className === 'PNDMScheduler' && config.skip_prk_steps !== true
-    ? 'PNDMScheduler (with Runge–Kutta steps)'
-    : className;
+    ? 'PNDMScheduler+prk'
+    : className.replace(/[^A-Za-z0-9_.:+-]/g, '');
 }
 
 /**

@@ -45,10 +45,13 @@ export function runsAsConfigured(config: SchedulerConfig): boolean {
 /** Config key naming the folder's own scheduler when flowbot runs another in its place. */
 export const FOLDER_SCHEDULER_KEY = '_flowbot_instead_of';
 
-/** How results name the scheduler that ran: "EulerDiscreteScheduler instead of X" for a stand-in. */
+/**
+ * How results name the scheduler that ran: "EulerDiscreteScheduler:for:X" for a stand-in. Results
+ * cross the Redis boundary, whose schema takes a name of letters, digits and `_.:+-` (64 at most).
+ */
 export function schedulerLabel(config: SchedulerConfig, scheduler: Scheduler): string {
   const asked = config[FOLDER_SCHEDULER_KEY];
-  return typeof asked === 'string' ? `${scheduler.className} instead of ${asked}` : scheduler.className;
+  return typeof asked === 'string' ? `${scheduler.className}:for:${asked}`.slice(0, 64) : scheduler.className;
 }
 
 /** diffusers' own default `timestep_spacing` of each class. */
