@@ -186,6 +186,22 @@ for (const folder of FOLDERS) {
   });
 }
 
+/** Folders exported with optimum's fp16 option, checked against their fp32 folder's references. */
+const FP16_FOLDERS: Record<string, string> = { 'sdxl-fp16': 'sdxl', 'flux-schnell-fp16': 'flux-schnell' };
+
+for (const [folder, fp32] of Object.entries(FP16_FOLDERS)) {
+  describe(`${folder} (optimum --dtype fp16) matches diffusers' float32 ${fp32}`, () => {
+    for (const c of reference(fp32).cases.filter((c) => c.operation === 'generate')) {
+      it(`${c.id}: within float16's precision`, async () => {
+        const { result, latents } = await runCase(folder, c);
+        expect(relativeError(latents, c.latents), 'final latents').toBeLessThan(1e-2);
+        const expected = await readImage(path.join(root, 'references', c.pixels));
+        expect(maxDiff(result.images[0]!, expected)).toBeLessThanOrEqual(4);
+      });
+    }
+  });
+}
+
 describe('a scheduler flowbot does not implement', () => {
   it('runs Euler in its place and says so in the log and the result', async () => {
     const temp = tempDir('conformance-');
