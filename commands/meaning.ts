@@ -7,6 +7,7 @@
  */
 import { createLogger } from '../src/log.js';
 import type { SentenceEncoder } from '../src/pipeline/sentence-encoder.js';
+import { withoutFlags } from '../src/prompt/params.js';
 import {
   type Interpretation,
   interpretReply,
@@ -205,9 +206,10 @@ export async function understandReply(text: string, matcher?: IntentMatcher): Pr
   };
   const exact = !OPEN_INTENTS.has(ruled.intent) && !fellBack(meaning);
   const body = replyBody(text).rest;
-  // Flags ("--no blur") are syntax, never a paraphrase.
-  if (!matcher || exact || body.startsWith('--')) return ruled;
-  const match = await matcher.match(body);
+  // Flags ("--no blur", "a red apple --seed 4") are syntax, never a paraphrase: only the words are read.
+  const said = withoutFlags(body);
+  if (!matcher || exact || said === '') return ruled;
+  const match = await matcher.match(said);
   if (!match) return ruled;
   const words = stripFraming(body);
   const understood = decide(ruled, match, readingOf(match.intent, words), words);

@@ -281,6 +281,11 @@ function normaliseDashes(input: string): string {
   return input.replace(/(^|\s)(?:—|–|−−)(?=[A-Za-z])/g, '$1--');
 }
 
+/** The words of a prompt before its flags: "a lighthouse --ar 16:9" → "a lighthouse". */
+export function withoutFlags(input: string): string {
+  return splitWords(normaliseDashes(input)).prompt.join(' ');
+}
+
 interface FlagOccurrence {
   readonly name: string;
   readonly words: string[];
