@@ -16,7 +16,7 @@ import { info } from './info.js';
 import { queueStatus } from './queue.js';
 import { reaction } from './reaction.js';
 import { inpaint, maskFromUpload, maskFromWords } from './region.js';
-import { reply } from './reply.js';
+import { converse, reply } from './reply.js';
 import { reroll } from './reroll.js';
 import { settings } from './settings.js';
 import { effectiveDefaults } from './settings-model.js';
@@ -98,6 +98,8 @@ export class Bot {
         return [await this.command(event.name, event.text, event.ctx, event.attachment)];
       case 'reply':
         return [await reply(this.deps, event.ctx, event.text, event.target, event.attachment)];
+      case 'message':
+        return [await this.message(event.text, event.ctx)];
       case 'reaction': {
         const answer = reaction(this.deps, event.ctx, event.emoji, event.target);
         return answer ? [answer] : [];
@@ -105,6 +107,13 @@ export class Bot {
       case 'action':
         return [await this.action(event.customId, event.ctx, event.fields ?? {})];
     }
+  }
+
+  /** Text typed with no message chosen: a slash command, or words for the channel's conversation. */
+  private async message(text: string, ctx: ChatContext): Promise<Reply> {
+    const command = /^\/(\w+)\s*([\s\S]*)$/.exec(text.trim());
+    if (command) return this.command(command[1]!, command[2]!, ctx, undefined);
+    return converse(this.deps, ctx, text);
   }
 
   private async command(

@@ -19,7 +19,7 @@ import { exactEdit } from './edit.js';
 import type { Interpretation, ParamChanges } from './grammar.js';
 import { imagine } from './imagine.js';
 import { checkReplyLength, checkSteps, limitsFor } from './limits.js';
-import { readingName, understandReply } from './meaning.js';
+import { readingName, type Typed, understandReply } from './meaning.js';
 import { attribute, reimagine, repaintBackground, substituteWord, weigh } from './prompt-edits.js';
 import { inpaint, lastMask, maskFromUpload, maskFromWords } from './region.js';
 import { reroll } from './reroll.js';
@@ -33,21 +33,27 @@ import { outpaint } from './zoom.js';
 /** Strength of a conversational refine (moderate: keeps the composition). */
 export const REFINE_STRENGTH = 0.55;
 
-/** Handles a reply to one of flowbot's messages. */
+/**
+ * Handles a reply to one of flowbot's messages (typed `unaimed`: words typed with no message chosen,
+ * aimed at the latest image).
+ */
 export async function reply(
   deps: CommandDeps,
   ctx: ChatContext,
   text: string,
   target: { channelId: string; messageId: string },
   attachment?: Attachment,
+  typed: Typed = 'reply',
 ): Promise<Reply> {
   const tooLong = checkReplyLength(text);
   if (tooLong) return say(tooLong.message);
   const named = namedImage(deps, text);
   const words = named ? text.replace(named.mention, ' ').trim() : text;
-  const { cell, meaning, newPrompt } = await understandReply(words, deps.meaning);
-  // A prompt typed in a thread ("a cat on a boat") starts a new image rather than editing the last one.
-  if (newPrompt && !named && !attachment && isThreadMessage(ctx, target)) return imagine(deps, ctx, words);
+  const { cell, meaning, newPrompt } = await understandReply(words, deps.meaning, typed);
+  // A prompt typed in a thread ("a cat on a boat"), or in the playground's box, starts a new image
+  // rather than editing the last one.
+  const unaimed = typed === 'unaimed' || isThreadMessage(ctx, target);
+  if (newPrompt && unaimed && !named && !attachment) return imagine(deps, ctx, words);
   const replied = named?.image ?? repliedImage(deps, ctx, target, cell);
   const conversation = conversationKey(ctx, target, replied);
   if (meaning.kind !== 'undo' && meaning.kind !== 'redo')
@@ -66,6 +72,18 @@ export async function reply(
   if (meaning.kind === 'undo' || meaning.kind === 'redo')
     return step(deps, single(deps, replied), meaning.kind, conversation);
   return act(deps, ctx, replied, meaning);
+}
+
+/**
+ * Text typed in a channel with no message chosen (the playground's box): it edits the conversation's
+ * latest image when it reads as an edit, and otherwise (a description, a first prompt) starts a new one.
+ */
+export async function converse(deps: CommandDeps, ctx: ChatContext, text: string): Promise<Reply> {
+  const latest = deps.store.latestImageInThread(ctx.platform, ctx.channelId, ctx.channelId);
+  // Words longer than any reply may be are a prompt with its flags ("--no …"), checked as one.
+  if (!latest || checkReplyLength(text)) return imagine(deps, ctx, text);
+  const target = { channelId: ctx.channelId, messageId: latest.messageId };
+  return reply(deps, ctx, text, target, undefined, 'unaimed');
 }
 
 /** A plain message in a thread, aimed at no particular message. */

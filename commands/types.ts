@@ -46,6 +46,15 @@ const eventSchema = z.discriminatedUnion('kind', [
     ctx: context,
     attachment: attachment.optional(),
   }),
+  /**
+   * Text typed into a channel with no message chosen (the playground's box): the command layer decides
+   * whether it is a command, an edit of the channel's latest image or a new prompt.
+   */
+  z.object({
+    kind: z.literal('message'),
+    text: z.string().max(10_000),
+    ctx: context,
+  }),
   z.object({
     kind: z.literal('action'),
     customId: z.string().min(1).max(100),

@@ -9,7 +9,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import path from 'node:path';
 import type { Bot } from '../../commands/bot.js';
 import type { ChatLogEntry } from '../../commands/conversations.js';
-import { readsAsEdit } from '../../commands/grammar.js';
 import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../commands/types.js';
 import type { Core } from '../../src/app.js';
 import { ConfigError, publicMessage } from '../../src/errors.js';
@@ -230,21 +229,10 @@ export class WebAdapter {
       imageId: null,
     });
     this.broadcast({ type: 'entry', entry: this.entryJson(user) });
-    let event: InboundEventInput;
-    // Text that reads as an edit, sent without choosing a message, edits the latest image.
-    const latest =
-      !replyTo && readsAsEdit(text)
-        ? this.conversations().latestImageInChannel(PLATFORM, CHANNEL)
-        : undefined;
-    const target = replyTo ?? latest?.messageId;
-    if (target) {
-      event = { kind: 'reply', text, target: { channelId: CHANNEL, messageId: target }, ctx: this.ctx() };
-    } else {
-      const command = /^\/(\w+)\s*([\s\S]*)$/.exec(text);
-      event = command
-        ? { kind: 'command', name: command[1]!, text: command[2]!, ctx: this.ctx() }
-        : { kind: 'command', name: 'imagine', text, ctx: this.ctx() };
-    }
+    // Without a chosen message the command layer decides: a command, an edit of the latest image, or a prompt.
+    const event: InboundEventInput = replyTo
+      ? { kind: 'reply', text, target: { channelId: CHANNEL, messageId: replyTo }, ctx: this.ctx() }
+      : { kind: 'message', text, ctx: this.ctx() };
     const replies = await this.options.bot.handle(event);
     this.json(res, 200, { replies: replies.map((r) => this.deliver(r, user.messageId)) });
   }
