@@ -13,7 +13,9 @@ import { Conversations } from './conversations.js';
 import { help } from './help.js';
 import { imagine } from './imagine.js';
 import { info } from './info.js';
+import { checkQuota, limitsFor } from './limits.js';
 import { queueStatus } from './queue.js';
+import { quota } from './quota.js';
 import { reaction } from './reaction.js';
 import { inpaint, maskFromUpload, maskFromWords } from './region.js';
 import { reply } from './reply.js';
@@ -36,7 +38,7 @@ import { outpaint, PAN_DIRECTIONS } from './zoom.js';
 const log = createLogger('commands');
 
 /** Commands by name (slash commands, or "!name" / "name …" in the playground). */
-const COMMANDS = ['imagine', 'settings', 'info', 'cancel', 'queue', 'help'] as const;
+const COMMANDS = ['imagine', 'settings', 'info', 'cancel', 'queue', 'quota', 'help'] as const;
 
 /** Remix continuations, encoded in the remix form's id. */
 const REMIX_CODES = { vary: 1, reroll: 2, vary_subtle: 3, vary_strong: 4 } as const;
@@ -84,6 +86,8 @@ export class Bot {
     prompt: string,
   ): Promise<Reply[]> {
     try {
+      const refused = checkQuota(this.deps, ctx, 1);
+      if (refused) return [say(refused.message)];
       const image = single(this.deps, requireImage(this.deps, imageId));
       const mask = await maskFromUpload(this.deps, image, drawing, ctx.userId, 'drawing');
       return [inpaint(this.deps, ctx, image, mask, prompt, 'Repainted')];
@@ -95,7 +99,7 @@ export class Bot {
   private async dispatch(event: InboundEvent): Promise<Reply[]> {
     switch (event.kind) {
       case 'command':
-        return [await this.command(event.name, event.text, event.ctx, event.attachment)];
+        return [await this.command(event.name, event.text, event.ctx, event.attachment)].flat();
       case 'reply':
         return [await reply(this.deps, event.ctx, event.text, event.target, event.attachment)];
       case 'reaction': {
@@ -112,7 +116,7 @@ export class Bot {
     text: string,
     ctx: ChatContext,
     attachment: Attachment | undefined,
-  ): Promise<Reply> {
+  ): Promise<Reply | Reply[]> {
     const command = name.toLowerCase().replace(/^\//, '');
     switch (command) {
       case 'imagine':
@@ -125,6 +129,8 @@ export class Bot {
         return cancel(this.deps, ctx, text);
       case 'queue':
         return queueStatus(this.deps, ctx);
+      case 'quota':
+        return quota(this.deps, ctx, limitsFor(this.deps, ctx).jobsPerHour);
       case 'help':
         return help();
       case 'region': {
@@ -134,6 +140,8 @@ export class Bot {
           return say('Use: region <image id> <region>: <prompt>, e.g. region k7fq2m top left: a moon');
         const image = single(this.deps, requireImage(this.deps, match[1]!.toLowerCase()));
         const [where, prompt] = splitRegion(match[2]!);
+        const refused = attachment ? checkQuota(this.deps, ctx, 1) : undefined;
+        if (refused) return say(refused.message);
         const mask = attachment
           ? await maskFromUpload(this.deps, image, attachment, ctx.userId)
           : await maskFromWords(this.deps, image, where, ctx.userId);

@@ -18,7 +18,7 @@ import type { JobQueue } from '../src/queue/queue.js';
 import type { FileStore } from '../src/store/files.js';
 import type { ImageRecord, JobRecord, Store } from '../src/store/store.js';
 import { gridButtons, singleButtons } from './actions.js';
-import { checkJob, fitJob, limitsFor } from './limits.js';
+import { checkJob, checkPerson, fitJob, limitsFor } from './limits.js';
 import { explanationOf } from './progress.js';
 import { adminSettings, blockedTerms, userDefaults } from './settings-model.js';
 import type { ChatContext, Reply, ResultView } from './types.js';
@@ -104,27 +104,43 @@ function waitingReason(deps: CommandDeps): string | undefined {
 
 /** Queues a job and answers with its place in line and the explanation. */
 export function enqueue(deps: CommandDeps, ctx: ChatContext, asked: JobRequest): Reply {
+  return enqueueAll(deps, ctx, [asked])[0]!;
+}
+
+/**
+ * Queues the jobs of one request (one job, or a permutation prompt's and `--repeat`'s several) after
+ * they all pass the gate, and answers with each one's place in line; a refusal queues none of them.
+ */
+export function enqueueAll(deps: CommandDeps, ctx: ChatContext, asked: readonly JobRequest[]): Reply[] {
   const limits = limitsFor(deps, ctx);
-  const request = fitJob(asked, limits);
-  const prompt = 'prompt' in request.params ? request.params.prompt : undefined;
-  const refused = checkAllowed(deps, ctx, prompt) ?? checkJob(deps, request, limits);
-  if (refused) return { type: 'text', text: refused.message, ephemeral: true };
-  const result = deps.queue.enqueue({
-    kind: request.kind,
-    userId: ctx.userId,
-    channelId: ctx.channelId,
-    platform: ctx.platform,
-    params: request.params,
-  });
-  if (!result.ok) return { type: 'text', text: result.error.message, ephemeral: true };
-  const { job, position } = result.value;
+  const requests = asked.map((request) => fitJob(request, limits));
+  const refused =
+    requests
+      .map((request) => {
+        const prompt = 'prompt' in request.params ? request.params.prompt : undefined;
+        return checkAllowed(deps, ctx, prompt) ?? checkJob(deps, request, limits);
+      })
+      .find((refusal) => refusal !== undefined) ?? checkPerson(deps, ctx, requests);
+  if (refused) return [{ type: 'text', text: refused.message, ephemeral: true }];
+  const result = deps.queue.enqueueAll(
+    requests.map((request) => ({
+      kind: request.kind,
+      userId: ctx.userId,
+      channelId: ctx.channelId,
+      platform: ctx.platform,
+      params: request.params,
+    })),
+  );
+  if (!result.ok) return [{ type: 'text', text: result.error.message, ephemeral: true }];
   const waiting = waitingReason(deps);
-  const place = waiting
-    ? `#${position} in the queue. ${waiting}`
-    : position <= 1
-      ? 'starting now'
-      : `#${position} in the queue`;
-  return { type: 'queued', jobId: job.id, position, text: `${request.params.explanation} · ${place}` };
+  return result.value.map(({ job, position }, i) => {
+    const place = waiting
+      ? `#${position} in the queue. ${waiting}`
+      : position <= 1
+        ? 'starting now'
+        : `#${position} in the queue`;
+    return { type: 'queued', jobId: job.id, position, text: `${requests[i]!.params.explanation} · ${place}` };
+  });
 }
 
 /** A stored image, or a friendly error. */

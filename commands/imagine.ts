@@ -2,7 +2,8 @@
 import type { GenerateParams } from '../src/jobs.js';
 import { sizeFor } from '../src/pipeline/request.js';
 import { type PromptParams, parsePrompt } from '../src/prompt/params.js';
-import { type CommandDeps, enqueue, newSeed, truncate } from './context.js';
+import { expandPermutations } from '../src/prompt/permutations.js';
+import { type CommandDeps, enqueueAll, newSeed, truncate } from './context.js';
 import { capDefaults, limitsFor } from './limits.js';
 import { effectiveDefaults } from './settings-model.js';
 import { type ChatContext, type Reply, say } from './types.js';
@@ -58,17 +59,67 @@ export function generationFrom(
   };
 }
 
-/** Handles `imagine`. */
-export function imagine(deps: CommandDeps, ctx: ChatContext, text: string): Reply {
-  const parsed = readPrompt(deps, text);
-  if (!parsed.ok) return say(parsed.error.message);
-  let generation: Omit<GenerateParams, 'explanation'>;
-  try {
-    generation = generationFrom(deps, ctx, parsed.value, parsed.value.seed ?? newSeed());
-  } catch (error) {
-    return say((error as Error).message);
+/** Handles `imagine`: one job, or one per permutation and `--repeat`, all passing the gate together. */
+export function imagine(deps: CommandDeps, ctx: ChatContext, text: string): Reply[] {
+  const { maxPermutations } = limitsFor(deps, ctx);
+  const prompts = expandPermutations(text, maxPermutations);
+  if (!prompts.ok) return [say(prompts.error.message)];
+  const shared = newSeed();
+  const generations: Omit<GenerateParams, 'explanation'>[] = [];
+  for (const prompt of prompts.value) {
+    const parsed = readPrompt(deps, prompt);
+    if (!parsed.ok)
+      return [
+        say(
+          prompts.value.length > 1
+            ? `In "${truncate(prompt, 120)}": ${parsed.error.message}`
+            : parsed.error.message,
+        ),
+      ];
+    let generation: Omit<GenerateParams, 'explanation'>;
+    try {
+      // Permutations share one seed, so they differ only in their words.
+      generation = generationFrom(deps, ctx, parsed.value, parsed.value.seed ?? shared);
+    } catch (error) {
+      return [say((error as Error).message)];
+    }
+    generations.push(...repeated(generation, parsed.value));
   }
+  if (generations.length > maxPermutations) {
+    return [
+      say(
+        `That makes ${generations.length} jobs (${prompts.value.length} prompt${prompts.value.length === 1 ? '' : 's'} with --repeat); at most ${maxPermutations} are allowed here at once.`,
+      ),
+    ];
+  }
+  return enqueueAll(
+    deps,
+    ctx,
+    generations.map((generation, i) => ({
+      kind: 'generate',
+      params: { ...generation, explanation: explain(generation, i, generations.length) },
+    })),
+  );
+}
+
+/**
+ * `--repeat N`: the generation N times with new seeds (with `--seed`, the seeds after each grid's own,
+ * so the whole set can be made again).
+ */
+function repeated(
+  generation: Omit<GenerateParams, 'explanation'>,
+  params: PromptParams,
+): Omit<GenerateParams, 'explanation'>[] {
+  return Array.from({ length: params.repeat ?? 1 }, (_, k) => {
+    if (k === 0) return generation;
+    const seed = params.seed === undefined ? newSeed() : (params.seed + k * generation.n) % 4_294_967_296;
+    return { ...generation, seed };
+  });
+}
+
+/** The result line: the (expanded) prompt, what is made, and which of the request's jobs this is. */
+function explain(generation: Omit<GenerateParams, 'explanation'>, index: number, total: number): string {
   const count = generation.n === 1 ? '1 image' : `${generation.n} images`;
-  const explanation = `Imagined: "${truncate(generation.prompt, 200)}" · ${count} · ${generation.width}×${generation.height} · seed ${generation.seed}`;
-  return enqueue(deps, ctx, { kind: 'generate', params: { ...generation, explanation } });
+  const which = total > 1 ? ` · ${index + 1} of ${total}` : '';
+  return `Imagined: "${truncate(generation.prompt, 200)}" · ${count} · ${generation.width}×${generation.height} · seed ${generation.seed}${which}`;
 }

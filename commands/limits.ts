@@ -9,6 +9,8 @@ import { estimatePeakMB, largestSize, maxArea } from '../src/pipeline/budget.js'
 import { canvasFor } from '../src/pipeline/canvas.js';
 import type { ModelSpec } from '../src/pipeline/model.js';
 import { type CommandDeps, type JobRequest, requireImage } from './context.js';
+import { modelAccessRefusal } from './model-access.js';
+import { dailyQuotaRefusal, hourlyRefusal } from './quota.js';
 import { adminSettings, type Defaults } from './settings-model.js';
 import type { ChatContext } from './types.js';
 
@@ -21,6 +23,7 @@ export const DEFAULT_LIMITS = {
   maxUploadMB: 10,
   memoryBudgetMB: Number.POSITIVE_INFINITY,
   maxOutputSide: 4096,
+  maxPermutations: 8,
 } as const;
 
 /** What a job may ask for here. */
@@ -33,6 +36,8 @@ export interface Limits {
   readonly maxUploadMB: number;
   readonly memoryBudgetMB: number;
   readonly maxOutputSide: number;
+  /** Jobs one permutation prompt or `--repeat` may make at once. */
+  readonly maxPermutations: number;
 }
 
 /** The effective limits for a person: defaults ← admin settings (← host settings for memory). */
@@ -46,6 +51,7 @@ export function limitsFor(deps: CommandDeps, ctx?: ChatContext): Limits {
     maxUploadMB: admin.maxUploadMB ?? DEFAULT_LIMITS.maxUploadMB,
     memoryBudgetMB: deps.host?.memoryBudgetMB ?? DEFAULT_LIMITS.memoryBudgetMB,
     maxOutputSide: deps.host?.maxOutputSide ?? DEFAULT_LIMITS.maxOutputSide,
+    maxPermutations: admin.maxPermutations ?? DEFAULT_LIMITS.maxPermutations,
   };
 }
 
@@ -172,4 +178,44 @@ export function checkJob(deps: CommandDeps, request: JobRequest, limits: Limits)
       return checkMemory(spec, width, height, parent.guidance, limits);
     }
   }
+}
+
+/** The diffusion model a job runs, if any (a plain upscale runs only the upscaler). */
+function modelOf(deps: CommandDeps, request: JobRequest): string | undefined {
+  if (request.kind !== 'upscale') return request.params.model;
+  return request.params.creative ? requireImage(deps, request.params.parentId).model : undefined;
+}
+
+/** Refuses a job on a model this person may not use (`settings admin model … roles|admins`). */
+export function checkModelAccess(
+  deps: CommandDeps,
+  ctx: ChatContext,
+  request: JobRequest,
+): UserError | undefined {
+  const model = modelOf(deps, request);
+  return model === undefined ? undefined : modelAccessRefusal(deps, ctx, model);
+}
+
+/**
+ * Refuses `jobs` more jobs when they would go over the person's daily quota, or (for a request of
+ * several jobs) the hourly limit; each refusal names the limit and when it opens again. Cheap: run it
+ * before decoding anything a request brings (uploads).
+ */
+export function checkQuota(deps: CommandDeps, ctx: ChatContext, jobs: number): UserError | undefined {
+  return (
+    dailyQuotaRefusal(deps, ctx, jobs) ?? hourlyRefusal(deps, ctx, jobs, limitsFor(deps, ctx).jobsPerHour)
+  );
+}
+
+/** The part of the gate that depends on who asks: model permissions and quotas, for a whole request. */
+export function checkPerson(
+  deps: CommandDeps,
+  ctx: ChatContext,
+  requests: readonly JobRequest[],
+): UserError | undefined {
+  for (const request of requests) {
+    const refused = checkModelAccess(deps, ctx, request);
+    if (refused) return refused;
+  }
+  return checkQuota(deps, ctx, requests.length);
 }

@@ -17,7 +17,7 @@ import {
 } from './context.js';
 import { exactEdit } from './edit.js';
 import { type Interpretation, interpretReply, type ParamChanges } from './grammar.js';
-import { checkSteps, limitsFor } from './limits.js';
+import { checkQuota, checkSteps, limitsFor } from './limits.js';
 import { attribute, reimagine, repaintBackground, substituteWord, weigh } from './prompt-edits.js';
 import { inpaint, lastMask, maskFromUpload, maskFromWords } from './region.js';
 import { reroll } from './reroll.js';
@@ -46,6 +46,9 @@ export async function reply(
   if (meaning.kind !== 'undo' && meaning.kind !== 'redo')
     deps.store.setSetting('channel', conversation, 'redo', undefined);
   if (attachment) {
+    // Cheap checks first: an upload is not decoded for someone whose quota is spent.
+    const refused = checkQuota(deps, ctx, 1);
+    if (refused) return say(refused.message);
     const mask = await maskFromUpload(deps, single(deps, replied), attachment, ctx.userId);
     return inpaint(deps, ctx, single(deps, replied), mask, text, 'Repainted');
   }

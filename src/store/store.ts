@@ -318,6 +318,17 @@ export class Store {
     return (this.sql.countJobsSince.get(userId, since) as { count: number }).count;
   }
 
+  /** When the person's `index`-th job (0 = the oldest) since `since` was created, if there is one. */
+  jobCreatedSince(userId: string, since: number, index: number): number | undefined {
+    const row = this.sql.jobCreatedSince.get(userId, since, index) as { created_at: number } | undefined;
+    return row?.created_at;
+  }
+
+  /** A person's jobs since `since` that count against a quota: all but failed and cancelled ones. */
+  countChargedJobsSince(userId: string, since: number): number {
+    return (this.sql.countChargedJobsSince.get(userId, since) as { count: number }).count;
+  }
+
   /** Marks a job running and counts the attempt. */
   markJobRunning(id: string): void {
     this.sql.markRunning.run({ id, now: this.now() });
@@ -598,6 +609,12 @@ function prepareStatements(db: Database.Database) {
     ),
     getJob: db.prepare('SELECT * FROM jobs WHERE id = ?'),
     countJobsSince: db.prepare('SELECT COUNT(*) AS count FROM jobs WHERE user_id = ? AND created_at >= ?'),
+    jobCreatedSince: db.prepare(
+      'SELECT created_at FROM jobs WHERE user_id = ? AND created_at >= ? ORDER BY created_at LIMIT 1 OFFSET ?',
+    ),
+    countChargedJobsSince: db.prepare(
+      "SELECT COUNT(*) AS count FROM jobs WHERE user_id = ? AND created_at >= ? AND state NOT IN ('failed', 'cancelled')",
+    ),
     unfinishedJobs: db.prepare("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq"),
     activeJobsOf: db.prepare(
       "SELECT * FROM jobs WHERE user_id = ? AND state IN ('queued', 'running') ORDER BY seq",

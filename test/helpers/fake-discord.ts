@@ -28,6 +28,7 @@ const BOT = {
 export const GUILD = '910000000000000001';
 export const CHANNEL = '920000000000000001';
 export const APP = BOT.id;
+export const ARTISTS_ROLE = '980000000000000002';
 
 /** A Discord user for tests. */
 export function user(id: string, name: string) {
@@ -139,6 +140,18 @@ export class FakeDiscord {
             name: 'flowbot-admins',
             permissions: '1071698660929',
             position: 1,
+            color: 0,
+            hoist: false,
+            managed: false,
+            mentionable: false,
+            flags: 0,
+          },
+          // Another, for per-role quotas and model permissions.
+          {
+            id: ARTISTS_ROLE,
+            name: 'artists',
+            permissions: '1071698660929',
+            position: 2,
             color: 0,
             hoist: false,
             managed: false,
