@@ -1,6 +1,7 @@
 /** `imagine <prompt with flags>`: a grid of `--n` images (default 4). */
 import type { GenerateParams } from '../src/jobs.js';
 import { sizeFor } from '../src/pipeline/request.js';
+import { formatMultiPrompt, isMultiPrompt, parseMultiPrompt } from '../src/prompt/multiprompt.js';
 import { type PromptParams, parsePrompt } from '../src/prompt/params.js';
 import { expandPermutations } from '../src/prompt/permutations.js';
 import { type CommandDeps, enqueueAll, newSeed, truncate } from './context.js';
@@ -46,7 +47,7 @@ export function generationFrom(
   });
   const negative = [params.negativePrompt, defaults.negative].filter((x) => x).join(', ');
   return {
-    prompt: style ? `${params.prompt} in ${style} style` : params.prompt,
+    prompt: styled(params.prompt, style),
     negativePrompt: negative,
     seed,
     steps: params.steps ?? defaults.steps ?? spec.defaults.steps,
@@ -57,6 +58,18 @@ export function generationFrom(
     model,
     ...(params.scheduler ? { scheduler: params.scheduler } : {}),
   };
+}
+
+/**
+ * The prompt with its style words (on each part of a multi-prompt, so `cat::2 dog` stays a mix of two
+ * cats and dogs in that style); a multi-prompt whose weights cannot work is refused here, before queueing.
+ */
+function styled(prompt: string, style: string | undefined): string {
+  const parts = parseMultiPrompt(prompt);
+  if (!parts.ok) throw parts.error;
+  if (!style) return prompt;
+  if (!isMultiPrompt(prompt)) return `${prompt} in ${style} style`;
+  return formatMultiPrompt(parts.value.map((part) => ({ ...part, text: `${part.text} in ${style} style` })));
 }
 
 /** Handles `imagine`: one job, or one per permutation and `--repeat`, all passing the gate together. */

@@ -6,6 +6,7 @@
  */
 import { ErrorCode, FlowbotError, UserError } from '../errors.js';
 import { batchWithin } from './budget.js';
+import { encodeConditioning } from './conditioning.js';
 import { type DenoiseInput, denoise } from './denoise.js';
 import { familyOf } from './families/index.js';
 import type { DenoiserAdapter, LatentGeometry, ModelFamily, PromptConditioning } from './families/types.js';
@@ -275,7 +276,8 @@ export class Pipeline {
     const adapter = family.denoiser(model, spec, geometry, guidance);
     const textStart = performance.now();
     const guided = family.guided(spec, guidance);
-    const conditioning = await family.encodePrompt(
+    const conditioning = await encodeConditioning(
+      family,
       this.text,
       spec,
       request.prompt,
