@@ -57,6 +57,7 @@ export function generationFrom(
     n: params.n ?? defaults.n ?? 4,
     model,
     ...(params.scheduler ? { scheduler: params.scheduler } : {}),
+    ...(params.chaos !== undefined ? { chaos: params.chaos } : {}),
   };
 }
 
@@ -134,5 +135,6 @@ function repeated(
 function explain(generation: Omit<GenerateParams, 'explanation'>, index: number, total: number): string {
   const count = generation.n === 1 ? '1 image' : `${generation.n} images`;
   const which = total > 1 ? ` · ${index + 1} of ${total}` : '';
-  return `Imagined: "${truncate(generation.prompt, 200)}" · ${count} · ${generation.width}×${generation.height} · seed ${generation.seed}${which}`;
+  const chaos = generation.chaos !== undefined ? ` · chaos ${generation.chaos}` : '';
+  return `Imagined: "${truncate(generation.prompt, 200)}" · ${count} · ${generation.width}×${generation.height} · seed ${generation.seed}${chaos}${which}`;
 }

@@ -46,6 +46,8 @@ export const generateParamsSchema = z.object({
   parentId: id.optional(),
   /** Seed-jitter variations of an image: blend towards this seed's noise. */
   jitter: z.object({ seed, amount: z.number().min(0).max(1) }).optional(),
+  /** `--chaos`: how different the images of a grid are (50 when absent). */
+  chaos: z.number().int().min(0).max(100).optional(),
 });
 
 /** An image-to-image job. */

@@ -110,9 +110,9 @@ describe('multi-prompts through /imagine', () => {
         await pixelsOf('cat::1 dog::0'),
       ].map((png) => readImage(png)),
     );
-    expect(Buffer.from(zero.pixels).equals(Buffer.from(cat.pixels))).toBe(true);
-    expect(maxDiff(both, cat)).toBeGreaterThan(0);
-    expect(maxDiff(both, dog)).toBeGreaterThan(0);
+    expect(Buffer.from(zero!.pixels).equals(Buffer.from(cat!.pixels))).toBe(true);
+    expect(maxDiff(both!, cat!)).toBeGreaterThan(0);
+    expect(maxDiff(both!, dog!)).toBeGreaterThan(0);
   });
 
   it('refuses weights that add up to nothing before queueing', async () => {

@@ -6,6 +6,7 @@
  */
 import { ErrorCode, FlowbotError, UserError } from '../errors.js';
 import { batchWithin } from './budget.js';
+import { chaosCells, chaosNoise, DEFAULT_CHAOS } from './chaos.js';
 import { encodeConditioning } from './conditioning.js';
 import { type DenoiseInput, denoise } from './denoise.js';
 import { familyOf } from './families/index.js';
@@ -105,21 +106,25 @@ export class Pipeline {
     const { scheduler, spec } = prepared;
     const size = spec.latent.channels * prepared.geometry.height * prepared.geometry.width;
     const seeds = seedsFrom(request.seed, n);
+    const chaos = request.chaos ?? DEFAULT_CHAOS;
+    const shape = { channels: spec.latent.channels, ...prepared.geometry };
     const latents = new Float32Array(n * size);
-    seeds.forEach((seed, i) => {
-      let noise = gaussianNoise(seed, size);
+    chaosNoise(seeds, shape, chaos).forEach((start, i) => {
+      let noise = start;
       if (request.jitter) {
         const other = gaussianNoise((request.jitter.seed + i) % MAX_SEED, size);
         noise = slerp(noise, other, request.jitter.amount);
       }
       for (let j = 0; j < size; j++) latents[i * size + j] = noise[j]! * scheduler.initNoiseSigma;
     });
+    const cells = chaosCells(prepared.conditioning.cond, prepared.guidance, seeds, chaos);
     const run = await this.denoiseAndDecode(prepared, {
       timesteps: scheduler.timesteps,
       latents,
       n,
       seed: request.seed,
       hooks,
+      ...(cells ? { cells } : {}),
     });
     return result(run, prepared, { seeds, width, height, started });
   }
@@ -299,7 +304,7 @@ export class Pipeline {
   /** Runs the denoising loop and decodes, timing both. */
   private async denoiseAndDecode(
     prepared: Prepared,
-    run: Pick<DenoiseInput, 'timesteps' | 'latents' | 'n' | 'seed' | 'hooks' | 'native' | 'blend'>,
+    run: Pick<DenoiseInput, 'timesteps' | 'latents' | 'n' | 'seed' | 'hooks' | 'native' | 'blend' | 'cells'>,
   ): Promise<DenoiseRun> {
     const { spec, geometry } = prepared;
     const start = performance.now();

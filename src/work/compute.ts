@@ -75,6 +75,7 @@ export async function computeWork(
           n: p.n,
           scheduler: schedulerFor(spec, p.scheduler),
           ...(p.jitter ? { jitter: p.jitter } : {}),
+          ...(p.chaos !== undefined ? { chaos: p.chaos } : {}),
         },
         hooks,
       );

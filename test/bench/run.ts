@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: runs every benchmark in one process and prints its figures. Speed is reported here,
  * as figures and ratios taken in one run, never asserted in tests. `npm run bench -- scale-out` (or
- * `queue`, `pipeline`) runs one group.
+ * `queue`, `pipeline`, `chaos`) runs one group.
  */
 import os from 'node:os';
+import { benchChaos } from './chaos.js';
 import { benchCluster } from './cluster.js';
 import { pipelineBenches } from './pipeline.js';
 import { type BenchResult, benchQueue } from './queue.js';
@@ -12,6 +13,7 @@ const groups: Record<string, (() => Promise<BenchResult>)[]> = {
   queue: [() => benchQueue(1000)],
   pipeline: pipelineBenches(),
   'scale-out': [() => benchCluster(24)],
+  chaos: [benchChaos],
 };
 const only = process.argv[2];
 if (only && !groups[only]) {
