@@ -10,6 +10,7 @@ import { type ActionId, decodeAction, encodeAction } from './actions.js';
 import { cancel } from './cancel.js';
 import { type CommandDeps, cellOf, requireImage, single, viewOf, viewOfJob } from './context.js';
 import { Conversations } from './conversations.js';
+import { enhance } from './enhance.js';
 import { help } from './help.js';
 import { imagine } from './imagine.js';
 import { info } from './info.js';
@@ -166,6 +167,8 @@ export class Bot {
           : upscale(this.deps, ctx, image, action.cell === 4 ? 4 : 2);
       case 'upscale_creative':
         return upscale(this.deps, ctx, single(this.deps, image), 2, true);
+      case 'enhance':
+        return enhance(this.deps, ctx, image);
       case 'zoom':
         return outpaint(this.deps, ctx, single(this.deps, image), {
           kind: 'zoom',

@@ -214,10 +214,18 @@ export function viewOf(deps: CommandDeps, image: ImageRecord, text: string): Res
     file: deps.files.resolve(image.filePath),
     width: image.width,
     height: image.height,
-    buttons: cells.length > 0 ? gridButtons(image.id, cells.length, link) : singleButtons(image.id, link),
+    buttons:
+      cells.length > 0
+        ? gridButtons(image.id, cells.length, link, isDraft(job))
+        : singleButtons(image.id, link, isDraft(job)),
     parentId: image.parentId,
     private: userDefaults(deps.store, image.userId).private === true,
   };
+}
+
+/** True for the images of a `--draft` job, which offer "Enhance". */
+function isDraft(job: JobRecord | undefined): boolean {
+  return job?.kind === 'generate' && (job.params as { draft?: unknown }).draft === true;
 }
 
 /** The view of a finished job's result (its grid, or its single image). */

@@ -1,5 +1,6 @@
 /** `imagine <prompt with flags>`: a grid of `--n` images (default 4). */
 import type { GenerateParams } from '../src/jobs.js';
+import { draftSteps } from '../src/pipeline/draft.js';
 import { sizeFor } from '../src/pipeline/request.js';
 import { formatMultiPrompt, isMultiPrompt, parseMultiPrompt } from '../src/prompt/multiprompt.js';
 import { type PromptParams, parsePrompt } from '../src/prompt/params.js';
@@ -50,7 +51,7 @@ export function generationFrom(
     prompt: styled(params.prompt, style),
     negativePrompt: negative,
     seed,
-    steps: params.steps ?? defaults.steps ?? spec.defaults.steps,
+    steps: params.draft ? draftSteps(spec) : (params.steps ?? defaults.steps ?? spec.defaults.steps),
     guidance: params.guidance ?? defaults.guidance ?? spec.defaults.guidance,
     width: size.width,
     height: size.height,
@@ -58,6 +59,7 @@ export function generationFrom(
     model,
     ...(params.scheduler ? { scheduler: params.scheduler } : {}),
     ...(params.chaos !== undefined ? { chaos: params.chaos } : {}),
+    ...(params.draft ? { draft: true } : {}),
   };
 }
 
@@ -136,5 +138,6 @@ function explain(generation: Omit<GenerateParams, 'explanation'>, index: number,
   const count = generation.n === 1 ? '1 image' : `${generation.n} images`;
   const which = total > 1 ? ` · ${index + 1} of ${total}` : '';
   const chaos = generation.chaos !== undefined ? ` · chaos ${generation.chaos}` : '';
-  return `Imagined: "${truncate(generation.prompt, 200)}" · ${count} · ${generation.width}×${generation.height} · seed ${generation.seed}${chaos}${which}`;
+  const draft = generation.draft ? ` · draft (${generation.steps} steps)` : '';
+  return `Imagined: "${truncate(generation.prompt, 200)}" · ${count} · ${generation.width}×${generation.height} · seed ${generation.seed}${chaos}${draft}${which}`;
 }

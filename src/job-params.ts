@@ -48,6 +48,8 @@ export const generateParamsSchema = z.object({
   jitter: z.object({ seed, amount: z.number().min(0).max(1) }).optional(),
   /** `--chaos`: how different the images of a grid are (50 when absent). */
   chaos: z.number().int().min(0).max(100).optional(),
+  /** `--draft`: made at the model's draft steps; its result offers "Enhance". */
+  draft: z.boolean().optional(),
 });
 
 /** An image-to-image job. */

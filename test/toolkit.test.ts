@@ -2,9 +2,14 @@
  * Midjourney's prompt toolkit through the command path (real store, queue and pipeline on the fixture
  * model): permutations, --repeat, daily quotas and model permissions.
  */
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeAction } from '../commands/actions.js';
 import type { Reply } from '../commands/types.js';
-import { TestBot } from './helpers/bot.js';
+import { draftSteps } from '../src/pipeline/draft.js';
+import { readImage } from '../src/pipeline/image.js';
+import { loadModelSpec } from '../src/pipeline/model.js';
+import { FIXTURE_MODELS, TestBot } from './helpers/bot.js';
 import { tempDir } from './helpers/tmp.js';
 
 const t = tempDir();
@@ -158,5 +163,49 @@ describe('model permissions', () => {
       expect(textOf(await admin('admin model sd-tiny everyone'))).toBe('sd-tiny is open to everyone now.');
       await bot.core.queue.onIdle();
     }
+  });
+});
+
+describe('--draft', () => {
+  it('uses the fastest good step count of each model', () => {
+    const steps = (dir: string) => draftSteps(loadModelSpec(dir));
+    expect(steps(path.resolve(import.meta.dirname, '..', 'models', 'flowbot-emoji'))).toBe(4);
+    expect(
+      ['flow-tiny', 'sd-tiny', 'sdxl-tiny', 'sd3-tiny', 'flux-schnell-tiny', 'flux-dev-tiny'].map((name) =>
+        steps(path.join(FIXTURE_MODELS, name)),
+      ),
+    ).toEqual([2, 10, 10, 10, 2, 10]);
+  });
+
+  it('makes a draft with an Enhance button that makes the full image with the same seed', async () => {
+    const draft = await bot.imagine('a cat --draft --seed 21', 'drafter');
+    const job = bot.core.store.getJob(draft.view!.jobId!)!;
+    expect(job.params).toMatchObject({ steps: 2, draft: true, seed: 21 });
+    expect(draft.view!.text).toBe('Imagined: "a cat" · 4 images · 64×64 · seed 21 · draft (2 steps)');
+    const enhanceButton = draft.view!.buttons.find((b) => b.label === 'Enhance')!;
+    expect(enhanceButton.customId).toBe(encodeAction({ action: 'enhance', imageId: draft.view!.imageId }));
+    const full = await bot.press(enhanceButton.customId, 'drafter');
+    const enhanced = bot.core.store.getJob(full.view!.jobId!)!;
+    expect(enhanced.params).toMatchObject({ steps: 4, seed: 21, n: 4, parentId: draft.view!.imageId });
+    expect((enhanced.params as { draft?: boolean }).draft).toBeUndefined();
+    expect(full.view!.text).toMatch(/^Enhanced: "a cat" · 4 steps \(the draft had 2\) · seed 21 · from #/);
+    expect(full.view!.buttons.map((b) => b.label)).not.toContain('Enhance');
+    expect(full.view!.cellIds.map((id) => bot.core.store.getImage(id)!.seed)).toEqual([21, 22, 23, 24]);
+    // Made again at full steps, the image is the one a plain prompt with that seed makes.
+    const plain = await bot.imagine('a cat --seed 21', 'drafter');
+    const pixels = async (file: string) => Buffer.from((await readImage(file)).pixels);
+    expect((await pixels(full.view!.file)).equals(await pixels(plain.view!.file))).toBe(true);
+    expect(
+      textOf([
+        (await bot.press(enhanceButton.customId.replace(draft.view!.imageId, plain.view!.imageId), 'drafter'))
+          .reply,
+      ]),
+    ).toBe('Only drafts (made with --draft) can be enhanced; this image is already the full one.');
+  });
+
+  it('refuses --draft with --steps', async () => {
+    expect(textOf(await imagine('a cat --draft --steps 3', 'drafter'))).toBe(
+      'Use either --draft (the fastest good step count) or --steps, not both.',
+    );
   });
 });
