@@ -1,5 +1,6 @@
 /** `imagine <prompt with flags>`: a grid of `--n` images (default 4). */
 import type { GenerateParams } from '../src/jobs.js';
+import { tileRefusal } from '../src/pipeline/circular.js';
 import { draftSteps } from '../src/pipeline/draft.js';
 import { sizeFor } from '../src/pipeline/request.js';
 import { formatMultiPrompt, isMultiPrompt, parseMultiPrompt } from '../src/prompt/multiprompt.js';
@@ -34,6 +35,9 @@ export function generationFrom(
   const model = params.model ?? defaults.model ?? deps.defaultModel;
   const spec = deps.models.get(model);
   const style = params.style ?? defaults.style;
+  // Refused here, before queueing, for models that cannot make tiles.
+  const untileable = params.tile ? tileRefusal(spec) : undefined;
+  if (untileable) throw untileable;
   if (style && spec.styles.length > 0 && !spec.styles.includes(style)) {
     throw new Error(`The model ${model} has no style "${style}". Styles: ${spec.styles.join(', ')}.`);
   }
@@ -60,6 +64,7 @@ export function generationFrom(
     ...(params.scheduler ? { scheduler: params.scheduler } : {}),
     ...(params.chaos !== undefined ? { chaos: params.chaos } : {}),
     ...(params.draft ? { draft: true } : {}),
+    ...(params.tile ? { tile: true } : {}),
   };
 }
 
@@ -139,5 +144,6 @@ function explain(generation: Omit<GenerateParams, 'explanation'>, index: number,
   const which = total > 1 ? ` · ${index + 1} of ${total}` : '';
   const chaos = generation.chaos !== undefined ? ` · chaos ${generation.chaos}` : '';
   const draft = generation.draft ? ` · draft (${generation.steps} steps)` : '';
-  return `Imagined: "${truncate(generation.prompt, 200)}" · ${count} · ${generation.width}×${generation.height} · seed ${generation.seed}${chaos}${draft}${which}`;
+  const tile = generation.tile ? ' · tile' : '';
+  return `Imagined: "${truncate(generation.prompt, 200)}" · ${count} · ${generation.width}×${generation.height} · seed ${generation.seed}${chaos}${draft}${tile}${which}`;
 }

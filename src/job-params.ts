@@ -18,6 +18,8 @@ const guidance = z.number().min(0).max(100);
 const side = z.number().int().min(8).max(16384);
 const id = z.string().min(1).max(64);
 const model = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/);
+/** `--tile`: seamless tiles (variations of a tile stay tiles). */
+const tile = z.boolean().optional();
 
 /** Parameters shared by every image job. */
 const common = {
@@ -50,6 +52,7 @@ export const generateParamsSchema = z.object({
   chaos: z.number().int().min(0).max(100).optional(),
   /** `--draft`: made at the model's draft steps; its result offers "Enhance". */
   draft: z.boolean().optional(),
+  tile,
 });
 
 /** An image-to-image job. */
@@ -59,6 +62,7 @@ export const varyParamsSchema = z.object({
   strength: z.number().min(0).max(1),
   n: z.number().int().min(1).max(16),
   scheduler: z.enum(SCHEDULER_NAMES).optional(),
+  tile,
 });
 
 /** An inpainting job. */

@@ -7,6 +7,7 @@
 import { ErrorCode, FlowbotError, UserError } from '../errors.js';
 import { batchWithin } from './budget.js';
 import { chaosCells, chaosNoise, DEFAULT_CHAOS } from './chaos.js';
+import { circularFor } from './circular.js';
 import { encodeConditioning } from './conditioning.js';
 import { type DenoiseInput, denoise } from './denoise.js';
 import { familyOf } from './families/index.js';
@@ -63,6 +64,8 @@ interface Prepared {
   readonly steps: number;
   readonly guidance: number;
   readonly textMs: number;
+  /** `--tile`: the denoiser and the decoder wrap around the edges. */
+  readonly tile: boolean;
 }
 
 /** The pipeline; one per process, sharing one ONNX backend. */
@@ -277,7 +280,7 @@ export class Pipeline {
       imageHeight: height,
       imageWidth: width,
     };
-    const model = await this.backend.load(spec.files.denoiser);
+    const model = await this.backend.load(spec.files.denoiser, circularFor(spec, request.tile));
     const adapter = family.denoiser(model, spec, geometry, guidance);
     const textStart = performance.now();
     const guided = family.guided(spec, guidance);
@@ -293,7 +296,8 @@ export class Pipeline {
     const textMs = performance.now() - textStart;
     const scheduler = createScheduler(request.scheduler ?? spec.scheduler);
     family.schedule(scheduler, steps, geometry);
-    return { spec, family, model, adapter, scheduler, geometry, conditioning, steps, guidance, textMs };
+    const tile = request.tile === true;
+    return { spec, family, model, adapter, scheduler, geometry, conditioning, steps, guidance, textMs, tile };
   }
 
   private async releaseText(spec: ModelSpec): Promise<void> {
@@ -330,7 +334,8 @@ export class Pipeline {
     for (let i = 0; i < run.n; i++) {
       checkAborted(run.hooks.signal);
       const latents = final.subarray(i * latentSize, (i + 1) * latentSize);
-      const pixels = await this.vae.decode(spec, latents, geometry.height, geometry.width, run.hooks.signal);
+      const { height, width } = geometry;
+      const pixels = await this.vae.decode(spec, latents, height, width, run.hooks.signal, prepared.tile);
       images.push(fromTensor(pixels, geometry.imageWidth, geometry.imageHeight));
     }
     return { images, denoiseMs: decodeStart - start, decodeMs: performance.now() - decodeStart };

@@ -21,6 +21,8 @@ export interface GenerateRequest {
   readonly jitter?: { readonly seed: number; readonly amount: number };
   /** 0–100: how different the images are from each other (`chaos.ts`); 50 when absent. */
   readonly chaos?: number;
+  /** Seamless tiles: the denoiser and the VAE decoder wrap around the edges (`circular.ts`). */
+  readonly tile?: boolean;
 }
 
 /** Image-to-image parameters. */

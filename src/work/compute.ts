@@ -76,6 +76,7 @@ export async function computeWork(
           scheduler: schedulerFor(spec, p.scheduler),
           ...(p.jitter ? { jitter: p.jitter } : {}),
           ...(p.chaos !== undefined ? { chaos: p.chaos } : {}),
+          ...(p.tile ? { tile: true } : {}),
         },
         hooks,
       );
@@ -96,6 +97,7 @@ export async function computeWork(
           guidance: p.guidance,
           n: p.n,
           scheduler: schedulerFor(spec, p.scheduler),
+          ...(p.tile ? { tile: true } : {}),
         },
         hooks,
       );
