@@ -10,6 +10,7 @@ import { ConfigError } from '../src/errors.js';
 import { LinkSigner } from '../src/links.js';
 import { createLogger, setLogLevel } from '../src/log.js';
 import { DiscordAdapter } from './discord/adapter.js';
+import { inviteUrl } from './discord/invite.js';
 import { keepTrying } from './retry.js';
 import { SlackAdapter } from './slack/adapter.js';
 import { WebAdapter } from './web/server.js';
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
       botToken: config.slackBotToken,
       signingSecret: config.slackSigningSecret,
       appToken: config.slackAppToken,
+      host: config.host,
       port: config.slackPort,
       apiUrl: config.slackApiUrl,
       adminUsers: config.slackAdminUsers,
@@ -85,7 +87,7 @@ async function main(): Promise<void> {
         log.info(
           config.slackAppToken
             ? 'Slack connected in Socket Mode'
-            : `Slack listening on port ${port} at /slack/events`,
+            : `Slack listening on ${config.host} port ${port} at /slack/events`,
         );
       },
       { log, signal: connecting.signal, reset: () => adapter.stop() },
@@ -106,8 +108,10 @@ async function main(): Promise<void> {
       'Discord',
       async () => {
         await adapter.start();
+        const applicationId = adapter.client.application?.id ?? adapter.client.user?.id ?? '<APPLICATION_ID>';
         log.info(`Discord connected as ${adapter.client.user?.tag ?? 'the bot'}`, {
           commands: config.discordGuildId ? `guild ${config.discordGuildId}` : 'global',
+          invite: inviteUrl(applicationId),
         });
       },
       { log, signal: connecting.signal, reset: () => adapter.stop() },

@@ -14,7 +14,7 @@ import { enhance } from './enhance.js';
 import { help } from './help.js';
 import { imagine } from './imagine.js';
 import { info } from './info.js';
-import { checkQuota, limitsFor } from './limits.js';
+import { limitsFor } from './limits.js';
 import { queueStatus } from './queue.js';
 import { quota } from './quota.js';
 import { reaction } from './reaction.js';
@@ -87,10 +87,8 @@ export class Bot {
     prompt: string,
   ): Promise<Reply[]> {
     try {
-      const refused = checkQuota(this.deps, ctx, 1);
-      if (refused) return [say(refused.message)];
       const image = single(this.deps, requireImage(this.deps, imageId));
-      const mask = await maskFromUpload(this.deps, image, drawing, ctx.userId, 'drawing');
+      const mask = await maskFromUpload(this.deps, ctx, image, drawing, 'drawing');
       return [inpaint(this.deps, ctx, image, mask, prompt, 'Repainted')];
     } catch (error) {
       return [say(publicMessage(error, log, 'applying a drawn mask failed'))];
@@ -102,7 +100,7 @@ export class Bot {
       case 'command':
         return [await this.command(event.name, event.text, event.ctx, event.attachment)].flat();
       case 'reply':
-        return [await reply(this.deps, event.ctx, event.text, event.target, event.attachment)];
+        return [await reply(this.deps, event.ctx, event.text, event.target, event.attachment)].flat();
       case 'reaction': {
         const answer = reaction(this.deps, event.ctx, event.emoji, event.target);
         return answer ? [answer] : [];
@@ -141,10 +139,8 @@ export class Bot {
           return say('Use: region <image id> <region>: <prompt>, e.g. region k7fq2m top left: a moon');
         const image = single(this.deps, requireImage(this.deps, match[1]!.toLowerCase()));
         const [where, prompt] = splitRegion(match[2]!);
-        const refused = attachment ? checkQuota(this.deps, ctx, 1) : undefined;
-        if (refused) return say(refused.message);
         const mask = attachment
-          ? await maskFromUpload(this.deps, image, attachment, ctx.userId)
+          ? await maskFromUpload(this.deps, ctx, image, attachment)
           : await maskFromWords(this.deps, image, where, ctx.userId);
         return inpaint(this.deps, ctx, image, mask, attachment ? match[2]! : prompt, 'Repainted');
       }

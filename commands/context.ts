@@ -6,6 +6,7 @@
 import { NO_WORKER_NOTICE, REDIS_WAIT_NOTICE } from '../src/cluster/dispatcher.js';
 import { ErrorCode, UserError } from '../src/errors.js';
 import type {
+  EditParams,
   GenerateParams,
   ImageJobResult,
   InpaintParams,
@@ -18,9 +19,11 @@ import type { JobQueue } from '../src/queue/queue.js';
 import type { FileStore } from '../src/store/files.js';
 import type { ImageRecord, JobRecord, Store } from '../src/store/store.js';
 import { gridButtons, singleButtons } from './actions.js';
-import { checkJob, checkPerson, fitJob, limitsFor } from './limits.js';
+import { blocklistRefusal } from './blocklist.js';
+import { checkJob, checkPerson, checkPromptLength, fitJob, limitsFor } from './limits.js';
+import type { IntentMatcher } from './meaning.js';
 import { explanationOf } from './progress.js';
-import { adminSettings, blockedTerms, userDefaults } from './settings-model.js';
+import { adminSettings, userDefaults } from './settings-model.js';
 import type { ChatContext, Reply, ResultView } from './types.js';
 
 /** Everything commands use. */
@@ -46,6 +49,8 @@ export interface CommandDeps {
   readonly host?: { readonly memoryBudgetMB: number; readonly maxOutputSide: number };
   /** With Redis: the image workers now live, and how many jobs they run at once (undefined until counted). */
   readonly workers?: () => { live: number; capacity: number; redisReachable: boolean } | undefined;
+  /** Reads replies by meaning where the rule table is unsure; the rules alone without it. */
+  readonly meaning?: IntentMatcher;
 }
 
 /** Job kinds and their parameters. */
@@ -54,7 +59,8 @@ export type JobRequest =
   | { readonly kind: 'variation'; readonly params: VaryParams }
   | { readonly kind: 'inpaint'; readonly params: InpaintParams }
   | { readonly kind: 'upscale'; readonly params: UpscaleParams }
-  | { readonly kind: 'outpaint'; readonly params: OutpaintParams };
+  | { readonly kind: 'outpaint'; readonly params: OutpaintParams }
+  | { readonly kind: 'edit'; readonly params: EditParams };
 
 /** Refuses politely when the bot may not work here, the prompt is blocked, or the user is over the hourly limit. */
 export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: string): UserError | undefined {
@@ -70,28 +76,42 @@ export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: strin
       "I don't work in this channel. Ask an admin, or try one of the channels I'm enabled in.",
     );
   }
-  if (prompt && admin.blocklist) {
-    const hits = blockedTerms(prompt, admin.blocklist);
-    if (hits.length > 0) {
-      return new UserError(
-        ErrorCode.PromptBlocked,
-        "Sorry, I can't make that: part of your prompt is on this server's blocklist. Please rephrase it.",
-        { blocked: hits },
-      );
-    }
-  }
+  const blocked = prompt ? blocklistRefusal(prompt, admin.blocklist ?? []) : undefined;
+  if (blocked) return blocked;
+  return checkHourly(deps, ctx);
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Refuses `jobs` more jobs (one, or a permutation's and `--repeat`'s several) over the hourly limit,
+ * saying when there is room again (as the person's oldest jobs of the hour age out).
+ */
+export function checkHourly(deps: CommandDeps, ctx: ChatContext, jobs = 1): UserError | undefined {
   const { jobsPerHour } = limitsFor(deps, ctx);
-  if (jobsPerHour !== undefined) {
-    const now = (deps.now ?? Date.now)();
-    const recent = deps.store.countJobsSince(ctx.userId, now - 3_600_000);
-    if (recent >= jobsPerHour) {
-      return new UserError(
-        ErrorCode.RateLimited,
-        `You've reached the limit of ${jobsPerHour} images per hour here. Please try again a little later.`,
-      );
-    }
+  if (jobsPerHour === undefined) return undefined;
+  const now = (deps.now ?? Date.now)();
+  const recent = deps.store.countJobsSince(ctx.userId, now - HOUR_MS);
+  if (recent + jobs <= jobsPerHour) return undefined;
+  const details = { limit: jobsPerHour };
+  if (jobs > jobsPerHour) {
+    return new UserError(
+      ErrorCode.RateLimited,
+      `That makes ${jobs} jobs, more than the limit of ${jobsPerHour} images per hour here.`,
+      details,
+    );
   }
-  return undefined;
+  // Room again once all but jobsPerHour − jobs of the hour's jobs are older than an hour.
+  const freeing = deps.store.nthJobTimeSince(ctx.userId, now - HOUR_MS, recent + jobs - jobsPerHour) ?? now;
+  const minutes = Math.max(1, Math.ceil((freeing + HOUR_MS - now) / 60_000));
+  const when = `in ${minutes} minute${minutes === 1 ? '' : 's'}`;
+  return new UserError(
+    ErrorCode.RateLimited,
+    jobs === 1
+      ? `You've reached the limit of ${jobsPerHour} images per hour here. The next one opens up ${when}.`
+      : `That makes ${jobs} jobs, but ${Math.max(0, jobsPerHour - recent)} of the limit of ${jobsPerHour} images per hour are left here. Room for ${jobs} opens up ${when}.`,
+    { ...details, retryInMinutes: minutes },
+  );
 }
 
 /** With Redis, why no job can start now (no image worker, or Redis unreachable); undefined otherwise. */
@@ -118,7 +138,9 @@ export function enqueueAll(deps: CommandDeps, ctx: ChatContext, asked: readonly 
     requests
       .map((request) => {
         const prompt = 'prompt' in request.params ? request.params.prompt : undefined;
-        return checkAllowed(deps, ctx, prompt) ?? checkJob(deps, request, limits);
+        return (
+          checkPromptLength(request) ?? checkAllowed(deps, ctx, prompt) ?? checkJob(deps, request, limits)
+        );
       })
       .find((refusal) => refusal !== undefined) ?? checkPerson(deps, ctx, requests);
   if (refused) return [{ type: 'text', text: refused.message, ephemeral: true }];

@@ -1,47 +1,23 @@
 /**
- * Exact edits ("darker", "mirror", "crop to 16:9"): done on the stored pixels with sharp, at once, with
- * no diffusion and no queue. The result is stored with operation `edit` and its parent, so it has a
- * lineage, buttons and undo like any other image.
+ * Exact edits ("darker", "mirror", "crop to 16:9", a plain backdrop colour): sharp on the stored pixels,
+ * with no diffusion. They are queued as jobs like any other image work, so they count against the hourly
+ * limit and the per-person cap, pass the memory budget, and can be cancelled; being quick, they go ahead
+ * of diffusion jobs. The result is stored with operation `edit` and its parent, so it has a lineage,
+ * buttons and undo like any other image.
  */
-import { loadImagePixels, saveImage } from '../src/jobs.js';
-import { applyEdit, describeEdit, type ExactEdit } from '../src/pipeline/edits.js';
+import { describeEdit, type ExactEdit } from '../src/pipeline/edits.js';
 import type { ImageRecord } from '../src/store/store.js';
-import { type CommandDeps, checkAllowed, viewOf } from './context.js';
-import { type ChatContext, type Reply, say } from './types.js';
+import { type CommandDeps, enqueue } from './context.js';
+import type { ChatContext, Reply } from './types.js';
 
-/** Applies an exact edit to an image and answers with the new image. */
-export async function exactEdit(
-  deps: CommandDeps,
-  ctx: ChatContext,
-  image: ImageRecord,
-  edit: ExactEdit,
-): Promise<Reply> {
-  const refused = checkAllowed(deps, ctx);
-  if (refused) return say(refused.message);
-  const pixels = await loadImagePixels(deps, image);
-  const edited = await applyEdit(pixels, edit);
-  const what = describeEdit(edit);
-  const saved = await saveImage(deps, edited, {
-    operation: 'edit',
-    prompt: image.prompt,
-    negativePrompt: image.negativePrompt,
-    seed: image.seed,
-    steps: image.steps,
-    guidance: image.guidance,
-    scheduler: `exact:${edit.op}`,
-    model: image.model,
-    parentId: image.id,
-    userId: ctx.userId,
-    cell: null,
-    // The recolour mask is recomputable from the parent's pixels; the record keeps the edit's words.
-    extra: { edit: edit.op === 'recolour' ? { ...edit, mask: undefined } : edit },
+/** Queues an exact edit of an image. */
+export function exactEdit(deps: CommandDeps, ctx: ChatContext, image: ImageRecord, edit: ExactEdit): Reply {
+  return enqueue(deps, ctx, {
+    kind: 'edit',
+    params: {
+      parentId: image.id,
+      edit,
+      explanation: `Edited exactly: ${describeEdit(edit)} · no diffusion, the same pixels otherwise · from #${image.id}`,
+    },
   });
-  return {
-    type: 'image',
-    view: viewOf(
-      deps,
-      saved,
-      `Edited exactly: ${what} · no diffusion, the same pixels otherwise · from #${image.id}`,
-    ),
-  };
 }

@@ -347,10 +347,14 @@ function splitCell(text: string): { cell?: number; rest: string } {
   return { rest: text };
 }
 
+/** A reply without its mentions, split into the grid cell it names (if any) and the rest. */
+export function replyBody(text: string): { cell?: number; rest: string } {
+  return splitCell(text.replace(/<@!?\w+>|@flowbot/gi, '').trim());
+}
+
 /** Interprets a reply. */
 export function interpretReply(text: string): ReplyMeaning {
-  const trimmed = text.replace(/<@!?\w+>|@flowbot/gi, '').trim();
-  const { cell, rest } = splitCell(trimmed);
+  const { cell, rest } = replyBody(text);
   const base = cell === undefined ? {} : { cell };
   if (rest === '')
     return {

@@ -1,6 +1,7 @@
 /** The command layer's entry: a {@link Bot} over the core. */
 import type { Core } from '../src/app.js';
 import { Bot } from './bot.js';
+import { IntentMatcher } from './meaning.js';
 
 export { Bot } from './bot.js';
 export type {
@@ -25,6 +26,7 @@ export function createBot(
     models: core.models,
     defaultModel: core.config.model,
     host: { memoryBudgetMB: core.config.memoryBudgetMB, maxOutputSide: core.config.maxOutputSide },
+    ...(core.encoder ? { meaning: new IntentMatcher(core.encoder) } : {}),
     ...(core.cluster
       ? {
           workers: () => {

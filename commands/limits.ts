@@ -5,12 +5,14 @@
  * capped by {@link capDefaults} before they become parameters.
  */
 import { ErrorCode, UserError } from '../src/errors.js';
-import { estimatePeakMB, largestSize, maxArea } from '../src/pipeline/budget.js';
-import { canvasFor } from '../src/pipeline/canvas.js';
+import { estimateEditMB, estimatePeakMB, largestSize, maxArea } from '../src/pipeline/budget.js';
+import { canvasFor, describeOutpaint } from '../src/pipeline/canvas.js';
 import type { ModelSpec } from '../src/pipeline/model.js';
-import { type CommandDeps, type JobRequest, requireImage } from './context.js';
+import { DEFAULT_LIMITS as PARSER_LIMITS } from '../src/prompt/params.js';
+import type { ImageRecord } from '../src/store/store.js';
+import { type CommandDeps, checkHourly, type JobRequest, requireImage } from './context.js';
 import { modelAccessRefusal } from './model-access.js';
-import { dailyQuotaRefusal, hourlyRefusal } from './quota.js';
+import { dailyQuotaRefusal } from './quota.js';
 import { adminSettings, type Defaults } from './settings-model.js';
 import type { ChatContext } from './types.js';
 
@@ -93,6 +95,32 @@ function checkSize(spec: ModelSpec, width: number, height: number, limits: Limit
   return undefined;
 }
 
+/**
+ * Refuses an outpainting canvas beyond the admin's side or the model's area. Canvases are fitted to the
+ * area, but a long, thin image's short side cannot shrink below one size multiple, so a chain of pans
+ * would otherwise grow past both.
+ */
+function checkCanvas(
+  spec: ModelSpec,
+  canvas: { width: number; height: number },
+  how: string,
+  limits: Limits,
+): UserError | undefined {
+  const { width, height } = canvas;
+  const done = `${how[0]!.toUpperCase()}${how.slice(1)}, this image would be ${width}×${height}`;
+  if (width > limits.maxSide || height > limits.maxSide)
+    return new UserError(
+      ErrorCode.FlagValue,
+      `${done}; images here can be at most ${limits.maxSide} px a side.`,
+    );
+  if (width * height > maxArea(spec))
+    return new UserError(
+      ErrorCode.OverBudget,
+      `${done}, more than ${spec.name} can paint (${maxArea(spec).toLocaleString('en-US')} pixels in all, at least ${spec.sizeMultiple} px a side). Start from a less narrow image.`,
+    );
+  return undefined;
+}
+
 /** Refuses when not even one image of this size fits the memory budget. */
 function checkMemory(
   spec: ModelSpec,
@@ -129,6 +157,61 @@ export function checkSteps(steps: number, limits: Limits): UserError | undefined
   return steps > limits.maxSteps ? range('steps', limits.maxSteps, steps) : undefined;
 }
 
+/** The longest text that may become a prompt or a negative prompt: the limit `imagine`'s parser applies. */
+export const MAX_PROMPT_LENGTH = PARSER_LIMITS.maxPromptLength;
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/**
+ * A reply longer than any prompt may be, refused before it is read: whatever it asks for, its words
+ * would become (part of) a prompt over the limit.
+ */
+export function checkReplyLength(text: string): UserError | undefined {
+  if (text.length <= MAX_PROMPT_LENGTH) return undefined;
+  return new UserError(
+    ErrorCode.PromptInvalid,
+    `That reply is ${count(text.length)} characters long; prompts can be at most ${count(MAX_PROMPT_LENGTH)}. Please say it more briefly.`,
+    { max: MAX_PROMPT_LENGTH },
+  );
+}
+
+/**
+ * The prompt and negative prompt a job would run with, within the prompt limit. Replies that add to a
+ * prompt ("add a moon", "less busy") grow it, so this is checked on what the job would run with, before
+ * anything else (and before the job is counted against the hour).
+ */
+export function checkPromptLength(request: JobRequest): UserError | undefined {
+  const texts = request.params as { prompt?: string; negativePrompt?: string };
+  for (const [what, text] of [
+    ['prompt', texts.prompt],
+    ['negative prompt', texts.negativePrompt],
+  ] as const) {
+    if (text !== undefined && text.length > MAX_PROMPT_LENGTH) {
+      return new UserError(
+        ErrorCode.PromptInvalid,
+        `That would make the ${what} ${count(text.length)} characters long; it can be at most ${count(MAX_PROMPT_LENGTH)}. Start again with a shorter prompt.`,
+        { max: MAX_PROMPT_LENGTH },
+      );
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Whether an image can be repainted (img2img or inpainting) at its size: within the model's area and the
+ * memory budget. Checked by the gate, and before a repaint's mask is worked out.
+ */
+export function checkRepaint(
+  deps: CommandDeps,
+  image: ImageRecord,
+  limits: Limits,
+  recipe: { model: string; guidance: number } = image,
+): UserError | undefined {
+  const spec = deps.models.get(recipe.model);
+  const { width, height } = image;
+  return checkSize(spec, width, height, limits) ?? checkMemory(spec, width, height, recipe.guidance, limits);
+}
+
 /** Checks a job's size, memory and output against the limits; the gate every queued job passes. */
 export function checkJob(deps: CommandDeps, request: JobRequest, limits: Limits): UserError | undefined {
   switch (request.kind) {
@@ -143,17 +226,28 @@ export function checkJob(deps: CommandDeps, request: JobRequest, limits: Limits)
     case 'inpaint': {
       const p = request.params;
       const parent = requireImage(deps, p.parentId);
-      const spec = deps.models.get(p.model);
-      const { width, height } = parent;
-      return checkSize(spec, width, height, limits) ?? checkMemory(spec, width, height, p.guidance, limits);
+      return checkRepaint(deps, parent, limits, p);
+    }
+    case 'edit': {
+      const p = request.params;
+      const parent = requireImage(deps, p.parentId);
+      const estimate = estimateEditMB(parent.width, parent.height, p.edit.op === 'recolour');
+      if (estimate <= limits.memoryBudgetMB) return undefined;
+      return new UserError(
+        ErrorCode.OverBudget,
+        `Editing this ${parent.width}×${parent.height} image needs about ${estimate} MB, more than this server's ${limits.memoryBudgetMB} MB budget.`,
+      );
     }
     case 'outpaint': {
-      // The canvas is fitted to the model's area; what remains to check is the memory for it.
+      // The canvas the job will paint passes the same gate as any size asked for.
       const p = request.params;
       const parent = requireImage(deps, p.parentId);
       const spec = deps.models.get(p.model);
       const canvas = canvasFor(parent.width, parent.height, p.outpaint, maxArea(spec), spec.sizeMultiple);
-      return checkMemory(spec, canvas.width, canvas.height, p.guidance, limits);
+      return (
+        checkCanvas(spec, canvas, describeOutpaint(p.outpaint), limits) ??
+        checkMemory(spec, canvas.width, canvas.height, p.guidance, limits)
+      );
     }
     case 'upscale': {
       const p = request.params;
@@ -180,10 +274,16 @@ export function checkJob(deps: CommandDeps, request: JobRequest, limits: Limits)
   }
 }
 
-/** The diffusion model a job runs, if any (a plain upscale runs only the upscaler). */
+/** The diffusion model a job runs, if any (a plain upscale runs only the upscaler, an exact edit none). */
 function modelOf(deps: CommandDeps, request: JobRequest): string | undefined {
-  if (request.kind !== 'upscale') return request.params.model;
-  return request.params.creative ? requireImage(deps, request.params.parentId).model : undefined;
+  switch (request.kind) {
+    case 'upscale':
+      return request.params.creative ? requireImage(deps, request.params.parentId).model : undefined;
+    case 'edit':
+      return undefined;
+    default:
+      return request.params.model;
+  }
 }
 
 /** Refuses a job on a model this person may not use (`settings admin model … roles|admins`). */
@@ -202,9 +302,8 @@ export function checkModelAccess(
  * before decoding anything a request brings (uploads).
  */
 export function checkQuota(deps: CommandDeps, ctx: ChatContext, jobs: number): UserError | undefined {
-  return (
-    dailyQuotaRefusal(deps, ctx, jobs) ?? hourlyRefusal(deps, ctx, jobs, limitsFor(deps, ctx).jobsPerHour)
-  );
+  // One job over the hourly limit is refused by checkAllowed already.
+  return dailyQuotaRefusal(deps, ctx, jobs) ?? (jobs > 1 ? checkHourly(deps, ctx, jobs) : undefined);
 }
 
 /** The part of the gate that depends on who asks: model permissions and quotas, for a whole request. */

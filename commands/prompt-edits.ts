@@ -6,12 +6,13 @@
  */
 
 import { loadImagePixels } from '../src/jobs.js';
-import { backgroundMask, subjectOf } from '../src/masks/background.js';
+import { analysisSize, backgroundMask, subjectOf } from '../src/masks/background.js';
 import { parseRegion } from '../src/masks/regions.js';
-import { encodeMask } from '../src/pipeline/edits.js';
+import { resizeMask } from '../src/pipeline/masks.js';
 import type { ImageRecord } from '../src/store/store.js';
 import { type CommandDeps, enqueue, truncate } from './context.js';
 import { exactEdit } from './edit.js';
+import { checkRepaint, limitsFor } from './limits.js';
 import { inpaint, maskFromWords, saveMask } from './region.js';
 import { applyAttribute, nearestWord, rewritePrompt, substitute } from './rewrite.js';
 import { type ChatContext, type Reply, say } from './types.js';
@@ -84,17 +85,12 @@ export async function attribute(
 ): Promise<Reply> {
   const rewrite = applyAttribute(image.prompt, subject, word);
   if (!rewrite.ok) return notInPrompt(image, subject);
-  const background = await backgroundMask(await loadImagePixels(deps, image));
+  // Either way the image is repainted: refuse one too large for that before looking at its pixels.
+  const refused = checkRepaint(deps, image, limitsFor(deps, ctx));
+  if (refused) return say(refused.message);
+  const background = await backgroundOf(deps, image);
   if (background.method === 'backdrop') {
-    const mask = await saveMask(
-      deps,
-      subjectOf(background.mask),
-      image.width,
-      image.height,
-      'region',
-      subject,
-      ctx.userId,
-    );
+    const mask = await storeMask(deps, image, background, subjectOf(background.mask), subject, ctx.userId);
     return inpaint(deps, ctx, image, mask, rewrite.prompt, `Made the ${subject} ${word}`);
   }
   return reimagine(deps, ctx, image, {
@@ -173,19 +169,45 @@ export async function repaintBackground(
   image: ImageRecord,
   prompt: string,
 ): Promise<Reply> {
-  const pixels = await loadImagePixels(deps, image);
-  const { mask, method } = await backgroundMask(pixels);
+  const background = await backgroundOf(deps, image);
   const colour = plainColour(prompt);
-  if (method === 'backdrop' && colour) {
-    return exactEdit(deps, ctx, image, {
-      op: 'recolour',
-      mask: encodeMask(mask),
-      colour: [...colour.rgb],
-      name: colour.name,
-    });
+  if (background.method === 'backdrop' && colour) {
+    return exactEdit(deps, ctx, image, { op: 'recolour', colour: [...colour.rgb], name: colour.name });
   }
+  const refused = checkRepaint(deps, image, limitsFor(deps, ctx));
+  if (refused) return say(refused.message);
   const spec =
-    method === 'backdrop' ? 'background (the backdrop around the subject)' : 'background (the border band)';
-  const saved = await saveMask(deps, mask, image.width, image.height, 'region', spec, ctx.userId);
+    background.method === 'backdrop'
+      ? 'background (the backdrop around the subject)'
+      : 'background (the border band)';
+  const saved = await storeMask(deps, image, background, background.mask, spec, ctx.userId);
   return inpaint(deps, ctx, image, saved, prompt, 'Repainted the background');
+}
+
+/**
+ * An image's background, found on its pixels read at most {@link analysisSize} (bounded work in the chat
+ * process, whatever the image's size).
+ */
+async function backgroundOf(deps: CommandDeps, image: ImageRecord) {
+  const size = analysisSize(image.width, image.height);
+  const scaled = size.width !== image.width || size.height !== image.height;
+  const pixels = await loadImagePixels(deps, image, scaled ? size : undefined);
+  return { ...(await backgroundMask(pixels)), ...size };
+}
+
+/** Stores a mask found at the analysis size as a mask of the image's own size. */
+async function storeMask(
+  deps: CommandDeps,
+  image: ImageRecord,
+  analysed: { width: number; height: number },
+  mask: Float32Array,
+  spec: string,
+  userId: string,
+) {
+  const { width, height } = image;
+  const sized =
+    analysed.width === width && analysed.height === height
+      ? mask
+      : await resizeMask(mask, analysed.width, analysed.height, width, height);
+  return saveMask(deps, sized, width, height, 'region', spec, userId);
 }

@@ -1,8 +1,7 @@
 /**
  * Daily quotas: how many jobs a person may queue a day (per person, or per role on Discord), what they
  * have used and when it resets (midnight UTC), `/quota`, and the admin settings that set and reset them.
- * The gate in `limits.ts` refuses a request that would go over, with the limit and when it opens again;
- * the same applies to the hourly limit for requests of several jobs (permutations, `--repeat`).
+ * The gate in `limits.ts` refuses a request that would go over, with the limit and when it opens again.
  */
 import { ErrorCode, UserError } from '../src/errors.js';
 import type { CommandDeps } from './context.js';
@@ -83,38 +82,6 @@ export function dailyQuotaRefusal(deps: CommandDeps, ctx: ChatContext, jobs: num
     perDay: status.perDay,
     resetsAt: status.resetsAt,
   });
-}
-
-/**
- * Refuses a request of several jobs that would go over the hourly limit, saying when enough of the
- * hour's jobs age out. (A single job over it is refused by `checkAllowed`.)
- */
-export function hourlyRefusal(
-  deps: CommandDeps,
-  ctx: ChatContext,
-  jobs: number,
-  jobsPerHour: number | undefined,
-): UserError | undefined {
-  if (jobsPerHour === undefined || jobs <= 1) return undefined;
-  const now = (deps.now ?? Date.now)();
-  const recent = deps.store.countJobsSince(ctx.userId, now - HOUR);
-  const over = recent + jobs - jobsPerHour;
-  if (over <= 0) return undefined;
-  const left = Math.max(0, jobsPerHour - recent);
-  const details = { limit: 'hourly limit', jobsPerHour };
-  if (jobs > jobsPerHour) {
-    return new UserError(
-      ErrorCode.RateLimited,
-      `That makes ${jobsWord(jobs)}, more than the hourly limit of ${jobsPerHour}.`,
-      details,
-    );
-  }
-  const freed = deps.store.jobCreatedSince(ctx.userId, now - HOUR, over - 1) ?? now;
-  return new UserError(
-    ErrorCode.RateLimited,
-    `That makes ${jobsWord(jobs)}, but ${left} of the hourly limit of ${jobsPerHour} ${left === 1 ? 'is' : 'are'} left. Room for ${jobs} opens ${whenText(freed + HOUR, now)}.`,
-    details,
-  );
 }
 
 /** `quota` (`/quota`): what you have used and have left today, and when it resets. */

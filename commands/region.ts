@@ -3,8 +3,8 @@ import { ErrorCode, UserError } from '../src/errors.js';
 import { parseRegion, regionMask } from '../src/masks/regions.js';
 import { encodePng, readMask } from '../src/pipeline/image.js';
 import type { ImageRecord, MaskRecord } from '../src/store/store.js';
-import { type CommandDeps, enqueue, newSeed, truncate } from './context.js';
-import { limitsFor } from './limits.js';
+import { type CommandDeps, checkAllowed, enqueue, newSeed, truncate } from './context.js';
+import { checkQuota, limitsFor } from './limits.js';
 import type { Attachment, ChatContext, Reply } from './types.js';
 
 /** Stores a mask (thresholded at one half) as a PNG and records it. */
@@ -51,33 +51,54 @@ export async function maskFromWords(
   );
 }
 
-/** A mask from an uploaded image: validated, size-limited and resized to the image. */
+/**
+ * Why an upload may not be used here, found before it is fetched or decoded: the channel, the hourly
+ * limit, the daily quota, the person's cap on jobs in progress. `enqueue` checks them again with the job.
+ */
+function refusedBeforeReading(deps: CommandDeps, ctx: ChatContext): UserError | undefined {
+  return checkAllowed(deps, ctx) ?? checkQuota(deps, ctx, 1) ?? deps.queue.userCapRefusal(ctx.userId);
+}
+
+/** A mask over the limit; `declared` is the size the platform stated, when known. */
+function tooLarge(limitMB: number, declared?: number): UserError {
+  const size =
+    declared === undefined ? `larger than ${limitMB} MB` : `${(declared / 1024 / 1024).toFixed(1)} MB`;
+  return new UserError(ErrorCode.ImageInvalid, `That file is ${size}; masks can be at most ${limitMB} MB.`);
+}
+
+/** An upload's bytes within the size limit: the declared size first, then what arrives. */
+async function uploadBytes(upload: Attachment, limitMB: number): Promise<Buffer> {
+  const limit = limitMB * 1024 * 1024;
+  if (upload.size > limit) throw tooLarge(limitMB, upload.size);
+  const bytes = upload.bytes ?? (await upload.fetch?.(limit));
+  if (!bytes)
+    throw new UserError(ErrorCode.ImageInvalid, 'I could not download that file; please try again.');
+  // The platform's stated size can be wrong; what arrives is what counts.
+  if (bytes.byteLength > limit) throw tooLarge(limitMB);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * A mask from an uploaded image, resized to the image. The cheap checks come first (where, who, how
+ * large); only then is it fetched, inspected by image intake (format, size, metadata) and decoded.
+ */
 export async function maskFromUpload(
   deps: CommandDeps,
+  ctx: ChatContext,
   image: ImageRecord,
   upload: Attachment,
-  userId: string,
   source: 'upload' | 'drawing' = 'upload',
 ): Promise<MaskRecord> {
-  const limitMB = limitsFor(deps).maxUploadMB;
-  if (
-    upload.size > limitMB * 1024 * 1024 ||
-    (upload.bytes && upload.bytes.byteLength > limitMB * 1024 * 1024)
-  ) {
-    throw new UserError(
-      ErrorCode.ImageInvalid,
-      `That file is ${(upload.size / 1024 / 1024).toFixed(1)} MB; masks can be at most ${limitMB} MB.`,
-    );
-  }
-  if (!upload.bytes)
-    throw new UserError(ErrorCode.ImageInvalid, 'I could not download that file; please try again.');
-  const values = await readMask(Buffer.from(upload.bytes), { width: image.width, height: image.height });
+  const refused = refusedBeforeReading(deps, ctx);
+  if (refused) throw refused;
+  const bytes = await uploadBytes(upload, limitsFor(deps).maxUploadMB);
+  const values = await readMask(bytes, { width: image.width, height: image.height });
   if (!values.some((v) => v > 0))
     throw new UserError(
       ErrorCode.ImageInvalid,
       'That mask is empty: paint the area to change in white (or opaque).',
     );
-  return saveMask(deps, values, image.width, image.height, source, upload.name.slice(0, 200), userId);
+  return saveMask(deps, values, image.width, image.height, source, upload.name.slice(0, 200), ctx.userId);
 }
 
 /** Queues an inpaint of `image` inside `mask` with `prompt`. */

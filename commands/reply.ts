@@ -16,8 +16,10 @@ import {
   viewOf,
 } from './context.js';
 import { exactEdit } from './edit.js';
-import { type Interpretation, interpretReply, type ParamChanges } from './grammar.js';
-import { checkQuota, checkSteps, limitsFor } from './limits.js';
+import type { Interpretation, ParamChanges } from './grammar.js';
+import { imagine } from './imagine.js';
+import { checkReplyLength, checkSteps, limitsFor } from './limits.js';
+import { readingName, understandReply } from './meaning.js';
 import { attribute, reimagine, repaintBackground, substituteWord, weigh } from './prompt-edits.js';
 import { inpaint, lastMask, maskFromUpload, maskFromWords } from './region.js';
 import { reroll } from './reroll.js';
@@ -38,18 +40,20 @@ export async function reply(
   text: string,
   target: { channelId: string; messageId: string },
   attachment?: Attachment,
-): Promise<Reply> {
+): Promise<Reply | Reply[]> {
+  const tooLong = checkReplyLength(text);
+  if (tooLong) return say(tooLong.message);
   const named = namedImage(deps, text);
-  const { cell, meaning } = interpretReply(named ? text.replace(named.mention, ' ').trim() : text);
+  const words = named ? text.replace(named.mention, ' ').trim() : text;
+  const { cell, meaning, newPrompt } = await understandReply(words, deps.meaning);
+  // A prompt typed in a thread ("a cat on a boat") starts a new image rather than editing the last one.
+  if (newPrompt && !named && !attachment && isThreadMessage(ctx, target)) return imagine(deps, ctx, words);
   const replied = named?.image ?? repliedImage(deps, ctx, target, cell);
   const conversation = conversationKey(ctx, target, replied);
   if (meaning.kind !== 'undo' && meaning.kind !== 'redo')
     deps.store.setSetting('channel', conversation, 'redo', undefined);
   if (attachment) {
-    // Cheap checks first: an upload is not decoded for someone whose quota is spent.
-    const refused = checkQuota(deps, ctx, 1);
-    if (refused) return say(refused.message);
-    const mask = await maskFromUpload(deps, single(deps, replied), attachment, ctx.userId);
+    const mask = await maskFromUpload(deps, ctx, single(deps, replied), attachment);
     return inpaint(deps, ctx, single(deps, replied), mask, text, 'Repainted');
   }
   if (meaning.kind === 'error') return say(meaning.message);
@@ -62,6 +66,11 @@ export async function reply(
   if (meaning.kind === 'undo' || meaning.kind === 'redo')
     return step(deps, single(deps, replied), meaning.kind, conversation);
   return act(deps, ctx, replied, meaning);
+}
+
+/** A plain message in a thread, aimed at no particular message. */
+function isThreadMessage(ctx: ChatContext, target: { messageId: string }): boolean {
+  return ctx.threadId !== undefined && target.messageId === ctx.threadId;
 }
 
 /** "#k7fq2m" anywhere in a reply names that image. */
@@ -172,7 +181,7 @@ async function act(
       const reading =
         meaning.proposal.kind === 'refine'
           ? `add it to the prompt → "${truncate(`${image.prompt}, ${meaning.proposal.phrase}`, 160)}" (img2img)`
-          : meaning.proposal.kind;
+          : readingName(meaning.proposal);
       return say(
         `I'm not sure what "${truncate(meaning.text, 80)}" means. My best reading: ${reading}. Reply "yes" to do that, or say it another way ("what can I say?" lists what I understand).`,
       );

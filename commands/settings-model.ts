@@ -85,21 +85,3 @@ export function adminSettings(store: Store): AdminSettings {
 export function effectiveDefaults(store: Store, userId: string, channelId: string): Defaults {
   return { ...channelDefaults(store, channelId), ...userDefaults(store, userId) };
 }
-
-/** Words or /regex/ patterns from the blocklist that `text` contains. */
-export function blockedTerms(text: string, blocklist: readonly string[]): string[] {
-  const hits: string[] = [];
-  for (const entry of blocklist) {
-    const regex = /^\/(.+)\/([a-z]*)$/.exec(entry);
-    let pattern: RegExp;
-    try {
-      pattern = regex
-        ? new RegExp(regex[1]!, regex[2]!.includes('i') ? regex[2] : `${regex[2]}i`)
-        : new RegExp(`\\b${entry.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`, 'i');
-    } catch {
-      continue;
-    }
-    if (pattern.test(text)) hits.push(entry);
-  }
-  return hits;
-}

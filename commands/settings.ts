@@ -10,6 +10,7 @@
  *   settings admin quota 50/day [@role] | settings admin quota-reset @user   (commands/quota.ts)
  *   settings admin model sdxl roles @artists | admins | everyone             (commands/model-access.ts)
  */
+import { blocklistEntryProblem, unusableBlocklistEntries } from './blocklist.js';
 import type { CommandDeps } from './context.js';
 import { limitsFor } from './limits.js';
 import { setModelAccess } from './model-access.js';
@@ -145,6 +146,14 @@ function setDefault(deps: CommandDeps, scope: 'user' | 'channel', scopeId: strin
   );
 }
 
+/** The blocklist, and why any entry saved before these checks existed is not in effect. */
+function describeBlocklist(entries: readonly string[]): string {
+  const lines = [`Blocklist: ${entries.join(', ') || 'empty'}.`];
+  for (const [entry, reason] of unusableBlocklistEntries(entries))
+    lines.push(`"${entry}" is not in effect: ${reason}. Remove it or rewrite it.`);
+  return lines.join('\n');
+}
+
 function setAdmin(deps: CommandDeps, ctx: ChatContext, words: string[]): Reply {
   const [name, verb, ...restWords] = words;
   if (name === 'quota') return setQuota(deps, ctx, words.slice(1));
@@ -161,17 +170,15 @@ function setAdmin(deps: CommandDeps, ctx: ChatContext, words: string[]): Reply {
       return say(
         `Use "settings admin ${name} add <${name === 'channels' ? 'channel id' : 'word or /regex/'}>", "remove …" or "clear".`,
       );
-    if (name === 'blocklist' && verb === 'add' && /^\/.+\/[a-z]*$/.test(item)) {
-      try {
-        new RegExp(item.slice(1, item.lastIndexOf('/')));
-      } catch {
-        return say(`"${item}" is not a valid regular expression.`);
-      }
-    }
-    deps.store.setSetting('global', 'admin', name, [...new Set(list)]);
-    return say(
-      `${name === 'channels' ? 'Enabled channels' : 'Blocklist'}: ${[...new Set(list)].join(', ') || (name === 'channels' ? 'all channels' : 'empty')}.`,
-    );
+    const problem =
+      name === 'blocklist' && verb === 'add'
+        ? blocklistEntryProblem(item, current.blocklist ?? [])
+        : undefined;
+    if (problem) return say(problem);
+    const saved = [...new Set(list)];
+    deps.store.setSetting('global', 'admin', name, saved);
+    if (name === 'blocklist') return say(describeBlocklist(saved));
+    return say(`Enabled channels: ${saved.join(', ') || 'all channels'}.`);
   }
   const key = name ? ADMIN_KEYS[name] : undefined;
   if (!key)

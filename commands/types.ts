@@ -19,12 +19,21 @@ const context = z.object({
     .optional(),
 });
 
+/**
+ * Downloads an attachment, reading at most `maxBytes + 1` bytes (so that a larger file shows as such);
+ * undefined when it could not be downloaded.
+ */
+export type FetchAttachment = (maxBytes: number) => Promise<Uint8Array | undefined>;
+
 const attachment = z.object({
   name: z.string().max(500),
   contentType: z.string().max(200).optional(),
   /** Declared size, checked before the bytes are fetched. */
   size: z.number().int().nonnegative(),
+  /** The bytes, when the adapter already holds them (the mask editor's drawing). */
   bytes: z.instanceof(Uint8Array).optional(),
+  /** Otherwise how to fetch them: the command layer calls it only once its cheap checks have passed. */
+  fetch: z.custom<FetchAttachment>((value) => typeof value === 'function').optional(),
 });
 
 const eventSchema = z.discriminatedUnion('kind', [

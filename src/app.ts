@@ -10,6 +10,7 @@ import { ModelRegistry, registerImageJobs } from './jobs.js';
 import { createLogger } from './log.js';
 import { OnnxBackend } from './pipeline/onnx.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { SentenceEncoder } from './pipeline/sentence-encoder.js';
 import { JobQueue } from './queue/queue.js';
 import { FileStore } from './store/files.js';
 import { Store } from './store/store.js';
@@ -25,6 +26,11 @@ export interface Core {
   readonly queue: JobQueue;
   readonly pipeline: Pipeline;
   readonly models: ModelRegistry;
+  /**
+   * The sentence encoder replies are read with (loaded on the first reply that needs it); undefined when
+   * its folder is missing. The front-end runs it, also with `REDIS_URL`: it is small, and workers never load it.
+   */
+  readonly encoder: SentenceEncoder | undefined;
   /** With `REDIS_URL`: the dispatcher to the BullMQ workers (live workers, capacity). */
   readonly cluster: RedisExecutor | undefined;
   /** With `REDIS_URL` and `LOCAL_WORKER`: the worker this process runs. */
@@ -73,6 +79,8 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
   });
   const { backend, pipeline, models } = createCompute(config, options);
   const compute = { pipeline, models };
+  const encoderBackend = new OnnxBackend({ executionProvider: 'cpu', threads: 1 });
+  const encoder = sentenceEncoder(config, encoderBackend);
   const cluster = config.redisUrl ? connectCluster(config.redisUrl, queue) : undefined;
   const localWorker =
     config.redisUrl && config.localWorker
@@ -99,6 +107,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     queue,
     pipeline,
     models,
+    encoder,
     cluster,
     localWorker,
     async close() {
@@ -108,9 +117,20 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       await Promise.all([localWorker?.close(), queue.close(config.shutdownGraceSeconds * 1000)]);
       await executor.close();
       await backend.dispose();
+      await encoderBackend.dispose();
       store.close();
     },
   };
+}
+
+/**
+ * The encoder folder, or one warning at start-up and the rule table alone. It runs on one thread of its
+ * own: a reply is a dozen tokens, which more threads do not speed up but do slow down on a busy host.
+ */
+function sentenceEncoder(config: Config, backend: OnnxBackend): SentenceEncoder | undefined {
+  if (SentenceEncoder.present(config.encoder)) return new SentenceEncoder(backend, config.encoder);
+  log.warn('no sentence encoder; replies are read by the rule table alone', { folder: config.encoder });
+  return undefined;
 }
 
 function delay(ms: number): Promise<void> {

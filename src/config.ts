@@ -19,6 +19,8 @@ export interface Config {
   readonly modelsDir: string;
   readonly model: string;
   readonly upscaler: string;
+  /** The sentence encoder's folder (absolute), that replies are understood with. */
+  readonly encoder: string;
   readonly executionProvider: 'cpu' | 'cuda' | 'webgpu';
   readonly vaeTile: number;
   readonly releaseTextEncoders: boolean;
@@ -109,6 +111,15 @@ export const SETTINGS: readonly SettingSpec[] = [
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
     defaultValue: 'emoji-sr',
     description: 'Super-resolution model, a folder under MODELS_DIR; Lanczos when it is missing.',
+  },
+  {
+    env: 'ENCODER',
+    key: 'encoder',
+    expected: 'a sentence-encoder folder name under MODELS_DIR, or a path to one',
+    schema: text,
+    defaultValue: 'minilm-l6',
+    description:
+      'Sentence encoder that reads replies by meaning, a folder under MODELS_DIR (or a path); the rule table alone when it is missing.',
   },
   {
     env: 'EXECUTION_PROVIDER',
@@ -247,7 +258,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     expected: 'a host name or IP address',
     schema: text,
     defaultValue: '127.0.0.1',
-    description: 'Address the playground binds to.',
+    description: "Address the playground and Slack's HTTP receiver bind to.",
   },
   {
     env: 'PUBLIC_URL',
@@ -332,7 +343,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     expected: 'a TCP port from 1 to 65535',
     schema: integer(1, 65_535),
     defaultValue: 3000,
-    description: 'Port of the Slack HTTP receiver.',
+    description: 'Port of the Slack HTTP receiver (bound on HOST).',
   },
   {
     env: 'SLACK_API_URL',
@@ -443,6 +454,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     ...config,
     dataDir: path.resolve(cwd, config.dataDir),
     modelsDir: path.resolve(cwd, config.modelsDir),
+    encoder: path.resolve(cwd, config.modelsDir, config.encoder),
   };
 }
 

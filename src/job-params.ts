@@ -5,6 +5,7 @@
  * checked earlier, in `commands/limits.ts`.
  */
 import { z } from 'zod';
+import { exactEditSchema } from './pipeline/edits.js';
 import { SCHEDULER_NAMES } from './prompt/params.js';
 
 const text = z.string().max(8000);
@@ -87,6 +88,9 @@ export const upscaleParamsSchema = z.object({
   seed,
 });
 
+/** An exact edit of an image ("darker", "mirror", a plain backdrop colour): sharp, no diffusion. */
+export const editParamsSchema = z.object({ ...common, parentId: id, edit: exactEditSchema });
+
 /** The schema of each image job kind, by kind. */
 export const JOB_PARAM_SCHEMAS = {
   generate: generateParamsSchema,
@@ -94,6 +98,7 @@ export const JOB_PARAM_SCHEMAS = {
   inpaint: inpaintParamsSchema,
   outpaint: outpaintParamsSchema,
   upscale: upscaleParamsSchema,
+  edit: editParamsSchema,
 } as const;
 
 /** An image job kind. */
@@ -107,3 +112,4 @@ export type VaryParams = z.infer<typeof varyParamsSchema>;
 export type InpaintParams = z.infer<typeof inpaintParamsSchema>;
 export type OutpaintParams = z.infer<typeof outpaintParamsSchema>;
 export type UpscaleParams = z.infer<typeof upscaleParamsSchema>;
+export type EditParams = z.infer<typeof editParamsSchema>;

@@ -1,5 +1,5 @@
 /**
- * The image job kinds the queue runs: generate, variation, inpaint, outpaint and upscale. For each job
+ * The image job kinds the queue runs: generate, variation, inpaint, outpaint, upscale and exact edits. For each job
  * the front-end reads what it needs from the store into a work order, hands it to the executor
  * (in-process, or a Redis worker), and stores the images that come back: PNGs written atomically and
  * recorded with their lineage before the job is marked succeeded, so a result is never lost. Storing is
@@ -17,6 +17,7 @@ import type { WorkExecutor } from './work/executor.js';
 import { type ParentInfo, parseParams, type WorkOrder, type WorkResult } from './work/order.js';
 
 export type {
+  EditParams,
   GenerateParams,
   InpaintParams,
   OutpaintParams,
@@ -85,12 +86,13 @@ export async function saveImage(
   return deps.store.insertImage(await writeImageFile(deps, image, facts));
 }
 
-/** Reads a stored image's pixels. */
+/** Reads a stored image's pixels, at another size when `size` is given. */
 export async function loadImagePixels(
   deps: Pick<ImageJobDeps, 'files'>,
   image: ImageRecord,
+  size?: { width: number; height: number },
 ): Promise<RgbImage> {
-  return readImage(deps.files.resolve(image.filePath));
+  return readImage(deps.files.resolve(image.filePath), size);
 }
 
 function parentOf(deps: ImageJobDeps, id: string): ImageRecord {
@@ -139,12 +141,13 @@ function sharedFacts(deps: ImageJobDeps, job: JobRecord, result: WorkResult): Im
     seed: result.seeds[0] ?? 0,
     cell: null,
   };
-  if (kind === 'upscale') {
+  if (kind === 'upscale' || kind === 'edit') {
+    // Neither makes a new recipe: the image keeps its parent's prompt, seed and model.
     const p = parseParams(kind, job.params);
     const parent = parentOf(deps, p.parentId);
     return {
       ...common,
-      operation: 'upscale',
+      operation: kind,
       prompt: parent.prompt,
       negativePrompt: parent.negativePrompt,
       seed: parent.seed,
@@ -213,7 +216,8 @@ export async function storeResult(
 export function registerImageJobs(queue: JobQueue, deps: ImageJobDeps, executor: WorkExecutor): void {
   for (const kind of IMAGE_JOB_KINDS) {
     queue.register(kind, {
-      ...(kind === 'upscale' ? { cheap: true } : {}),
+      // Upscales and exact edits are quick: they go ahead of diffusion jobs (still in turn between people).
+      ...(kind === 'upscale' || kind === 'edit' ? { cheap: true } : {}),
       handler: async (job, context) => {
         const order = await prepareOrder(deps, job);
         const result = await executor.run(order, context);

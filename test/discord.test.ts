@@ -9,7 +9,7 @@ import { encodeAction } from '../commands/actions.js';
 import { NO_WORKER_NOTICE } from '../src/cluster/dispatcher.js';
 import { readPngText } from '../src/pipeline/png.js';
 import { TestBot } from './helpers/bot.js';
-import { APP, ARTISTS_ROLE, CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
+import { APP, ARTISTS_ROLE, CHANNEL, DM_CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
 import { sleep, tempDir, waitFor } from './helpers/tmp.js';
 
 const ALICE = user('960000000000000001', 'alice');
@@ -319,6 +319,10 @@ describe('Discord adapter', () => {
       bytes: post.files[0]!.data,
     };
   }
+  const content = (call: { body: Record<string, unknown> }) => String(call.body.content ?? '');
+  /** Messages the bot posted in a channel since the call with index `from`. */
+  const postsTo = (channelId: string, from: number) =>
+    fake.calls.slice(from).filter((c) => c.method === 'POST' && c.path === `/channels/${channelId}/messages`);
   const storedBytes = (id: string) =>
     readFileSync(bot.core.files.resolve(bot.core.store.getImage(id)!.filePath));
 
@@ -440,6 +444,53 @@ describe('Discord adapter', () => {
       text: 'admin max-n reset',
       ctx: { platform: 'discord', userId: 'x', channelId: CHANNEL, isAdmin: true },
     });
+  });
+  it('pings nobody a prompt or reply names: "add @everyone and <@&ROLE>" leaves only the owner mentionable', async () => {
+    const role = `<@&${ADMIN_ROLE}>`;
+    const from = fake.calls.length;
+    const channelPosts = () => postsIn(CHANNEL).length;
+    let posts = channelPosts();
+    fake.dispatch(
+      'INTERACTION_CREATE',
+      interaction(2, {
+        id: '1',
+        name: 'imagine',
+        type: 1,
+        options: [{ name: 'prompt', type: 3, value: `a cat @everyone ${role} --n 1` }],
+      }),
+    );
+    const first = await answer(CHANNEL, ++posts);
+    message(CHANNEL, `add @everyone and ${role}`, first.messageId);
+    const added = await answer(CHANNEL, ++posts);
+    expect(added.image.prompt).toContain('@everyone');
+    // Text answers go by DM, and to the channel when the person takes no DMs.
+    message(CHANNEL, `change the @here to ${role}`, added.messageId);
+    await waitFor(() => postsTo(DM_CHANNEL, from).some((c) => /isn't in the prompt/.test(content(c))));
+    fake.refuseDirectMessages = true;
+    try {
+      message(CHANNEL, `change the @here to ${role} @everyone`, added.messageId);
+      await waitFor(() =>
+        postsTo(CHANNEL, from).some((c) => content(c).startsWith(`<@${ALICE.id}> "@here" isn't`)),
+      );
+    } finally {
+      fake.refuseDirectMessages = false;
+    }
+    await bot.core.queue.onIdle();
+    const said = fake.calls
+      .slice(from)
+      .filter((c) => ['POST', 'PATCH'].includes(c.method) && typeof c.body.content === 'string');
+    // The scenario reached every kind of message: interaction edits, status lines, results, DMs, fallbacks.
+    expect(said.some((c) => c.path.includes('/webhooks/') && content(c).includes('@everyone'))).toBe(true);
+    expect(said.filter((c) => c.path === `/channels/${CHANNEL}/messages`).length).toBeGreaterThanOrEqual(4);
+    expect(said.some((c) => c.path === `/channels/${DM_CHANNEL}/messages`)).toBe(true);
+    for (const call of said) {
+      const allowed = call.body.allowed_mentions as { parse?: string[]; users?: string[]; roles?: string[] };
+      expect(allowed, `${call.method} ${call.path}: ${content(call)}`).toBeDefined();
+      expect(allowed.parse ?? []).toEqual([]);
+      expect(allowed.roles ?? []).toEqual([]);
+      // The owner, and only the owner, where the message names them.
+      expect(allowed.users ?? []).toEqual(content(call).startsWith(`<@${ALICE.id}>`) ? [ALICE.id] : []);
+    }
   });
   it('tells the person in the status message when their job waits for an image worker', async () => {
     bot.core.queue.setConcurrency(0); // what the Redis path does while no worker is running

@@ -193,13 +193,21 @@ describe('zoom out and pan (outpainting)', () => {
 });
 
 describe('exact edits need no diffusion', () => {
-  it('darker lowers the mean luminance, exactly and at once, and undo brings the original back', async () => {
+  it('darker lowers the mean luminance exactly, as one job like any other, and undo brings the original back', async () => {
     const before = jobs();
     const { reply, view, messageId } = await bot.replyTo(message, 'could you make it darker please?');
-    expect(reply.type).toBe('image');
-    expect(jobs()).toBe(before);
+    // Queued, so that edits count against the same limits as every other job.
+    expect(reply.type).toBe('queued');
+    expect(jobs()).toBe(before + 1);
     const record = bot.core.store.getImage(view!.imageId)!;
-    expect(record).toMatchObject({ operation: 'edit', parentId: imageId, prompt: 'a red apple', seed: 3 });
+    expect(record).toMatchObject({
+      operation: 'edit',
+      parentId: imageId,
+      prompt: 'a red apple',
+      seed: 3,
+      scheduler: 'exact:brightness',
+      extra: { edit: { op: 'brightness', factor: 0.75 } },
+    });
     expect(view!.text).toBe(
       `Edited exactly: darker (×0.75 brightness) · no diffusion, the same pixels otherwise · from #${imageId}`,
     );
@@ -273,7 +281,7 @@ describe('backgrounds on an emoji from the shipped model', () => {
     const { mask, method } = await backgroundMask(original);
     expect(method).toBe('backdrop');
     const { reply, view } = await emojiBot.replyTo(made.messageId!, 'can you make the background blue');
-    expect(reply.type).toBe('image');
+    expect(reply.type).toBe('queued');
     const record = emojiBot.core.store.getImage(view!.imageId)!;
     expect(record).toMatchObject({ operation: 'edit', prompt: 'a red apple', parentId: id });
     expect(view!.text).toMatch(/^Edited exactly: background recoloured blue · no diffusion/);

@@ -64,6 +64,7 @@ describe('Slack adapter over HTTP', () => {
       bot: bot.bot,
       botToken: 'xoxb-test',
       signingSecret: SECRET,
+      host: '127.0.0.1',
       port: 0,
       apiUrl: `${base}/api`,
       progressIntervalMs: 0,
@@ -210,39 +211,45 @@ describe('Slack adapter over HTTP', () => {
     });
   });
 
-  it('acknowledges a replayed event_id or a retry delivery without handling it again', async () => {
+  it('handles a retry of an event it never saw, and acknowledges a replayed event_id without handling it again', async () => {
     const grid = await pngOf(0);
     const upscales = () => bot.core.store.countJobsSince('U3', 0);
     const before = upscales();
     const uploadsBefore = uploads().length;
-    const body = JSON.stringify({
-      type: 'event_callback',
-      team_id: 'T1',
-      api_app_id: 'A1',
-      event_id: 'EvReplayed1',
-      event_time: 1,
-      event: {
-        type: 'reaction_added',
-        user: 'U3',
-        reaction: 'mag',
-        item: { type: 'message', channel: 'C1', ts: grid.ts },
-        event_ts: '2.1',
-      },
+    const reaction = (eventId: string) =>
+      JSON.stringify({
+        type: 'event_callback',
+        team_id: 'T1',
+        api_app_id: 'A1',
+        event_id: eventId,
+        event_time: 1,
+        event: {
+          type: 'reaction_added',
+          user: 'U3',
+          reaction: 'mag',
+          item: { type: 'message', channel: 'C1', ts: grid.ts },
+          event_ts: '2.1',
+        },
+      });
+    const retry = (body: string, num: number) => ({
+      ...sign(body),
+      'x-slack-retry-num': String(num),
+      'x-slack-retry-reason': 'http_error',
     });
-    expect((await send(body, 'application/json')).status).toBe(200);
-    expect((await send(body, 'application/json')).status).toBe(200);
-    const retried = body.replace('EvReplayed1', 'EvReplayed2');
-    const retry = await send(retried, 'application/json', {
-      ...sign(retried),
-      'x-slack-retry-num': '1',
-      'x-slack-retry-reason': 'http_timeout',
-    });
-    expect(retry.status).toBe(200);
+    const replayed = reaction('EvReplayed1');
+    expect((await send(replayed, 'application/json')).status).toBe(200);
+    expect((await send(replayed, 'application/json')).status).toBe(200);
+    expect((await send(replayed, 'application/json', retry(replayed, 1))).status).toBe(200);
+    // Sent while flowbot was down: its first delivery here is already a retry.
+    const missed = reaction('EvMissedWhileDown');
+    expect((await send(missed, 'application/json', retry(missed, 1))).status).toBe(200);
+    expect((await send(missed, 'application/json', retry(missed, 2))).status).toBe(200);
     await bot.core.queue.onIdle();
-    expect(upscales()).toBe(before + 1);
-    // Let the one result finish posting (its upload and share record) before the next test.
-    await waitFor(() => uploads().length === uploadsBefore + 1, 20_000, 'the one upscale upload');
+    expect(upscales()).toBe(before + 2);
+    // Let both results finish posting (their uploads and share records) before the next test.
+    await waitFor(() => uploads().length === uploadsBefore + 2, 20_000, 'the two upscale uploads');
     await pngOf(uploadsBefore);
+    await pngOf(uploadsBefore + 1);
   });
 
   const slash = async (command: string, text: string, user = 'U1') => {
@@ -382,6 +389,40 @@ describe('Slack adapter over HTTP', () => {
   });
 });
 
+describe('Slack HTTP receiver address', () => {
+  it('binds HOST, not every interface', async () => {
+    const t = tempDir();
+    const fake = new FakeSlack();
+    const base = await fake.start();
+    const bot = new TestBot(t.dir);
+    // 127.0.0.2 is loopback too, but another address: bound there, 127.0.0.1 reaches nothing.
+    const slack = new SlackAdapter({
+      core: bot.core,
+      bot: bot.bot,
+      botToken: 'xoxb-test',
+      signingSecret: SECRET,
+      host: '127.0.0.2',
+      port: 0,
+      apiUrl: `${base}/api`,
+    });
+    try {
+      const port = await slack.start();
+      const unsigned = (host: string) =>
+        fetch(`http://${host}:${port}/slack/events`, { method: 'POST', body: '{}' }).then(
+          (res) => res.status,
+          (error: Error & { cause?: { code?: string } }) => error.cause?.code,
+        );
+      expect(await unsigned('127.0.0.2')).toBe(401);
+      expect(await unsigned('127.0.0.1')).toBe('ECONNREFUSED');
+    } finally {
+      await slack.stop();
+      await bot.close();
+      await fake.stop();
+      t.cleanup();
+    }
+  });
+});
+
 describe('Slack adapter in Socket Mode', () => {
   it('connects over the WebSocket, acks envelopes and runs /imagine', async () => {
     const t = tempDir();
@@ -393,6 +434,7 @@ describe('Slack adapter in Socket Mode', () => {
       bot: bot.bot,
       botToken: 'xoxb-test',
       appToken: 'xapp-test',
+      host: '127.0.0.1',
       port: 0,
       apiUrl: `${base}/api`,
     });
@@ -439,6 +481,7 @@ describe('Slack progress previews with PUBLIC_URL', () => {
       bot: bot.bot,
       botToken: 'xoxb-test',
       signingSecret: SECRET,
+      host: '127.0.0.1',
       port: 0,
       apiUrl: `${base}/api`,
       progressIntervalMs: 0,

@@ -2,7 +2,6 @@
  * The playground as a hostile page, a careless operator and a chat user with an editor link would use
  * it: each attack from the hardening report, replayed against the real server on loopback.
  */
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebAdapter } from '../adapters/web/server.js';
 import { type Bot, createBot } from '../commands/index.js';
@@ -13,47 +12,9 @@ import { ConfigError } from '../src/errors.js';
 import { LinkSigner } from '../src/links.js';
 import { encodePng } from '../src/pipeline/image.js';
 import { FIXTURE_MODELS } from './helpers/bot.js';
+import { send } from './helpers/http.js';
 import { exited, spawnTs } from './helpers/spawn.js';
 import { tempDir } from './helpers/tmp.js';
-
-interface Answer {
-  status: number;
-  body: string;
-}
-
-/** One raw HTTP request, with any Host and headers. */
-function send(
-  port: number,
-  options: {
-    method?: string;
-    path: string;
-    headers?: Record<string, string | number>;
-    body?: string | Buffer;
-    partial?: boolean;
-  },
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: options.method ?? 'GET',
-        path: options.path,
-        headers: options.headers ?? {},
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-        );
-      },
-    );
-    req.on('error', reject);
-    if (options.body !== undefined) req.write(options.body);
-    if (!options.partial) req.end();
-  });
-}
 
 const t = tempDir();
 const signer = new LinkSigner('test-secret-0123456789');
@@ -301,9 +262,10 @@ describe('the playground conversation', () => {
     await post('a red apple --n 1 --steps 2 --seed 4');
     await core.queue.onIdle();
     const latest = bot.conversations.latestImageInChannel('web', 'playground')!;
-    const edited = await post('darker');
-    const entry = edited.replies.find((r) => r.type === 'entry')!;
-    const record = core.store.getImage(entry.entry!.image!.imageId)!;
+    await post('darker');
+    await core.queue.onIdle();
+    const edited = bot.conversations.latestImageInChannel('web', 'playground')!;
+    const record = core.store.getImage(edited.imageId!)!;
     expect(record).toMatchObject({ operation: 'edit', parentId: latest.imageId });
     const fresh = await post('a green pear --n 1 --steps 2');
     expect(fresh.replies[0]).toMatchObject({ type: 'entry' });

@@ -30,9 +30,17 @@ import { progressText } from '../../commands/progress.js';
 import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../commands/types.js';
 import type { Core } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
+import { downloader } from '../download.js';
 import { watchJobs } from '../jobs.js';
 import { rolesOf } from './members.js';
-import { componentRows, DEFAULT_ATTACHMENT_LIMIT, fitAttachment, modal } from './render.js';
+import {
+  componentRows,
+  DEFAULT_ATTACHMENT_LIMIT,
+  fitAttachment,
+  mentionOnly,
+  modal,
+  NO_MENTIONS,
+} from './render.js';
 
 const log = createLogger('discord');
 const PLATFORM = 'discord';
@@ -115,6 +123,8 @@ export class DiscordAdapter {
         GatewayIntentBits.MessageContent,
       ],
       partials: [Partials.Message, Partials.Channel, Partials.Reaction, Partials.User],
+      // Every send, reply, edit and DM parses no mentions unless it names whom it may ping.
+      allowedMentions: NO_MENTIONS,
       ...(options.apiUrl ? { rest: { api: options.apiUrl } } : {}),
     });
     this.client.rest.on('response', (request, response) => {
@@ -284,9 +294,10 @@ export class DiscordAdapter {
     // Without the privileged MessageContent intent, only messages that mention the bot carry text.
     const text = message.content.replace(/<@!?\d+>/g, '').trim();
     if (!text && message.attachments.size === 0) return;
+    // The command layer fetches the attachment once its cheap checks (channel, limits, size) pass.
     const attachment = message.attachments.first();
     const upload = attachment
-      ? await this.download(attachment.url, attachment.size, attachment.name)
+      ? { name: attachment.name, size: attachment.size, fetch: downloader(attachment.url) }
       : undefined;
     const event: InboundEventInput = {
       kind: 'reply',
@@ -327,14 +338,6 @@ export class DiscordAdapter {
     const channel = (message.channel ??
       (await this.client.channels.fetch(message.channelId))) as SendableChannels;
     await this.answerMessage(channel, user, replies, message.id);
-  }
-
-  private async download(url: string, size: number, name: string) {
-    // The size is checked by the command layer before anything is read; fetch only what may be used.
-    if (size > 50 * 1024 * 1024) return { name, size };
-    const response = await fetch(url).catch(() => undefined);
-    if (!response?.ok) return { name, size };
-    return { name, size, bytes: new Uint8Array(await response.arrayBuffer()) };
   }
 
   // ---- answers ------------------------------------------------------------------------------------------
@@ -396,6 +399,7 @@ export class DiscordAdapter {
           } catch {
             await channel.send({
               content: `<@${user.id}> ${reply.text}`,
+              allowedMentions: mentionOnly(user.id),
               reply: { messageReference: replyTo, failIfNotExists: false },
             });
           }
@@ -403,6 +407,7 @@ export class DiscordAdapter {
         case 'queued': {
           const status = await channel.send({
             content: `<@${user.id}> ${reply.text}`,
+            allowedMentions: mentionOnly(user.id),
             reply: { messageReference: replyTo, failIfNotExists: false },
           });
           this.progress.set(reply.jobId, { last: 0 });
@@ -526,7 +531,7 @@ export class DiscordAdapter {
       content: `<@${userId}> ${text}\n-# ${view.context}`,
       files: [file],
       components: componentRows(view.buttons),
-      allowedMentions: { users: [userId] },
+      allowedMentions: mentionOnly(userId),
       ...(replyTo && /^\d+$/.test(replyTo) && !view.private
         ? { reply: { messageReference: replyTo, failIfNotExists: false } }
         : {}),

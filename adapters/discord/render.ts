@@ -4,6 +4,7 @@ import {
   AttachmentBuilder,
   ButtonBuilder,
   ButtonStyle,
+  type MessageMentionOptions,
   ModalBuilder,
   TextInputBuilder,
   TextInputStyle,
@@ -11,6 +12,17 @@ import {
 import sharp from 'sharp';
 import type { ButtonSpec, ModalSpec } from '../../commands/types.js';
 import { addPngText, readPngText } from '../../src/pipeline/png.js';
+
+/**
+ * The client's default: no message pings anyone by what its text says. Prompts, replies and error
+ * texts are user text, and "@everyone" or "<@&role>" in them must stay text.
+ */
+export const NO_MENTIONS: MessageMentionOptions = { parse: [] };
+
+/** For a message that names its owner: only that person is pinged, nobody its text mentions. */
+export function mentionOnly(userId: string): MessageMentionOptions {
+  return { parse: [], users: [userId] };
+}
 
 /** Rows of buttons (at most five per row, as Discord allows). */
 export function componentRows(buttons: readonly ButtonSpec[]): ActionRowBuilder<ButtonBuilder>[] {

@@ -30,6 +30,8 @@ export interface SlackOptions {
   readonly signingSecret?: string | undefined;
   /** Socket Mode when set. */
   readonly appToken?: string | undefined;
+  /** Address the HTTP receiver binds to: HOST, as for the playground (Bolt alone binds every interface). */
+  readonly host: string;
   readonly port: number;
   /** Web API base URL override (proxies, tests). */
   readonly apiUrl?: string | undefined;
@@ -78,7 +80,7 @@ export class SlackAdapter {
   async start(): Promise<number | undefined> {
     const started = (await (this.options.appToken
       ? this.app.start()
-      : this.app.start(this.options.port))) as unknown;
+      : this.app.start({ host: this.options.host, port: this.options.port }))) as unknown;
     const auth = await this.app.client.auth.test().catch((error: unknown) => {
       log.error('auth.test failed; check SLACK_BOT_TOKEN', { error: describe(error) });
       return undefined;
@@ -149,12 +151,12 @@ export class SlackAdapter {
   }
 
   private routes(): void {
-    // Slack redelivers events it thinks were missed (X-Slack-Retry-Num) and may replay an event_id:
-    // acknowledge those and do nothing, so one request never makes two jobs.
+    // Slack redelivers events it thinks were missed and may replay an event_id: an event_id handled
+    // once is acknowledged and dropped, so one request never makes two jobs. A retry (X-Slack-Retry-Num)
+    // of an event never seen is handled: that is how events sent while flowbot was down arrive.
     this.app.use(async ({ context, body, next }) => {
       const eventId = (body as { event_id?: unknown }).event_id;
-      const retry = context.retryNum !== undefined && context.retryNum > 0;
-      if (retry || (typeof eventId === 'string' && this.seenBefore(eventId))) {
+      if (typeof eventId === 'string' && this.seenBefore(eventId)) {
         log.info('ignored a redelivered Slack event', { eventId, retry: context.retryNum ?? 0 });
         return;
       }

@@ -2,10 +2,10 @@
  * Who may drive the playground. Only its own page: requests must name an allowed `Host` (the loopback
  * names with the port, PUBLIC_URL's host, or the bound IP address — never an attacker's name, which
  * closes DNS rebinding); state-changing requests must be JSON from a same-origin page or carry the
- * token; on a non-loopback address the token is required for everything else. Bodies are bounded and
- * answered 413 or 400 with a message.
+ * token; with WEB_TOKEN set the token (or the login cookie derived from it) is required for everything
+ * else; no other site may frame a page. Bodies are bounded and answered 413 or 400 with a message.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 
@@ -17,15 +17,26 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/** The Host header values the server answers: loopback names, PUBLIC_URL's host, a bound IP address. */
+/**
+ * The Host header values the server answers: loopback names, PUBLIC_URL's host, a bound IP address,
+ * each with the port, and also without it on the scheme's default port (80, or 443 behind an https
+ * PUBLIC_URL), because browsers leave a default port out of the Host header.
+ */
 export function allowedHosts(bindHost: string, port: number, publicUrl: string | undefined): Set<string> {
-  const hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
-  if (publicUrl) hosts.add(new URL(publicUrl).host.toLowerCase());
+  const names = ['127.0.0.1', 'localhost', '[::1]'];
   // An IP literal cannot be rebound by DNS; the unspecified addresses name no host at all.
   if (isIP(bindHost) && bindHost !== '0.0.0.0' && bindHost !== '::') {
-    hosts.add(isIP(bindHost) === 6 ? `[${bindHost}]:${port}` : `${bindHost}:${port}`);
+    names.push(isIP(bindHost) === 6 ? `[${bindHost}]` : bindHost);
   }
+  const withPort = names.map((name) => `${name}:${port}`);
+  const hosts = new Set(isDefaultPort(port, publicUrl) ? [...withPort, ...names] : withPort);
+  if (publicUrl) hosts.add(new URL(publicUrl).host.toLowerCase());
   return hosts;
+}
+
+/** True when browsers omit this port from the Host header: 80 for http, 443 when served as https. */
+function isDefaultPort(port: number, publicUrl: string | undefined): boolean {
+  return port === 80 || (port === 443 && publicUrl?.startsWith('https:') === true);
 }
 
 /** A request refused: the status and the message for the person (or script) who sent it. */
@@ -46,15 +57,53 @@ export function tokenMatches(given: string | undefined, token: string | undefine
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** The token a request presents: `Authorization: Bearer`, `?token=`, or the login cookie. */
-export function presentedToken(req: IncomingMessage, url: URL): string | undefined {
-  const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
-  return (
-    bearer ??
-    url.searchParams.get('token') ??
-    /(?:^|;\s*)flowbot_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1] ??
-    undefined
-  );
+/** The login cookie (`flowbot_session`) holds {@link sessionValue}, never the token itself. */
+const SESSION_COOKIE = 'flowbot_session';
+const SESSION_COOKIE_VALUE = /(?:^|;\s*)flowbot_session=([^;]+)/;
+
+/**
+ * The login cookie's value: an HMAC of a fixed label keyed by the token. A leaked cookie (a log, a
+ * backup of the browser profile) does not give away WEB_TOKEN, which also works as a Bearer token, and
+ * changing WEB_TOKEN ends every session. Derived, not random per start, so logins survive restarts.
+ */
+export function sessionValue(token: string): string {
+  return createHmac('sha256', token).update('flowbot playground session v1').digest('base64url');
+}
+
+/** The Set-Cookie header that logs a browser in: `Secure` when the public address is https. */
+export function loginCookie(token: string, secure: boolean): string {
+  const flags = ['HttpOnly', 'SameSite=Strict', 'Path=/', ...(secure ? ['Secure'] : [])];
+  return [`${SESSION_COOKIE}=${sessionValue(token)}`, ...flags].join('; ');
+}
+
+/** How a request proves it knows the token, if it does: the header, the `?token=` login, or the cookie. */
+export function tokenProof(
+  req: IncomingMessage,
+  url: URL,
+  token: string,
+): 'bearer' | 'query' | 'cookie' | undefined {
+  if (tokenMatches(/^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1], token)) return 'bearer';
+  if (tokenMatches(url.searchParams.get('token') ?? undefined, token)) return 'query';
+  const cookie = SESSION_COOKIE_VALUE.exec(req.headers.cookie ?? '')?.[1];
+  return tokenMatches(cookie, sessionValue(token)) ? 'cookie' : undefined;
+}
+
+/**
+ * Where the `?token=` login sends the browser once the cookie is set: the same address without the
+ * token, so it leaves the address bar, the history and later Referer headers. Leading slashes collapse
+ * to one, so the redirect never leaves this server ("//evil.example" would).
+ */
+export function withoutToken(url: URL): string {
+  const rest = new URLSearchParams(url.searchParams);
+  rest.delete('token');
+  const query = rest.toString();
+  return `/${url.pathname.replace(/^\/+/, '')}${query ? `?${query}` : ''}`;
+}
+
+/** No other site may frame the playground or the mask editor (clickjacking): both old and new headers. */
+export function forbidFraming(res: ServerResponse): void {
+  res.setHeader('x-frame-options', 'DENY');
+  res.setHeader('content-security-policy', "frame-ancestors 'none'");
 }
 
 /** Refuses a request whose Host header is not one of ours (DNS rebinding, stray proxies). */

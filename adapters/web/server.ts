@@ -20,11 +20,13 @@ import {
   allowedHosts,
   checkHost,
   checkStateChange,
+  forbidFraming,
   isLoopback,
-  presentedToken,
+  loginCookie,
   Refusal,
   readJsonBody,
-  tokenMatches,
+  tokenProof,
+  withoutToken,
 } from './guard.js';
 
 const log = createLogger('web');
@@ -84,6 +86,7 @@ export class WebAdapter {
     }
     this.options = options;
     this.server = createServer((req, res) => {
+      forbidFraming(res);
       this.route(req, res).catch((error: unknown) => {
         if (error instanceof Refusal) {
           if (!res.headersSent) this.json(res, error.status, { error: error.message });
@@ -146,7 +149,7 @@ export class WebAdapter {
       checkStateChange(req, this.options.token);
       return this.applyMask(await readJsonBody(req, res), res);
     }
-    if (!this.authorised(req, url, res)) return;
+    if (!this.admitted(req, url, res)) return;
     if (req.method === 'POST') checkStateChange(req, this.options.token);
     if (req.method === 'GET' && STATIC[url.pathname]) return this.staticFile(url.pathname, res);
     if (req.method === 'GET' && imageMatch)
@@ -177,15 +180,26 @@ export class WebAdapter {
     return grant.ok && grant.value.imageId === imageId;
   }
 
-  /** Loopback hosts need no login; others need the token (as ?token= once, then a cookie). */
-  private authorised(req: IncomingMessage, url: URL, res: ServerResponse): boolean {
+  /**
+   * True when the request may go on; otherwise it has been answered. Without WEB_TOKEN anyone who
+   * reaches the (loopback) server may; with it, a request needs the token as a Bearer header or the
+   * login cookie. Opening a page with `?token=` sets that cookie and redirects to the address without it.
+   */
+  private admitted(req: IncomingMessage, url: URL, res: ServerResponse): boolean {
     const token = this.options.token;
     if (!token) return true;
-    if (tokenMatches(presentedToken(req, url), token)) {
-      if (url.searchParams.has('token'))
-        res.setHeader('set-cookie', `flowbot_token=${token}; HttpOnly; SameSite=Strict; Path=/`);
-      return true;
+    const proof = tokenProof(req, url, token);
+    if (proof === 'query' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const secure = this.options.publicUrl?.startsWith('https:') ?? false;
+      res.writeHead(303, {
+        'set-cookie': loginCookie(token, secure),
+        location: withoutToken(url),
+        'cache-control': 'no-store',
+      });
+      res.end();
+      return false;
     }
+    if (proof) return true;
     res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' });
     res.end('flowbot: this playground needs a login token. Open it with ?token=<WEB_TOKEN>.');
     return false;

@@ -137,15 +137,17 @@ export class RedisExecutor implements WorkExecutor {
 
   /**
    * The model queue an order goes to: its model's, when a live worker has that model. A plain upscale
-   * needs no diffusion model, so it goes to any live worker's queue when its image's model is not hosted.
+   * or an exact edit needs no diffusion model, so it goes to any live worker's queue when its image's
+   * model is not hosted.
    */
   private modelQueueFor(order: WorkOrder): string {
     const hosted = (model: string) => this.workers.some((worker) => worker.models.includes(model));
     if (this.workers.length === 0 || hosted(order.model)) return order.model;
-    const plainUpscale =
-      order.kind === 'upscale' && (order.params as { creative?: unknown }).creative === false;
+    const modelFree =
+      order.kind === 'edit' ||
+      (order.kind === 'upscale' && (order.params as { creative?: unknown }).creative === false);
     const anyModel = this.workers.find((worker) => worker.models.length > 0)?.models[0];
-    if (plainUpscale && anyModel) return anyModel;
+    if (modelFree && anyModel) return anyModel;
     throw new UserError(
       ErrorCode.WorkerUnavailable,
       `No image worker has the model "${order.model}" right now. Ask the admin to add it to a worker.`,

@@ -81,6 +81,18 @@ export function estimatePeakMB(spec: ModelSpec, request: MemoryRequest): number 
   return Math.ceil(weightsMB(spec) + activations + images);
 }
 
+/**
+ * Peak bytes per pixel of an exact edit: the parent's PNG decoded, sharp's output and its PNG. Measured
+ * on a 4096² image (`npm run bench -- edits`): about 7 for sharp's operations and 21 for a backdrop
+ * recolour, which first finds the backdrop's mask from the pixels; rounded up.
+ */
+const EDIT_BYTES_PER_PIXEL = { sharp: 10, recolour: 30 } as const;
+
+/** Estimated peak memory (MB) of one exact edit of a `width`×`height` image. */
+export function estimateEditMB(width: number, height: number, recolour: boolean): number {
+  return Math.ceil((width * height * EDIT_BYTES_PER_PIXEL[recolour ? 'recolour' : 'sharp']) / 1e6);
+}
+
 /** The largest batch (≤ n) whose estimate fits the budget; 0 when not even one image fits. */
 export function batchWithin(
   spec: ModelSpec,

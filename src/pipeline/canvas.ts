@@ -38,7 +38,8 @@ export function describeOutpaint(outpaint: Outpaint): string {
 
 /**
  * The canvas for an image of this size, scaled down (image and all) to fit `maxArea` pixels and
- * rounded to `multiple`.
+ * rounded to `multiple`. It stays within `maxArea` unless a side had to be clamped up to one multiple
+ * (a very long, thin image).
  */
 export function canvasFor(
   width: number,
@@ -74,8 +75,12 @@ export function canvasFor(
       break;
   }
   const scale = Math.min(1, Math.sqrt(maxArea / (cw * ch)));
-  const round = (v: number) => Math.max(multiple, Math.round((v * scale) / multiple) * multiple);
-  const [finalW, finalH] = [round(cw), round(ch)];
+  const toMultiple = (rounding: (v: number) => number) => (v: number) =>
+    Math.max(multiple, rounding((v * scale) / multiple) * multiple);
+  // The nearest multiples keep the shape best; where rounding up would pass the area, round down. Only a
+  // side clamped up to one multiple can still pass it, and the limits refuse that canvas.
+  let [finalW, finalH] = [toMultiple(Math.round)(cw), toMultiple(Math.round)(ch)];
+  if (finalW * finalH > maxArea) [finalW, finalH] = [toMultiple(Math.floor)(cw), toMultiple(Math.floor)(ch)];
   const [sx, sy] = [finalW / cw, finalH / ch];
   return {
     width: finalW,

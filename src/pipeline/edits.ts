@@ -4,33 +4,39 @@
  * same factor; "mirror" is the mirror image), and are recorded in the lineage like any operation.
  */
 import sharp from 'sharp';
+import { z } from 'zod';
 import type { RgbImage } from './image.js';
 
-/** An exact edit. */
-export type ExactEdit =
-  | { readonly op: 'brightness'; readonly factor: number }
-  | { readonly op: 'saturation'; readonly factor: number }
-  | { readonly op: 'grayscale' }
-  | { readonly op: 'sepia' }
-  | { readonly op: 'temperature'; readonly amount: number }
-  | { readonly op: 'sharpen' }
-  | { readonly op: 'blur' }
-  | { readonly op: 'mirror' }
-  | { readonly op: 'flip' }
-  | { readonly op: 'rotate'; readonly degrees: 90 | 180 | 270 }
-  | { readonly op: 'crop'; readonly aspect: { readonly width: number; readonly height: number } }
-  /** Paints a colour where the mask is (base64 of one byte per pixel, 0–255), blended by its value. */
-  | {
-      readonly op: 'recolour';
-      readonly mask: string;
-      readonly colour: readonly number[];
-      readonly name: string;
-    };
+const factor = z.number().positive().max(10);
 
-/** A 0–1 mask as the compact string a `recolour` edit carries. */
-export function encodeMask(mask: Float32Array): string {
-  return Buffer.from(Uint8Array.from(mask, (v) => Math.round(v * 255))).toString('base64');
-}
+/**
+ * An exact edit, as a zod schema: edits are queued as jobs, so they are stored and may cross to a worker.
+ * A `recolour` paints a plain colour over the image's backdrop, which the job finds from the pixels.
+ */
+export const exactEditSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('brightness'), factor }),
+  z.object({ op: z.literal('saturation'), factor }),
+  z.object({ op: z.literal('grayscale') }),
+  z.object({ op: z.literal('sepia') }),
+  z.object({ op: z.literal('temperature'), amount: z.number().min(-1).max(1) }),
+  z.object({ op: z.literal('sharpen') }),
+  z.object({ op: z.literal('blur') }),
+  z.object({ op: z.literal('mirror') }),
+  z.object({ op: z.literal('flip') }),
+  z.object({ op: z.literal('rotate'), degrees: z.union([z.literal(90), z.literal(180), z.literal(270)]) }),
+  z.object({
+    op: z.literal('crop'),
+    aspect: z.object({ width: z.number().int().min(1).max(99), height: z.number().int().min(1).max(99) }),
+  }),
+  z.object({
+    op: z.literal('recolour'),
+    colour: z.array(z.number().int().min(0).max(255)).length(3),
+    name: z.string().min(1).max(40),
+  }),
+]);
+
+/** An exact edit. */
+export type ExactEdit = z.infer<typeof exactEditSchema>;
 
 type Matrix3x3 = [[number, number, number], [number, number, number], [number, number, number]];
 
@@ -78,12 +84,11 @@ export function describeEdit(edit: ExactEdit): string {
   }
 }
 
-/** Blends a colour into the image where the mask is. */
-function recolour(image: RgbImage, mask: string, colour: readonly number[]): RgbImage {
-  const alpha = Buffer.from(mask, 'base64');
+/** Blends a colour into the image where the mask (0–1 per pixel) is. */
+function recolour(image: RgbImage, mask: Float32Array, colour: readonly number[]): RgbImage {
   const pixels = new Uint8Array(image.pixels);
-  for (let i = 0; i < alpha.length && i < pixels.length / 3; i++) {
-    const a = alpha[i]! / 255;
+  for (let i = 0; i < mask.length && i < pixels.length / 3; i++) {
+    const a = mask[i]!;
     for (let c = 0; c < 3; c++) pixels[3 * i + c] = Math.round(pixels[3 * i + c]! * (1 - a) + colour[c]! * a);
   }
   return { width: image.width, height: image.height, pixels };
@@ -102,9 +107,16 @@ function cropBox(width: number, height: number, aspect: { width: number; height:
   };
 }
 
-/** Applies an exact edit to RGB pixels. */
-export async function applyEdit(image: RgbImage, edit: ExactEdit): Promise<RgbImage> {
-  if (edit.op === 'recolour') return recolour(image, edit.mask, edit.colour);
+/** Applies an exact edit to RGB pixels; a `recolour` paints where `backdrop` (0–1 per pixel) is. */
+export async function applyEdit(
+  image: RgbImage,
+  edit: ExactEdit,
+  backdrop?: Float32Array,
+): Promise<RgbImage> {
+  if (edit.op === 'recolour') {
+    if (!backdrop) throw new Error('a recolour needs the backdrop mask');
+    return recolour(image, backdrop, edit.colour);
+  }
   let pipeline = sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: 3 } });
   switch (edit.op) {
     case 'brightness':

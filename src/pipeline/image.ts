@@ -3,9 +3,9 @@
  * Inside the pipeline an image is RGB, channels-first float32 in [-1, 1]; a mask is float32 in [0, 1],
  * 1 meaning "repaint".
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import sharp from 'sharp';
 import { ErrorCode, UserError } from '../errors.js';
+import { admitImage, MAX_INPUT_PIXELS } from '../intake/inspect.js';
 import { addPngText } from './png.js';
 
 /** Raw 8-bit RGB pixels. */
@@ -16,39 +16,6 @@ export interface RgbImage {
   readonly pixels: Uint8Array;
 }
 
-/** Largest image flowbot will decode, in pixels (guards memory against hostile uploads). */
-export const MAX_INPUT_PIXELS = 4096 * 4096;
-
-/** The raster formats uploads may be: no SVG (a program, not a picture), no TIFF or HEIF oddities. */
-export type UploadFormat = 'png' | 'jpeg' | 'webp';
-
-/** The first bytes of a buffer or file. */
-function head(input: Buffer | string, length: number): Buffer {
-  if (typeof input !== 'string') return input.subarray(0, length);
-  const fd = openSync(input, 'r');
-  try {
-    const buffer = Buffer.alloc(length);
-    const read = readSync(fd, buffer, 0, length, 0);
-    return buffer.subarray(0, read);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** PNG, JPEG or WebP by their signatures, before any decoder sees the bytes; undefined otherwise. */
-export function sniffFormat(input: Buffer | string): UploadFormat | undefined {
-  const bytes = head(input, 12);
-  if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
-    return 'png';
-  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
-  if (
-    bytes.subarray(0, 4).toString('latin1') === 'RIFF' &&
-    bytes.subarray(8, 12).toString('latin1') === 'WEBP'
-  )
-    return 'webp';
-  return undefined;
-}
-
 function notAnImage(what: string): UserError {
   return new UserError(
     ErrorCode.ImageInvalid,
@@ -56,13 +23,30 @@ function notAnImage(what: string): UserError {
   );
 }
 
-/** Decodes any image sharp reads into RGB, optionally resized (cover-cropped) to a size. */
-export async function readImage(
+/**
+ * Runs a decode on bytes that image intake admitted (format, declared size, metadata); any refusal is
+ * already friendly, and any decoder failure becomes "not an image I can read".
+ */
+async function decodeAdmitted<T>(
+  input: Buffer | string,
+  what: string,
+  decode: (bytes: Buffer) => Promise<T>,
+): Promise<T> {
+  const { bytes } = await admitImage(input, what);
+  try {
+    return await decode(bytes);
+  } catch {
+    throw notAnImage(what);
+  }
+}
+
+/** Decodes a PNG, JPEG or WebP into RGB, optionally resized (cover-cropped) to a size. */
+export function readImage(
   input: Buffer | string,
   size?: { width: number; height: number },
 ): Promise<RgbImage> {
-  try {
-    let pipeline = sharp(input, { limitInputPixels: MAX_INPUT_PIXELS })
+  return decodeAdmitted(input, 'file', async (bytes) => {
+    let pipeline = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS })
       .rotate()
       .removeAlpha()
       .toColourspace('srgb');
@@ -73,38 +57,30 @@ export async function readImage(
       height: info.height,
       pixels: new Uint8Array(data.buffer, data.byteOffset, data.length),
     };
-  } catch {
-    throw notAnImage('file');
-  }
+  });
 }
 
-/** Width and height of an encoded image without decoding it. */
+/** Width and height of an encoded image without decoding it (as its header declares them). */
 export async function imageSize(input: Buffer | string): Promise<{ width: number; height: number }> {
-  try {
-    const meta = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
-    if (!meta.width || !meta.height) throw new Error('no size');
-    return { width: meta.width, height: meta.height };
-  } catch {
-    throw notAnImage('file');
-  }
+  const { facts } = await admitImage(input, 'file');
+  return { width: facts.width, height: facts.height };
 }
 
 /**
  * Reads a mask of any size: where the file has transparency, opaque pixels are repainted; otherwise
  * white (bright) pixels are. The result is resized to `size` and thresholded at one half.
  */
-export async function readMask(
+export function readMask(
   input: Buffer | string,
   size: { width: number; height: number },
 ): Promise<Float32Array> {
-  if (!sniffFormat(input)) throw notAnImage('mask');
-  try {
-    const image = sharp(input, { limitInputPixels: MAX_INPUT_PIXELS });
+  return decodeAdmitted(input, 'mask', async (bytes) => {
+    const image = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS });
     const meta = await image.metadata();
     const useAlpha = meta.hasAlpha === true && !(await image.stats()).isOpaque;
     const channel = useAlpha
-      ? sharp(input).ensureAlpha().extractChannel(3)
-      : sharp(input).flatten({ background: '#000000' }).greyscale();
+      ? sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).ensureAlpha().extractChannel(3)
+      : sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).flatten({ background: '#000000' }).greyscale();
     const { data } = await channel
       .resize(size.width, size.height, { fit: 'fill', kernel: 'linear' })
       .raw()
@@ -112,9 +88,7 @@ export async function readMask(
     const mask = new Float32Array(size.width * size.height);
     for (let i = 0; i < mask.length; i++) mask[i] = data[i]! >= 128 ? 1 : 0;
     return mask;
-  } catch {
-    throw notAnImage('mask');
-  }
+  });
 }
 
 /** RGB bytes → channels-first float32 in [-1, 1]. */

@@ -47,8 +47,11 @@ function htmlUnescape(text: string): string {
   });
 }
 
-/** CLIP's text clean-up: unescape HTML twice, normalise, collapse whitespace, lower-case. */
-function clean(text: string): string {
+/**
+ * CLIP's text clean-up: NFC, unescape HTML entities twice, collapse whitespace, lower-case. Exported
+ * because the blocklist must check the same text the encoder reads (`src/prompt/fold.ts`).
+ */
+export function clipClean(text: string): string {
   return htmlUnescape(htmlUnescape(text.normalize('NFC')))
     .replace(/\s+/g, ' ')
     .trim()
@@ -100,7 +103,7 @@ export class ClipTokenizer {
   /** Token ids with start and end tokens, untruncated. */
   encode(text: string): number[] {
     const ids = [this.startToken];
-    for (const match of clean(text).matchAll(PATTERN)) {
+    for (const match of clipClean(text).matchAll(PATTERN)) {
       const word = Array.from(new TextEncoder().encode(match[0]), (byte) => BYTE_TO_CHAR[byte]!).join('');
       for (const piece of this.bpe(word)) {
         const id = this.vocab.get(piece);

@@ -133,7 +133,7 @@ export class JobQueue extends EventEmitter<QueueEvents> {
     return this.running.size;
   }
 
-  /** Records a job in the store and queues it, or refuses politely ({@link admissionRefusal}). */
+  /** Records a job in the store and queues it, or refuses politely (shutting down, unknown kind, cap). */
   enqueue(input: Omit<NewJob, 'priority'>): Result<{ job: JobRecord; position: number }, UserError> {
     const queued = this.enqueueAll([input]);
     return queued.ok ? ok(queued.value[0]!) : queued;
@@ -146,16 +146,11 @@ export class JobQueue extends EventEmitter<QueueEvents> {
   enqueueAll(
     inputs: readonly Omit<NewJob, 'priority'>[],
   ): Result<{ job: JobRecord; position: number }[], UserError> {
-    const refused = inputs
-      .map((input) =>
-        admissionRefusal({
-          closing: this.closing,
-          kind: this.kinds.has(input.kind) ? undefined : input.kind,
-          active: this.activeCountOf(input.userId),
-          maxJobsPerUser: this.options.maxJobsPerUser,
-        }),
-      )
-      .find((error) => error !== undefined);
+    const refused =
+      inputs
+        .map((input) => admissionRefusal(this.closing, this.kinds.has(input.kind) ? undefined : input.kind))
+        .find((error) => error !== undefined) ??
+      (inputs[0] ? this.userCapRefusal(inputs[0].userId) : undefined);
     if (refused) return err(refused);
     const priority = (kind: string) => (this.kinds.get(kind)!.cheap ? 1 : 0);
     const jobs = this.store.transaction(() =>
@@ -169,6 +164,17 @@ export class JobQueue extends EventEmitter<QueueEvents> {
     });
     this.pump();
     return ok(queued);
+  }
+
+  /** Why `userId` may not queue another job now (at their cap); undefined when they may. */
+  userCapRefusal(userId: string): UserError | undefined {
+    const active = this.activeCountOf(userId);
+    if (active < this.options.maxJobsPerUser) return undefined;
+    return new UserError(
+      ErrorCode.QueueUserLimit,
+      `You already have ${active} job${active === 1 ? '' : 's'} in progress (the limit is ${this.options.maxJobsPerUser}). Wait for one to finish, or cancel one.`,
+      { active, limit: this.options.maxJobsPerUser },
+    );
   }
 
   /** A user's queued plus running jobs. */

@@ -318,10 +318,13 @@ export class Store {
     return (this.sql.countJobsSince.get(userId, since) as { count: number }).count;
   }
 
-  /** When the person's `index`-th job (0 = the oldest) since `since` was created, if there is one. */
-  jobCreatedSince(userId: string, since: number, index: number): number | undefined {
-    const row = this.sql.jobCreatedSince.get(userId, since, index) as { created_at: number } | undefined;
-    return row?.created_at;
+  /**
+   * When the `nth` (1: the oldest) of a user's jobs created since a time was created; undefined when
+   * there are fewer. Says when an hourly limit opens again.
+   */
+  nthJobTimeSince(userId: string, since: number, nth: number): number | undefined {
+    const row = this.sql.nthJobTimeSince.get(userId, since, nth - 1) as { createdAt: number } | undefined;
+    return row?.createdAt;
   }
 
   /** A person's jobs since `since` that count against a quota: all but failed and cancelled ones. */
@@ -609,8 +612,8 @@ function prepareStatements(db: Database.Database) {
     ),
     getJob: db.prepare('SELECT * FROM jobs WHERE id = ?'),
     countJobsSince: db.prepare('SELECT COUNT(*) AS count FROM jobs WHERE user_id = ? AND created_at >= ?'),
-    jobCreatedSince: db.prepare(
-      'SELECT created_at FROM jobs WHERE user_id = ? AND created_at >= ? ORDER BY created_at LIMIT 1 OFFSET ?',
+    nthJobTimeSince: db.prepare(
+      'SELECT created_at AS createdAt FROM jobs WHERE user_id = ? AND created_at >= ? ORDER BY created_at, seq LIMIT 1 OFFSET ?',
     ),
     countChargedJobsSince: db.prepare(
       "SELECT COUNT(*) AS count FROM jobs WHERE user_id = ? AND created_at >= ? AND state NOT IN ('failed', 'cancelled')",

@@ -3,8 +3,10 @@
  * and every Redis worker run this same function, so a job gives the same pixels on either path.
  */
 import { ErrorCode, UserError } from '../errors.js';
+import { backgroundMask } from '../masks/background.js';
 import { maxArea } from '../pipeline/budget.js';
 import { buildCanvas, canvasFor } from '../pipeline/canvas.js';
+import { applyEdit, type ExactEdit } from '../pipeline/edits.js';
 import { type RgbImage, readImage, readMask } from '../pipeline/image.js';
 import type { Pipeline, PipelineResult, RunHooks } from '../pipeline/pipeline.js';
 import { schedulerFor } from '../pipeline/request.js';
@@ -143,7 +145,32 @@ export async function computeWork(
       );
       return fromPipeline(result, { scale: p.scale, creative: p.creative });
     }
+    case 'edit': {
+      const p = parseParams('edit', order.params);
+      return editExactly(await inputImage(order), p.edit);
+    }
   }
+}
+
+/** An exact edit: no model and no steps, only sharp on the parent's pixels. */
+async function editExactly(image: RgbImage, edit: ExactEdit): Promise<WorkResult> {
+  let backdrop: Float32Array | undefined;
+  if (edit.op === 'recolour') {
+    // Found again from the pixels (the command found a plain backdrop in the same ones), so no mask has
+    // to be stored or sent.
+    const found = await backgroundMask(image);
+    if (found.method !== 'backdrop')
+      throw new UserError(ErrorCode.ImageInvalid, 'This image has no plain backdrop to recolour.');
+    backdrop = found.mask;
+  }
+  return {
+    images: [await applyEdit(image, edit, backdrop)],
+    seeds: [],
+    steps: 0,
+    guidance: 0,
+    scheduler: `exact:${edit.op}`,
+    extra: { edit },
+  };
 }
 
 /** Repaints the mask of an image with the job's prompt (inpainting and outpainting). */

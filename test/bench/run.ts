@@ -1,11 +1,15 @@
 /**
  * `npm run bench`: runs every benchmark in one process and prints its figures. Speed is reported here,
  * as figures and ratios taken in one run, never asserted in tests. `npm run bench -- scale-out` (or
- * `queue`, `pipeline`, `chaos`) runs one group.
+ * `queue`, `pipeline`, `blocklist`, `edits`, `intake`, `encoder`, `chaos`) runs one group.
  */
 import os from 'node:os';
+import { benchBlocklist } from './blocklist.js';
 import { benchChaos } from './chaos.js';
 import { benchCluster } from './cluster.js';
+import { benchEditLatency, benchEditMemory } from './edits.js';
+import { encoderBenches } from './encoder.js';
+import { benchIntake } from './intake.js';
 import { pipelineBenches } from './pipeline.js';
 import { type BenchResult, benchQueue } from './queue.js';
 
@@ -13,6 +17,10 @@ const groups: Record<string, (() => Promise<BenchResult>)[]> = {
   queue: [() => benchQueue(1000)],
   pipeline: pipelineBenches(),
   'scale-out': [() => benchCluster(24)],
+  blocklist: [benchBlocklist],
+  edits: [benchEditLatency, benchEditMemory],
+  intake: [benchIntake],
+  encoder: encoderBenches(),
   chaos: [benchChaos],
 };
 const only = process.argv[2];

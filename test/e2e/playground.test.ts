@@ -28,6 +28,8 @@ describe.skipIf(!available)('playground in a browser', () => {
   let browser: Browser;
   let page: Page;
   let base: string;
+  let bot: ReturnType<typeof createBot>;
+  const signer = new LinkSigner('test-secret-0123456789');
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
@@ -41,9 +43,8 @@ describe.skipIf(!available)('playground in a browser', () => {
       },
     });
     core = createCore(config, { threads: 1, previewEvery: 1 });
-    const signer = new LinkSigner('test-secret-0123456789');
     let adapter: WebAdapter | undefined;
-    const bot = createBot(core, (imageId, userId, platform, channelId) =>
+    bot = createBot(core, (imageId, userId, platform, channelId) =>
       adapter?.editorPath(imageId, userId, platform, channelId),
     );
     adapter = new WebAdapter({ core, bot, signer, host: '127.0.0.1', port: 0 });
@@ -76,6 +77,25 @@ describe.skipIf(!available)('playground in a browser', () => {
   });
 
   const results = () => page.locator('[data-testid="result"]');
+
+  it('a ?token= login leaves the address bar without the token, and the page works on the cookie', async () => {
+    const token = 'a-long-random-web-token-for-the-browser';
+    const guarded = new WebAdapter({ core, bot, signer, host: '127.0.0.1', port: 0, token });
+    const guardedBase = await guarded.listen();
+    const login = await browser.newPage();
+    try {
+      await login.goto(`${guardedBase}/?token=${token}`);
+      expect(login.url()).toBe(`${guardedBase}/`);
+      // The page's own requests (its history first) pass on the cookie alone.
+      await login.waitForSelector('body[data-ready="true"]');
+      const cookies = await login.context().cookies();
+      expect(cookies.map((c) => c.name)).toEqual(['flowbot_session']);
+      expect(cookies[0]!.value).not.toContain(token);
+    } finally {
+      await login.close();
+      await guarded.close();
+    }
+  });
 
   it('imagines, upscales, refines by reply, and repaints a drawn region', async () => {
     // 1. Type the prompt.

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { parseBody } from './discord-body.js';
 
 /** One recorded REST call. */
 export interface DiscordCall {
@@ -29,6 +30,8 @@ export const GUILD = '910000000000000001';
 export const CHANNEL = '920000000000000001';
 export const APP = BOT.id;
 export const ARTISTS_ROLE = '980000000000000002';
+/** The DM channel the fake opens with anyone. */
+export const DM_CHANNEL = '950000000000000001';
 
 /** A Discord user for tests. */
 export function user(id: string, name: string) {
@@ -46,6 +49,11 @@ export class FakeDiscord {
   private idCounter = 930000000000000000n;
   identified = false;
   base = '';
+  /** When set, direct messages fail as they do for someone who allows none from server members. */
+  refuseDirectMessages = false;
+
+  /** Files people attached to their messages, served at their CDN address (see {@link attach}). */
+  private readonly uploads = new Map<string, Buffer>();
 
   constructor() {
     this.server = createServer((req, res) => {
@@ -53,6 +61,11 @@ export class FakeDiscord {
         if (status === 204) {
           res.writeHead(204);
           res.end();
+          return;
+        }
+        if (Buffer.isBuffer(body)) {
+          res.writeHead(status, { 'content-type': 'application/octet-stream' });
+          res.end(body);
           return;
         }
         res.writeHead(status, { 'content-type': 'application/json' });
@@ -88,6 +101,53 @@ export class FakeDiscord {
   /** Sends a gateway dispatch. */
   dispatch(type: string, data: unknown): void {
     this.socket?.send(JSON.stringify({ op: 0, t: type, s: ++this.seq, d: data }));
+  }
+
+  /** A file attached to a person's message, as the gateway describes it; its bytes are served on GET. */
+  attach(name: string, data: Buffer): Record<string, unknown> {
+    const id = this.nextId();
+    this.uploads.set(id, data);
+    const url = `${this.base}/attachments/uploads/${id}/${name}`;
+    return { id, filename: name, size: data.length, url, proxy_url: url };
+  }
+
+  /** A person's message in a channel, optionally replying to a message and with files attached. */
+  say(
+    author: Record<string, unknown>,
+    channelId: string,
+    content: string,
+    options: { replyTo?: string; files?: { name: string; data: Buffer }[] } = {},
+  ): string {
+    const id = this.nextId();
+    this.dispatch('MESSAGE_CREATE', {
+      id,
+      channel_id: channelId,
+      guild_id: GUILD,
+      author,
+      member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
+      content,
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments: (options.files ?? []).map((file) => this.attach(file.name, file.data)),
+      embeds: [],
+      pinned: false,
+      type: options.replyTo ? 19 : 0,
+      flags: 0,
+      components: [],
+      ...(options.replyTo
+        ? { message_reference: { message_id: options.replyTo, channel_id: channelId, guild_id: GUILD } }
+        : {}),
+    });
+    return id;
+  }
+
+  /** The downloads of attached files so far. */
+  downloads(): DiscordCall[] {
+    return this.of('GET', /^\/attachments\/uploads\//);
   }
 
   /** REST calls matching a method and path pattern. */
@@ -244,6 +304,11 @@ export class FakeDiscord {
     const { body, files } = parseBody(req.headers['content-type'] ?? '', raw);
     this.calls.push({ method: req.method ?? 'GET', path, body, files });
     const method = req.method ?? 'GET';
+    const upload = /^\/attachments\/uploads\/(\d+)\//.exec(path);
+    if (method === 'GET' && upload) {
+      const data = this.uploads.get(upload[1]!);
+      return data ? [200, data] : [404, { message: 'Unknown attachment', code: 0 }];
+    }
     if (method === 'GET' && path === '/gateway/bot') {
       return [
         200,
@@ -275,6 +340,8 @@ export class FakeDiscord {
     if (method === 'POST' && /^\/webhooks\/\d+\/[^/]+$/.test(path))
       return [200, this.message(CHANNEL, body, files)];
     const channelMessages = /^\/channels\/(\d+)\/messages$/.exec(path);
+    if (method === 'POST' && channelMessages?.[1] === DM_CHANNEL && this.refuseDirectMessages)
+      return [403, { message: 'Cannot send messages to this user', code: 50007 }];
     if (method === 'POST' && channelMessages) {
       const message = this.message(channelMessages[1]!, body, files);
       this.calls[this.calls.length - 1]!.messageId = message.id as string;
@@ -326,44 +393,8 @@ export class FakeDiscord {
         },
       ];
     if (method === 'POST' && path === '/users/@me/channels')
-      return [
-        200,
-        { id: '950000000000000001', type: 1, recipients: [user(String(body.recipient_id), 'someone')] },
-      ];
-    if (method === 'POST' && path === '/channels/950000000000000001/messages')
-      return [200, this.message('950000000000000001', body, files)];
+      return [200, { id: DM_CHANNEL, type: 1, recipients: [user(String(body.recipient_id), 'someone')] }];
     if (process.env.FAKE_DISCORD_DEBUG) console.error('fake discord: unknown route', method, path);
     return [404, { message: 'Unknown route', code: 0 }];
   }
-}
-
-function parseBody(
-  type: string,
-  raw: Buffer,
-): { body: Record<string, unknown>; files: { name: string; data: Buffer }[] } {
-  if (type.includes('application/json'))
-    return {
-      body: raw.length ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {},
-      files: [],
-    };
-  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(type);
-  if (!boundary) return { body: {}, files: [] };
-  const marker = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
-  const files: { name: string; data: Buffer }[] = [];
-  let body: Record<string, unknown> = {};
-  let start = raw.indexOf(marker);
-  while (start !== -1) {
-    const next = raw.indexOf(marker, start + marker.length);
-    if (next === -1) break;
-    const part = raw.subarray(start + marker.length + 2, next - 2);
-    const split = part.indexOf('\r\n\r\n');
-    const headers = part.subarray(0, split).toString('utf8');
-    const content = part.subarray(split + 4);
-    const name = /name="([^"]+)"/.exec(headers)?.[1] ?? '';
-    const filename = /filename="([^"]+)"/.exec(headers)?.[1];
-    if (name === 'payload_json') body = JSON.parse(content.toString('utf8')) as Record<string, unknown>;
-    else if (filename) files.push({ name: filename, data: Buffer.from(content) });
-    start = next;
-  }
-  return { body, files };
 }
