@@ -105,11 +105,12 @@ export function checkHourly(deps: CommandDeps, ctx: ChatContext, jobs = 1): User
   const freeing = deps.store.nthJobTimeSince(ctx.userId, now - HOUR_MS, recent + jobs - jobsPerHour) ?? now;
   const minutes = Math.max(1, Math.ceil((freeing + HOUR_MS - now) / 60_000));
   const when = `in ${minutes} minute${minutes === 1 ? '' : 's'}`;
+  const left = Math.max(0, jobsPerHour - recent);
   return new UserError(
     ErrorCode.RateLimited,
     jobs === 1
       ? `You've reached the limit of ${jobsPerHour} images per hour here. The next one opens up ${when}.`
-      : `That makes ${jobs} jobs, but ${Math.max(0, jobsPerHour - recent)} of the limit of ${jobsPerHour} images per hour are left here. Room for ${jobs} opens up ${when}.`,
+      : `That makes ${jobs} jobs, but only ${left} of the ${jobsPerHour} images per hour ${left === 1 ? 'is' : 'are'} left here. Room for ${jobs} opens up ${when}.`,
     { ...details, retryInMinutes: minutes },
   );
 }

@@ -110,6 +110,22 @@ describe('daily quotas', () => {
     }
   });
 
+  it('a request of several jobs meets the hourly limit whole, saying when there is room', async () => {
+    await admin('admin jobs-per-hour 3');
+    try {
+      expect(textOf(await imagine('{a, b, c, d} x --n 1', 'hourly'))).toBe(
+        'That makes 4 jobs, more than the limit of 3 images per hour here.',
+      );
+      expect(jobsOf(await imagine('{a, b} y --n 1', 'hourly'))).toHaveLength(2);
+      expect(textOf(await imagine('{a, b} z --n 1', 'hourly'))).toBe(
+        'That makes 2 jobs, but only 1 of the 3 images per hour is left here. Room for 2 opens up in 60 minutes.',
+      );
+      await bot.core.queue.onIdle();
+    } finally {
+      await admin('admin jobs-per-hour reset');
+    }
+  });
+
   it('failed and cancelled jobs do not count against the quota', async () => {
     await admin('admin quota 1/day');
     try {
