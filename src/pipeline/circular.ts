@@ -39,7 +39,7 @@ export interface CircularReport {
   readonly skipped: readonly string[];
 }
 
-/** A Conv's spatial padding as [top, left, bottom, right]; undefined when it cannot be wrapped. */
+/** A Conv's spatial padding as [top, left, bottom, right], or why it cannot be wrapped. */
 function paddingOf(node: OnnxNode): { pads: number[] } | { reason: string } {
   const kernel = intsAttribute(node, 'kernel_shape');
   const pads = intsAttribute(node, 'pads');
