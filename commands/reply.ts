@@ -40,7 +40,7 @@ export async function reply(
   text: string,
   target: { channelId: string; messageId: string },
   attachment?: Attachment,
-): Promise<Reply> {
+): Promise<Reply | Reply[]> {
   const tooLong = checkReplyLength(text);
   if (tooLong) return say(tooLong.message);
   const named = namedImage(deps, text);
