@@ -6,7 +6,7 @@
 import { createBot } from '../commands/index.js';
 import { createCore } from '../src/app.js';
 import { type Config, describeConfig, loadConfig } from '../src/config.js';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError, ErrorCode, hasCode } from '../src/errors.js';
 import { LinkSigner } from '../src/links.js';
 import { createLogger, setLogLevel } from '../src/log.js';
 import { DiscordAdapter } from './discord/adapter.js';
@@ -60,7 +60,6 @@ async function main(): Promise<void> {
   const url = await web.listen();
   const { resumed, failed } = core.queue.recover();
   log.info('job queue ready', { resumed: resumed.length, failedOnRecovery: failed.length });
-  process.stdout.write(`\nflowbot playground: ${url}${config.webToken ? '/?token=<WEB_TOKEN>' : ''}\n\n`);
 
   // Chat platforms connect in the background: one that can't be reached is retried, never waited on.
   const connecting = new AbortController();
@@ -134,12 +133,19 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Announced once a signal shuts down gracefully, so that whoever waits for this line may stop it.
+  process.stdout.write(`\nflowbot playground: ${url}${config.webToken ? '/?token=<WEB_TOKEN>' : ''}\n\n`);
 }
 
 main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`flowbot: ${error.message}\n`);
     process.exit(78); // EX_CONFIG
+  }
+  if (hasCode(error, ErrorCode.DataDirLocked)) {
+    // Another flowbot has DATA_DIR; this one has touched nothing there.
+    process.stderr.write(`flowbot: ${(error as Error).message}\n`);
+    process.exit(75); // EX_TEMPFAIL: it can start once the other one stops
   }
   log.error('flowbot failed to start', { error });
   process.exit(1);

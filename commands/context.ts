@@ -20,7 +20,7 @@ import type { FileStore } from '../src/store/files.js';
 import type { ImageRecord, JobRecord, Store } from '../src/store/store.js';
 import { gridButtons, singleButtons } from './actions.js';
 import { blocklistRefusal } from './blocklist.js';
-import { checkJob, checkPromptLength, fitJob, limitsFor } from './limits.js';
+import { checkJob, checkPerson, checkPromptLength, fitJob, limitsFor } from './limits.js';
 import type { IntentMatcher } from './meaning.js';
 import { explanationOf } from './progress.js';
 import { adminSettings, userDefaults } from './settings-model.js';
@@ -83,20 +83,35 @@ export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: strin
 
 const HOUR_MS = 3_600_000;
 
-/** Refuses someone at the hourly limit, saying when the next job opens up (as their oldest one ages out). */
-function checkHourly(deps: CommandDeps, ctx: ChatContext): UserError | undefined {
+/**
+ * Refuses `jobs` more jobs (one, or a permutation's and `--repeat`'s several) over the hourly limit,
+ * saying when there is room again (as the person's oldest jobs of the hour age out).
+ */
+export function checkHourly(deps: CommandDeps, ctx: ChatContext, jobs = 1): UserError | undefined {
   const { jobsPerHour } = limitsFor(deps, ctx);
   if (jobsPerHour === undefined) return undefined;
   const now = (deps.now ?? Date.now)();
   const recent = deps.store.countJobsSince(ctx.userId, now - HOUR_MS);
-  if (recent < jobsPerHour) return undefined;
-  // Below the limit again once all but jobsPerHour − 1 of the hour's jobs are older than an hour.
-  const freeing = deps.store.nthJobTimeSince(ctx.userId, now - HOUR_MS, recent - jobsPerHour + 1) ?? now;
+  if (recent + jobs <= jobsPerHour) return undefined;
+  const details = { limit: jobsPerHour };
+  if (jobs > jobsPerHour) {
+    return new UserError(
+      ErrorCode.RateLimited,
+      `That makes ${jobs} jobs, more than the limit of ${jobsPerHour} images per hour here.`,
+      details,
+    );
+  }
+  // Room again once all but jobsPerHour − jobs of the hour's jobs are older than an hour.
+  const freeing = deps.store.nthJobTimeSince(ctx.userId, now - HOUR_MS, recent + jobs - jobsPerHour) ?? now;
   const minutes = Math.max(1, Math.ceil((freeing + HOUR_MS - now) / 60_000));
+  const when = `in ${minutes} minute${minutes === 1 ? '' : 's'}`;
+  const left = Math.max(0, jobsPerHour - recent);
   return new UserError(
     ErrorCode.RateLimited,
-    `You've reached the limit of ${jobsPerHour} images per hour here. The next one opens up in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
-    { limit: jobsPerHour, retryInMinutes: minutes },
+    jobs === 1
+      ? `You've reached the limit of ${jobsPerHour} images per hour here. The next one opens up ${when}.`
+      : `That makes ${jobs} jobs, but only ${left} of the ${jobsPerHour} images per hour ${left === 1 ? 'is' : 'are'} left here. Room for ${jobs} opens up ${when}.`,
+    { ...details, retryInMinutes: minutes },
   );
 }
 
@@ -110,28 +125,45 @@ function waitingReason(deps: CommandDeps): string | undefined {
 
 /** Queues a job and answers with its place in line and the explanation. */
 export function enqueue(deps: CommandDeps, ctx: ChatContext, asked: JobRequest): Reply {
+  return enqueueAll(deps, ctx, [asked])[0]!;
+}
+
+/**
+ * Queues the jobs of one request (one job, or a permutation prompt's and `--repeat`'s several) after
+ * they all pass the gate, and answers with each one's place in line; a refusal queues none of them.
+ */
+export function enqueueAll(deps: CommandDeps, ctx: ChatContext, asked: readonly JobRequest[]): Reply[] {
   const limits = limitsFor(deps, ctx);
-  const request = fitJob(asked, limits);
-  const prompt = 'prompt' in request.params ? request.params.prompt : undefined;
+  const requests = asked.map((request) => fitJob(request, limits));
   const refused =
-    checkPromptLength(request) ?? checkAllowed(deps, ctx, prompt) ?? checkJob(deps, request, limits);
-  if (refused) return { type: 'text', text: refused.message, ephemeral: true };
-  const result = deps.queue.enqueue({
-    kind: request.kind,
-    userId: ctx.userId,
-    channelId: ctx.channelId,
-    platform: ctx.platform,
-    params: request.params,
-  });
-  if (!result.ok) return { type: 'text', text: result.error.message, ephemeral: true };
-  const { job, position } = result.value;
+    requests
+      .map((request) => {
+        const prompt = 'prompt' in request.params ? request.params.prompt : undefined;
+        return (
+          checkPromptLength(request) ?? checkAllowed(deps, ctx, prompt) ?? checkJob(deps, request, limits)
+        );
+      })
+      .find((refusal) => refusal !== undefined) ?? checkPerson(deps, ctx, requests);
+  if (refused) return [{ type: 'text', text: refused.message, ephemeral: true }];
+  const result = deps.queue.enqueueAll(
+    requests.map((request) => ({
+      kind: request.kind,
+      userId: ctx.userId,
+      channelId: ctx.channelId,
+      platform: ctx.platform,
+      params: request.params,
+    })),
+  );
+  if (!result.ok) return [{ type: 'text', text: result.error.message, ephemeral: true }];
   const waiting = waitingReason(deps);
-  const place = waiting
-    ? `#${position} in the queue. ${waiting}`
-    : position <= 1
-      ? 'starting now'
-      : `#${position} in the queue`;
-  return { type: 'queued', jobId: job.id, position, text: `${request.params.explanation} · ${place}` };
+  return result.value.map(({ job, position }, i) => {
+    const place = waiting
+      ? `#${position} in the queue. ${waiting}`
+      : position <= 1
+        ? 'starting now'
+        : `#${position} in the queue`;
+    return { type: 'queued', jobId: job.id, position, text: `${requests[i]!.params.explanation} · ${place}` };
+  });
 }
 
 /** A stored image, or a friendly error. */
@@ -205,10 +237,18 @@ export function viewOf(deps: CommandDeps, image: ImageRecord, text: string): Res
     file: deps.files.resolve(image.filePath),
     width: image.width,
     height: image.height,
-    buttons: cells.length > 0 ? gridButtons(image.id, cells.length, link) : singleButtons(image.id, link),
+    buttons:
+      cells.length > 0
+        ? gridButtons(image.id, cells.length, link, isDraft(job))
+        : singleButtons(image.id, link, isDraft(job)),
     parentId: image.parentId,
     private: userDefaults(deps.store, image.userId).private === true,
   };
+}
+
+/** True for the images of a `--draft` job, which offer "Enhance". */
+function isDraft(job: JobRecord | undefined): boolean {
+  return job?.kind === 'generate' && (job.params as { draft?: unknown }).draft === true;
 }
 
 /** The view of a finished job's result (its grid, or its single image). */

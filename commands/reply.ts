@@ -44,7 +44,7 @@ export async function reply(
   target: { channelId: string; messageId: string },
   attachment?: Attachment,
   typed: Typed = 'reply',
-): Promise<Reply> {
+): Promise<Reply | Reply[]> {
   const tooLong = checkReplyLength(text);
   if (tooLong) return say(tooLong.message);
   const named = namedImage(deps, text);
@@ -78,7 +78,7 @@ export async function reply(
  * Text typed in a channel with no message chosen (the playground's box): it edits the conversation's
  * latest image when it reads as an edit, and otherwise (a description, a first prompt) starts a new one.
  */
-export async function converse(deps: CommandDeps, ctx: ChatContext, text: string): Promise<Reply> {
+export async function converse(deps: CommandDeps, ctx: ChatContext, text: string): Promise<Reply | Reply[]> {
   const latest = deps.store.latestImageInThread(ctx.platform, ctx.channelId, ctx.channelId);
   // Words longer than any reply may be are a prompt with its flags ("--no …"), checked as one.
   if (!latest || checkReplyLength(text)) return imagine(deps, ctx, text);

@@ -4,21 +4,34 @@
  */
 import { z } from 'zod';
 import type { Store } from '../src/store/store.js';
+import { LIMIT_CEILINGS } from '../src/work/limits.js';
 
 /** Defaults a person (or an admin, for a channel) can set. */
 export const defaultsSchema = z
   .object({
-    steps: z.number().int().min(1).max(150),
+    steps: z.number().int().min(1).max(LIMIT_CEILINGS.maxSteps),
     guidance: z.number().min(0).max(30),
     ar: z.string().regex(/^\d{1,2}:\d{1,2}$/),
     model: z.string().regex(/^[a-z0-9._-]{1,64}$/),
     style: z.string().regex(/^[a-z0-9._-]{1,64}$/),
     negative: z.string().max(500),
-    n: z.number().int().min(1).max(4),
+    n: z.number().int().min(1).max(LIMIT_CEILINGS.maxN),
     remix: z.boolean(),
     private: z.boolean(),
   })
   .partial();
+
+/** A Discord role as settings name it: its id, or its name in lower case. */
+const roleKey = z.string().min(1).max(100);
+
+/** Who may use a restricted model: members of these roles, or admins only. */
+export const modelAccessSchema = z.union([
+  z.object({ roles: z.array(roleKey).min(1).max(50) }),
+  z.object({ admins: z.literal(true) }),
+]);
+
+/** Who may use a restricted model. */
+export type ModelAccess = z.infer<typeof modelAccessSchema>;
 
 /** Admin-only settings, stored globally. */
 export const adminSchema = z
@@ -26,10 +39,19 @@ export const adminSchema = z
     channels: z.array(z.string()),
     blocklist: z.array(z.string()),
     jobsPerHour: z.number().int().min(1).max(10_000),
-    maxSteps: z.number().int().min(1).max(150),
-    maxN: z.number().int().min(1).max(4),
-    maxSide: z.number().int().min(64).max(2048),
+    // No setting goes beyond the ceilings, which Redis workers hold every job to.
+    maxSteps: z.number().int().min(1).max(LIMIT_CEILINGS.maxSteps),
+    maxN: z.number().int().min(1).max(LIMIT_CEILINGS.maxN),
+    maxSide: z.number().int().min(64).max(LIMIT_CEILINGS.maxSide),
     maxUploadMB: z.number().min(0.1).max(50),
+    /** Prompts one permutation or --repeat may make at once. */
+    maxPermutations: z.number().int().min(1).max(40),
+    /** Jobs a day per person (`settings admin quota 50/day`). */
+    quotaPerDay: z.number().int().min(0).max(100_000),
+    /** Jobs a day for members of a Discord role (its id, or its name), overriding quotaPerDay. */
+    roleQuotas: z.record(roleKey, z.number().int().min(0).max(100_000)),
+    /** Models only some people may use: the roles (Discord) or admins (any platform). */
+    modelAccess: z.record(z.string().regex(/^[a-z0-9._-]{1,64}$/), modelAccessSchema),
   })
   .partial();
 

@@ -12,6 +12,11 @@ const context = z.object({
   threadId: z.string().max(200).optional(),
   messageId: z.string().max(200).optional(),
   isAdmin: z.boolean().default(false),
+  /** The member's roles where the platform has them (Discord), for per-role quotas and models. */
+  roles: z
+    .array(z.object({ id: z.string().min(1).max(100), name: z.string().max(200) }))
+    .max(250)
+    .optional(),
 });
 
 /**

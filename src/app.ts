@@ -13,8 +13,10 @@ import { Pipeline } from './pipeline/pipeline.js';
 import { SentenceEncoder } from './pipeline/sentence-encoder.js';
 import { JobQueue } from './queue/queue.js';
 import { FileStore } from './store/files.js';
+import { DataDirLock } from './store/lock.js';
 import { Store } from './store/store.js';
 import { LocalExecutor, type WorkExecutor } from './work/executor.js';
+import { workerLimits } from './work/limits.js';
 
 const log = createLogger('app');
 
@@ -64,10 +66,24 @@ export function createCompute(config: Config, options: CoreOptions = {}) {
 }
 
 /**
- * Opens the store, builds the pipeline and the queue, and registers the image jobs. Callers run
- * {@link JobQueue.recover} once their listeners are attached.
+ * Locks the data directory, opens the store, builds the pipeline and the queue, and registers the image
+ * jobs. Callers run {@link JobQueue.recover} once their listeners are attached. Throws a
+ * {@link import('./store/lock.js').DataDirLockedError} (code `data_dir_locked`) when another process
+ * has the data directory, before anything there is touched.
  */
 export function createCore(config: Config, options: CoreOptions = {}): Core {
+  // Before the temporary-file sweep, the migrations and the queue's recovery: each of them would
+  // disturb another flowbot working in the same directory.
+  const lock = DataDirLock.acquire(config.dataDir, { port: config.port });
+  try {
+    return assembleCore(config, options, lock);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+function assembleCore(config: Config, options: CoreOptions, lock: DataDirLock): Core {
   const store = Store.open(path.join(config.dataDir, 'flowbot.db'));
   const files = new FileStore(config.dataDir);
   const swept = files.sweepTemporaryFiles();
@@ -81,13 +97,14 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
   const compute = { pipeline, models };
   const encoderBackend = new OnnxBackend({ executionProvider: 'cpu', threads: 1 });
   const encoder = sentenceEncoder(config, encoderBackend);
-  const cluster = config.redisUrl ? connectCluster(config.redisUrl, queue) : undefined;
+  const cluster = config.redisUrl ? connectCluster(config.redisUrl, queue, models) : undefined;
   const localWorker =
     config.redisUrl && config.localWorker
       ? new ImageWorker(compute, {
           redisUrl: config.redisUrl,
           concurrency: config.workerConcurrency,
           lockSeconds: config.workerLockSeconds,
+          limits: workerLimits(config),
         })
       : undefined;
   // An unreachable Redis is waited out (jobs wait, people are told), never fatal at start-up.
@@ -119,6 +136,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       await backend.dispose();
       await encoderBackend.dispose();
       store.close();
+      lock.release();
     },
   };
 }
@@ -141,11 +159,12 @@ function delay(ms: number): Promise<void> {
  * The Redis dispatcher, wired to the queue: the queue runs as many jobs as the live workers can take,
  * and people whose job waits for a worker or for Redis are told so.
  */
-function connectCluster(redisUrl: string, queue: JobQueue): RedisExecutor {
+function connectCluster(redisUrl: string, queue: JobQueue, models: ModelRegistry): RedisExecutor {
   queue.setConcurrency(0);
   const waitingNotice = () => (cluster.redisReachable ? NO_WORKER_NOTICE : REDIS_WAIT_NOTICE);
   const cluster = new RedisExecutor({
     redisUrl,
+    models,
     onCapacity: (capacity) => {
       queue.setConcurrency(capacity);
       if (capacity === 0) for (const job of queue.waitingOrder()) queue.notify(job.id, waitingNotice());

@@ -78,6 +78,9 @@ const boolean = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
   .transform((value) => value === true || value === 'true' || value === '1' || value === 'yes');
 
+/** The most jobs one worker may run at once (WORKER_CONCURRENCY); the front-end trusts no heartbeat above it. */
+export const MAX_WORKER_CONCURRENCY = 64;
+
 /** Every setting flowbot reads, in the order the README documents them. */
 export const SETTINGS: readonly SettingSpec[] = [
   {
@@ -190,8 +193,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   {
     env: 'WORKER_CONCURRENCY',
     key: 'workerConcurrency',
-    expected: 'an integer from 1 to 64',
-    schema: integer(1, 64),
+    expected: `an integer from 1 to ${MAX_WORKER_CONCURRENCY}`,
+    schema: integer(1, MAX_WORKER_CONCURRENCY),
     defaultValue: 1,
     description: 'Jobs one worker runs at the same time.',
   },

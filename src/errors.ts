@@ -30,9 +30,12 @@ export const ErrorCode = {
   ChannelNotAllowed: 'channel_not_allowed',
   PromptBlocked: 'prompt_blocked',
   RateLimited: 'rate_limited',
+  QuotaExceeded: 'quota_exceeded',
+  ModelNotAllowed: 'model_not_allowed',
   OverBudget: 'over_budget',
   JobInvalid: 'job_invalid',
   WorkerUnavailable: 'worker_unavailable',
+  DataDirLocked: 'data_dir_locked',
   Internal: 'internal',
 } as const;
 
@@ -107,8 +110,19 @@ export function publicMessage(
   fields: Record<string, unknown> = {},
 ): string {
   if (error instanceof UserError) return error.message;
+  const id = logUnexpected(error, log, what, fields);
+  return `Something went wrong on my side (error id ${id}). Please try again; if it keeps happening, tell the admin this id.`;
+}
+
+/** Logs an error that is not a UserError, with its details, under a new error id; returns the id. */
+export function logUnexpected(
+  error: unknown,
+  log: ErrorLog,
+  what: string,
+  fields: Record<string, unknown> = {},
+): string {
   const id = newErrorId();
   const wrapped = asFlowbotError(error);
   log.error(what, { errorId: id, code: wrapped.code, error: wrapped.cause ?? wrapped, ...fields });
-  return `Something went wrong on my side (error id ${id}). Please try again; if it keeps happening, tell the admin this id.`;
+  return id;
 }

@@ -109,6 +109,7 @@ function parentInfo(parent: ImageRecord): ParentInfo {
     prompt: parent.prompt,
     negativePrompt: parent.negativePrompt,
     model: parent.model,
+    guidance: parent.guidance,
   };
 }
 

@@ -176,9 +176,12 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
 
   it('hands a job back rather than hold it while busy with another model, so a free worker runs it', async () => {
     const fixtures = path.resolve(import.meta.dirname, 'fixtures', 'models');
-    const only = (model: string) => {
-      const dir = path.join(dirs.dir, `models-${model}`);
-      cpSync(path.join(fixtures, model), path.join(dir, model), { recursive: true });
+    const only = (...models: string[]) => {
+      const dir = path.join(dirs.dir, `models-${models.join('-')}`);
+      for (const model of models) {
+        const from = model === 'flowbot-emoji' ? MODELS_DIR : fixtures;
+        cpSync(path.join(from, model), path.join(dir, model), { recursive: true });
+      }
       return dir;
     };
     const start = async (modelsDir: string) => {
@@ -187,12 +190,13 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
       await w.ready();
       return w;
     };
-    // A has every fixture model; C only an unrelated one (it makes room for a second job in Redis).
-    const [a] = await Promise.all([start(fixtures), start(only('sd-tiny-fp16'))]);
+    // A has the shipped model (for a long job: the most steps, images and pixels workers take) and
+    // sd-tiny; C only an unrelated model (it makes room for a second job in Redis).
+    const [a] = await Promise.all([start(only('flowbot-emoji', 'sd-tiny')), start(only('sd-tiny-fp16'))]);
     const fe = frontend({ MODELS_DIR: fixtures });
     await fe.waitEvent((e) => e.event === 'ready');
     await fe.waitLine((line) => line.includes('capacity=2'), 10_000, 'two workers counted');
-    const long = await fe.enqueue('alice', { ...params(1, 1000, 128), model: 'flow-tiny' });
+    const long = await fe.enqueue('alice', params(1, 150, 128));
     await a.waitLine((line) => line.includes(`job started job=${long}`), 30_000, 'A busy');
     const sd = await fe.enqueue('bob', { ...params(2, 4, 64, 1), model: 'sd-tiny' });
     await a.waitLine((line) => line.includes('handed a job back') && line.includes(sd), 10_000, 'hand-back');
@@ -208,7 +212,7 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
     const fe = frontend();
     await fe.waitEvent((e) => e.event === 'ready');
     await fe.waitLine((line) => line.includes('capacity=1'), 10_000, 'the worker counted');
-    const long = await fe.enqueue('alice', params(1, 400, 128));
+    const long = await fe.enqueue('alice', params(1, 150, 128));
     await fe.waitEvent((e) => e.event === 'progress' && e.job === long);
     const next = await fe.enqueue('bob', params(2));
     fe.send({ op: 'cancel', job: long });

@@ -32,6 +32,7 @@ import type { Core } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
 import { downloader } from '../download.js';
 import { watchJobs } from '../jobs.js';
+import { rolesOf } from './members.js';
 import {
   componentRows,
   DEFAULT_ATTACHMENT_LIMIT,
@@ -93,11 +94,14 @@ const SIMPLE_COMMANDS: [name: string, description: string, argument?: string][] 
   ['info', 'Parameters and lineage of an image', 'image'],
   ['cancel', 'Cancel your job', 'job'],
   ['queue', 'Your jobs and their places in line'],
+  ['quota', 'What you have used of your daily quota, and when it resets'],
   ['help', 'How to use flowbot'],
 ];
 
 interface Progress {
   readonly interaction?: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
+  /** A follow-up of the interaction (the second and later jobs of one request); its original otherwise. */
+  readonly messageId?: string;
   last: number;
 }
 
@@ -189,8 +193,20 @@ export class DiscordAdapter {
     }
   }
 
-  private ctx(user: User | PartialUser, channelId: string, isAdmin = false): ChatContext {
-    return { platform: PLATFORM, userId: user.id, userName: user.username ?? user.id, channelId, isAdmin };
+  private ctx(
+    user: User | PartialUser,
+    channelId: string,
+    isAdmin = false,
+    roles: ChatContext['roles'] = [],
+  ): ChatContext {
+    return {
+      platform: PLATFORM,
+      userId: user.id,
+      userName: user.username ?? user.id,
+      channelId,
+      isAdmin,
+      ...(roles.length > 0 ? { roles } : {}),
+    };
   }
 
   // ---- inbound ------------------------------------------------------------------------------------------
@@ -209,6 +225,7 @@ export class DiscordAdapter {
   private async onInteraction(interaction: Interaction): Promise<void> {
     const channelId = interaction.channelId ?? '';
     const isAdmin = this.isAdmin(interaction);
+    const roles = rolesOf(interaction.guild, interaction.member);
     if ('attachmentSizeLimit' in interaction && typeof interaction.attachmentSizeLimit === 'number') {
       this.uploadLimits.set(channelId, interaction.attachmentSizeLimit);
     }
@@ -231,7 +248,7 @@ export class DiscordAdapter {
         kind: 'command',
         name: interaction.commandName,
         text,
-        ctx: this.ctx(interaction.user, channelId, isAdmin),
+        ctx: this.ctx(interaction.user, channelId, isAdmin, roles),
       });
       await this.answerInteraction(interaction, replies);
       return;
@@ -244,7 +261,7 @@ export class DiscordAdapter {
       const replies = await this.options.bot.handle({
         kind: 'action',
         customId: interaction.customId,
-        ctx: this.ctx(interaction.user, channelId, isAdmin),
+        ctx: this.ctx(interaction.user, channelId, isAdmin, roles),
         ...(interaction.isModalSubmit() ? { fields } : {}),
       });
       const form = replies.find((r) => r.type === 'modal');
@@ -287,7 +304,7 @@ export class DiscordAdapter {
       text,
       target: { channelId: message.channelId, messageId: target },
       ctx: {
-        ...this.ctx(message.author, message.channelId),
+        ...this.ctx(message.author, message.channelId, false, rolesOf(message.guild, message.member)),
         ...(inThread ? { threadId: message.channelId } : {}),
       },
       ...(upload ? { attachment: upload } : {}),
@@ -311,7 +328,12 @@ export class DiscordAdapter {
       kind: 'reaction',
       emoji: reaction.emoji.name ?? '',
       target: { channelId: message.channelId, messageId: message.id },
-      ctx: this.ctx(user, message.channelId),
+      ctx: this.ctx(
+        user,
+        message.channelId,
+        false,
+        rolesOf(message.guild, message.guild?.members.cache.get(user.id)),
+      ),
     });
     const channel = (message.channel ??
       (await this.client.channels.fetch(message.channelId))) as SendableChannels;
@@ -325,9 +347,22 @@ export class DiscordAdapter {
     replies: Reply[],
     replyTo?: string,
   ): Promise<void> {
+    let answered = false;
     for (const reply of replies) {
       if (reply.type === 'text') await interaction.editReply({ content: reply.text });
-      else if (reply.type === 'queued') {
+      else if (reply.type === 'queued' && answered) {
+        // The second and later jobs of one request (permutations, --repeat) get follow-ups of their own.
+        const followUp = await interaction.followUp({ content: reply.text });
+        this.progress.set(reply.jobId, { interaction, messageId: followUp.id, last: 0 });
+        this.options.bot.conversations.recordChatMessage({
+          platform: PLATFORM,
+          channelId: followUp.channelId,
+          messageId: followUp.id,
+          jobId: reply.jobId,
+          threadId: replyTo ?? null,
+        });
+      } else if (reply.type === 'queued') {
+        answered = true;
         await interaction.editReply({ content: reply.text });
         this.progress.set(reply.jobId, { interaction, last: 0 });
         this.options.bot.conversations.recordChatMessage({
@@ -456,6 +491,7 @@ export class DiscordAdapter {
           content,
           files,
           attachments: files.length ? undefined : [],
+          ...(entry.messageId ? { message: entry.messageId } : {}),
         } as never);
         return;
       }

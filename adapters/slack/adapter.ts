@@ -19,7 +19,7 @@ import { modalView, resultBlocks } from './blocks.js';
 const log = createLogger('slack');
 
 /** What `/flowbot <command>` and `@flowbot <command>` run. */
-const FLOWBOT_COMMANDS = ['settings', 'info', 'queue', 'cancel', 'help', 'region', 'imagine'];
+const FLOWBOT_COMMANDS = ['settings', 'info', 'queue', 'quota', 'cancel', 'help', 'region', 'imagine'];
 const PLATFORM = 'slack';
 
 /** Options of {@link SlackAdapter}. */
@@ -163,11 +163,13 @@ export class SlackAdapter {
       await next();
     });
     this.app.command('/imagine', async ({ command, ack }) => {
+      // Admin status matters here: models an admin restricted to admins (settings admin model … admins).
+      const isAdmin = await this.isAdmin(command.user_id);
       const replies = await this.options.bot.handle({
         kind: 'command',
         name: 'imagine',
         text: command.text,
-        ctx: this.ctx(command.user_id, command.channel_id),
+        ctx: this.ctx(command.user_id, command.channel_id, undefined, isAdmin),
       });
       const first = replies[0];
       if (first?.type === 'text') {

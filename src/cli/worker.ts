@@ -7,6 +7,7 @@ import { ImageWorker } from '../cluster/worker.js';
 import { loadConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, setLogLevel } from '../log.js';
+import { workerLimits } from '../work/limits.js';
 
 const log = createLogger('worker');
 
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
       redisUrl: config.redisUrl,
       concurrency: config.workerConcurrency,
       lockSeconds: config.workerLockSeconds,
+      limits: workerLimits(config),
     },
   );
   let stopping = false;

@@ -19,8 +19,9 @@ import { ErrorCode, FlowbotError, UserError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { JobContext } from '../queue/queue.js';
 import type { WorkExecutor } from '../work/executor.js';
+import { expectedShape, type ModelSource } from '../work/expected.js';
 import type { WorkOrder, WorkResult } from '../work/order.js';
-import { countWorkers, type WorkerInfo } from './directory.js';
+import { countWorkers, MalformedHeartbeatLog, type WorkerInfo } from './directory.js';
 import { BlobStore, Connections, KEYS, queueNameFor } from './redis.js';
 import { failureFromWire, orderToWire, resultFromWire } from './wire.js';
 
@@ -49,6 +50,8 @@ const progressSchema = z.object({
 /** Options of {@link RedisExecutor}. */
 export interface RedisExecutorOptions {
   readonly redisUrl: string;
+  /** The model folders, to know what size of images a job makes (results are checked against it). */
+  readonly models: ModelSource;
   /** Called when the workers' total capacity changes (0: no live worker, or Redis unreachable). */
   readonly onCapacity: (capacity: number, redisReachable: boolean) => void;
   /** Tells the person who asked something about their job, such as a Redis outage. */
@@ -83,6 +86,7 @@ export class RedisExecutor implements WorkExecutor {
   private lastCapacity = -1;
   private reachable = true;
   private closed = false;
+  private readonly malformedHeartbeats = new MalformedHeartbeatLog();
 
   constructor(private readonly options: RedisExecutorOptions) {
     this.connections = new Connections(options.redisUrl);
@@ -94,10 +98,10 @@ export class RedisExecutor implements WorkExecutor {
   start(): void {
     if (this.capacityTimer || this.closed) return;
     // The first count waits for the connection, so that a slow connect is not taken for an outage.
-    const first = () => void this.refreshWorkers();
+    const first = () => this.refreshWorkersSafely();
     if (this.redis.status === 'ready') first();
     else this.redis.once('ready', first);
-    this.capacityTimer = setInterval(() => void this.refreshWorkers(), CAPACITY_MS);
+    this.capacityTimer = setInterval(() => this.refreshWorkersSafely(), CAPACITY_MS);
     this.pollTimer = setInterval(() => this.pollAll(), POLL_MS);
   }
 
@@ -127,7 +131,10 @@ export class RedisExecutor implements WorkExecutor {
         if (error instanceof RedispatchSignal) continue;
         throw error;
       }
-      const result = await this.withRedis(order.jobId, context, () => resultFromWire(returned, this.blobs));
+      const shape = expectedShape(order, this.options.models);
+      const result = await this.withRedis(order.jobId, context, () =>
+        resultFromWire(returned, this.blobs, shape),
+      );
       if (result) return result;
       // The result's images expired from Redis before this front-end collected them: run it again.
       log.warn('result images expired; running the job again', { job: order.jobId });
@@ -283,7 +290,7 @@ export class RedisExecutor implements WorkExecutor {
     if (!pending) return;
     this.pending.delete(jobId);
     if ('returned' in outcome && outcome.failedReason === undefined) pending.resolve(outcome.returned);
-    else pending.reject(failureFromWire(outcome.failedReason));
+    else pending.reject(failureFromWire(outcome.failedReason, jobId));
   }
 
   private progress(jobId: string, data: unknown): void {
@@ -323,8 +330,12 @@ export class RedisExecutor implements WorkExecutor {
       return;
     }
     const state = await job.getState().catch(() => 'unknown');
-    if (state === 'completed') this.settle(jobId, { returned: job.returnvalue });
-    else if (state === 'failed') this.settle(jobId, { failedReason: job.failedReason });
+    if (state !== 'completed' && state !== 'failed') return;
+    // Read again: the job fetched above may predate its outcome (no return value or reason yet).
+    const settled = await pending.route.queue.getJob(jobId);
+    if (!settled) return;
+    if (state === 'completed') this.settle(jobId, { returned: settled.returnvalue });
+    else this.settle(jobId, { failedReason: settled.failedReason });
   }
 
   private pollSafely(jobId: string): void {
@@ -337,9 +348,17 @@ export class RedisExecutor implements WorkExecutor {
 
   // ---- workers ------------------------------------------------------------------------------------
 
+  /** A timer's refresh: whatever goes wrong is logged, never an unhandled rejection that ends the process. */
+  private refreshWorkersSafely(): void {
+    this.refreshWorkers().catch((error: unknown) =>
+      log.error('counting the image workers failed', { error }),
+    );
+  }
+
   private async refreshWorkers(): Promise<void> {
     const wasReachable = this.reachable;
-    const { workers, capacity, reachable } = await countWorkers(this.redis);
+    const { workers, capacity, reachable, malformed } = await countWorkers(this.redis);
+    this.malformedHeartbeats.report(malformed);
     this.workers = workers;
     this.reachable = reachable;
     if (capacity !== this.lastCapacity || wasReachable !== reachable) {

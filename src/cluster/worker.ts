@@ -12,14 +12,19 @@
  *   front-end keeps no more jobs in Redis than the live workers can run.
  * - `close()` finishes the jobs in hand first (SIGTERM); a killed worker's job is taken by another once
  *   its lock expires.
+ * - Every job is admitted like the front-end's gate admits it, before its images are downloaded: strict
+ *   parameters, the most steps, images and pixels any setting allows, the model's area, and this host's
+ *   memory budget and upscale size. Whatever is in Redis may not have come from the gate.
  */
 import os from 'node:os';
 import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { asFlowbotError, ErrorCode, publicMessage, UserError } from '../errors.js';
+import { asFlowbotError, ErrorCode, logUnexpected, UserError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { JobProgress } from '../queue/queue.js';
 import { type ComputeDeps, computeWork } from '../work/compute.js';
+import { checkJobLimits, type LimitedJob, type StartImage, type WorkLimits } from '../work/limits.js';
+import { parseParams, type WireOrder } from '../work/order.js';
 import { announceWorker, type WorkerInfo, withdrawWorker } from './directory.js';
 import { BlobStore, Connections, HEARTBEAT_TTL_MS, KEYS, queueNameFor } from './redis.js';
 import { failureToWire, orderFromWire, resultToWire } from './wire.js';
@@ -31,6 +36,8 @@ export interface ImageWorkerOptions {
   readonly redisUrl: string;
   readonly concurrency: number;
   readonly lockSeconds: number;
+  /** What a job may ask for here ({@link import('../work/limits.js').workerLimits}). */
+  readonly limits: WorkLimits;
   /** Shown in logs and in the front-end's worker list; host and pid by default. */
   readonly name?: string;
 }
@@ -149,6 +156,49 @@ export class ImageWorker {
     }
   }
 
+  /**
+   * A failed job's report: its code, with its text and, for an unexpected error, the id it is logged
+   * under here. The front-end tells people in its own words for the code.
+   */
+  private failure(jobId: string, error: unknown): string {
+    const failure = asFlowbotError(error);
+    const fields = { job: jobId, worker: this.info.id };
+    if (!(error instanceof UserError))
+      return failureToWire(
+        failure,
+        failure.message,
+        logUnexpected(error, log, 'job failed on worker', fields),
+      );
+    if (failure.code === ErrorCode.JobCancelled) log.info('job cancelled', fields);
+    else log.info('job refused', { ...fields, code: failure.code, reason: failure.message });
+    return failureToWire(failure, failure.message);
+  }
+
+  /** Refuses (throws) an order this worker cannot or may not run. */
+  private admit(order: WireOrder): void {
+    if (!this.deps.models.has(order.model)) {
+      throw new UserError(
+        ErrorCode.WorkerUnavailable,
+        `The worker that took this job (${this.info.id}) does not have the model "${order.model}".`,
+      );
+    }
+    // A correlated union TypeScript cannot follow: the parameters were parsed with the kind's schema.
+    const job = {
+      kind: order.kind,
+      params: parseParams(order.kind, order.params, { strict: true }),
+    } as LimitedJob;
+    const startImage = (id: string): StartImage => {
+      if (order.parent?.id !== id)
+        throw new UserError(
+          ErrorCode.JobInvalid,
+          'That job reached the worker without its image, so it was not run.',
+        );
+      return order.parent;
+    };
+    const refused = checkJobLimits(job, { models: this.deps.models, startImage }, this.options.limits);
+    if (refused) throw refused;
+  }
+
   private abort(jobId: string): void {
     const controller = this.running.get(jobId);
     if (!controller) return;
@@ -172,13 +222,7 @@ export class ImageWorker {
       controller.signal.throwIfAborted();
       if (await this.redis.exists(KEYS.cancelled(jobId)))
         throw new UserError(ErrorCode.JobCancelled, 'Cancelled.');
-      const order = await orderFromWire(job.data, this.blobs);
-      if (!this.deps.models.has(order.model)) {
-        throw new UserError(
-          ErrorCode.WorkerUnavailable,
-          `The worker that took this job (${this.info.id}) does not have the model "${order.model}".`,
-        );
-      }
+      const order = await orderFromWire(job.data, this.blobs, (wire) => this.admit(wire));
       log.info('job started', { job: jobId, worker: this.info.id, kind: order.kind });
       const started = Date.now();
       const result = await computeWork(order, this.deps, {
@@ -194,10 +238,7 @@ export class ImageWorker {
       log.info('job done', { job: jobId, worker: this.info.id, ms: Date.now() - started });
       return wire;
     } catch (error) {
-      const failure = asFlowbotError(error);
-      const message = publicMessage(error, log, 'job failed on worker', { job: jobId, worker: this.info.id });
-      if (failure.code === ErrorCode.JobCancelled) log.info('job cancelled', { job: jobId });
-      throw new Error(failureToWire(failure, message));
+      throw new Error(this.failure(jobId, error));
     } finally {
       this.running.delete(jobId);
       this.slots.give();

@@ -107,6 +107,20 @@ function cropBox(width: number, height: number, aspect: { width: number; height:
   };
 }
 
+/** The size of a `width`×`height` image after `edit`: rotations by 90° swap the sides, crops shrink them. */
+export function editedSize(
+  width: number,
+  height: number,
+  edit: ExactEdit,
+): { width: number; height: number } {
+  if (edit.op === 'rotate' && edit.degrees !== 180) return { width: height, height: width };
+  if (edit.op === 'crop') {
+    const box = cropBox(width, height, edit.aspect);
+    return { width: box.width, height: box.height };
+  }
+  return { width, height };
+}
+
 /** Applies an exact edit to RGB pixels; a `recolour` paints where `backdrop` (0–1 per pixel) is. */
 export async function applyEdit(
   image: RgbImage,

@@ -6,6 +6,9 @@
  */
 import { ErrorCode, FlowbotError, UserError } from '../errors.js';
 import { batchWithin } from './budget.js';
+import { chaosCells, chaosNoise, DEFAULT_CHAOS } from './chaos.js';
+import { circularFor } from './circular.js';
+import { encodeConditioning } from './conditioning.js';
 import { type DenoiseInput, denoise } from './denoise.js';
 import { familyOf } from './families/index.js';
 import type { DenoiserAdapter, LatentGeometry, ModelFamily, PromptConditioning } from './families/types.js';
@@ -16,6 +19,7 @@ import type { OnnxBackend, OnnxModel } from './onnx.js';
 import { Previews } from './preview.js';
 import { checkAborted, type RunHooks } from './progress.js';
 import { gaussianNoise, slerp } from './random.js';
+import { roundedSize } from './request.js';
 import type {
   GenerateRequest,
   InpaintRequest,
@@ -61,6 +65,8 @@ interface Prepared {
   readonly steps: number;
   readonly guidance: number;
   readonly textMs: number;
+  /** `--tile`: the denoiser and the decoder wrap around the edges. */
+  readonly tile: boolean;
 }
 
 /** The pipeline; one per process, sharing one ONNX backend. */
@@ -90,9 +96,7 @@ export class Pipeline {
 
   /** Rounds a requested size to what the model can make. */
   resolveSize(spec: ModelSpec, width?: number, height?: number): { width: number; height: number } {
-    const multiple = spec.sizeMultiple;
-    const round = (value: number) => Math.max(multiple, Math.round(value / multiple) * multiple);
-    return { width: round(width ?? spec.nativeSize.width), height: round(height ?? spec.nativeSize.height) };
+    return roundedSize(spec, width ?? spec.nativeSize.width, height ?? spec.nativeSize.height);
   }
 
   /** Text to image. */
@@ -104,21 +108,25 @@ export class Pipeline {
     const { scheduler, spec } = prepared;
     const size = spec.latent.channels * prepared.geometry.height * prepared.geometry.width;
     const seeds = seedsFrom(request.seed, n);
+    const chaos = request.chaos ?? DEFAULT_CHAOS;
+    const shape = { channels: spec.latent.channels, ...prepared.geometry };
     const latents = new Float32Array(n * size);
-    seeds.forEach((seed, i) => {
-      let noise = gaussianNoise(seed, size);
+    chaosNoise(seeds, shape, chaos).forEach((start, i) => {
+      let noise = start;
       if (request.jitter) {
         const other = gaussianNoise((request.jitter.seed + i) % MAX_SEED, size);
         noise = slerp(noise, other, request.jitter.amount);
       }
       for (let j = 0; j < size; j++) latents[i * size + j] = noise[j]! * scheduler.initNoiseSigma;
     });
+    const cells = chaosCells(prepared.conditioning.cond, prepared.guidance, seeds, chaos);
     const run = await this.denoiseAndDecode(prepared, {
       timesteps: scheduler.timesteps,
       latents,
       n,
       seed: request.seed,
       hooks,
+      ...(cells ? { cells } : {}),
     });
     return result(run, prepared, { seeds, width, height, started });
   }
@@ -271,11 +279,12 @@ export class Pipeline {
       imageHeight: height,
       imageWidth: width,
     };
-    const model = await this.backend.load(spec.files.denoiser);
+    const model = await this.backend.load(spec.files.denoiser, circularFor(spec, request.tile));
     const adapter = family.denoiser(model, spec, geometry, guidance);
     const textStart = performance.now();
     const guided = family.guided(spec, guidance);
-    const conditioning = await family.encodePrompt(
+    const conditioning = await encodeConditioning(
+      family,
       this.text,
       spec,
       request.prompt,
@@ -286,7 +295,8 @@ export class Pipeline {
     const textMs = performance.now() - textStart;
     const scheduler = createScheduler(request.scheduler ?? spec.scheduler);
     family.schedule(scheduler, steps, geometry);
-    return { spec, family, model, adapter, scheduler, geometry, conditioning, steps, guidance, textMs };
+    const tile = request.tile === true;
+    return { spec, family, model, adapter, scheduler, geometry, conditioning, steps, guidance, textMs, tile };
   }
 
   private async releaseText(spec: ModelSpec): Promise<void> {
@@ -297,7 +307,7 @@ export class Pipeline {
   /** Runs the denoising loop and decodes, timing both. */
   private async denoiseAndDecode(
     prepared: Prepared,
-    run: Pick<DenoiseInput, 'timesteps' | 'latents' | 'n' | 'seed' | 'hooks' | 'native' | 'blend'>,
+    run: Pick<DenoiseInput, 'timesteps' | 'latents' | 'n' | 'seed' | 'hooks' | 'native' | 'blend' | 'cells'>,
   ): Promise<DenoiseRun> {
     const { spec, geometry } = prepared;
     const start = performance.now();
@@ -323,7 +333,8 @@ export class Pipeline {
     for (let i = 0; i < run.n; i++) {
       checkAborted(run.hooks.signal);
       const latents = final.subarray(i * latentSize, (i + 1) * latentSize);
-      const pixels = await this.vae.decode(spec, latents, geometry.height, geometry.width, run.hooks.signal);
+      const { height, width } = geometry;
+      const pixels = await this.vae.decode(spec, latents, height, width, run.hooks.signal, prepared.tile);
       images.push(fromTensor(pixels, geometry.imageWidth, geometry.imageHeight));
     }
     return { images, denoiseMs: decodeStart - start, decodeMs: performance.now() - decodeStart };

@@ -7,6 +7,17 @@ import type { PromptParams, SchedulerName } from '../prompt/params.js';
 import type { ModelSpec } from './model.js';
 import type { SchedulerConfig } from './schedulers/index.js';
 
+/** A size rounded to what the model makes: the nearest multiple of its size multiple, at least one. */
+export function roundedSize(
+  spec: ModelSpec,
+  width: number,
+  height: number,
+): { width: number; height: number } {
+  const multiple = spec.sizeMultiple;
+  const round = (value: number) => Math.max(multiple, Math.round(value / multiple) * multiple);
+  return { width: round(width), height: round(height) };
+}
+
 /** The size to generate: `--size` as given (rounded to the model's multiple), or `--ar` at the model's native area. */
 export function sizeFor(
   spec: ModelSpec,

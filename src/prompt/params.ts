@@ -8,7 +8,9 @@
  */
 import { ErrorCode, UserError } from '../errors.js';
 import { err, ok, type Result } from '../result.js';
+import { parseDecimal, parseInteger, valueError } from './flag-values.js';
 import { closest } from './suggest.js';
+import { formatToolkitFlags, TOOLKIT_FLAGS, toolkitConflict } from './toolkit-flags.js';
 
 /** Schedulers a user may name with `--scheduler`. */
 export const SCHEDULER_NAMES = [
@@ -48,6 +50,14 @@ export interface PromptParams {
   readonly model?: string;
   readonly scheduler?: SchedulerName;
   readonly style?: string;
+  /** 0–100: how different the images of a grid are from each other (`--chaos`). */
+  readonly chaos?: number;
+  /** 1–8: the same prompt this many times, each with its own seed (`--repeat`). */
+  readonly repeat?: number;
+  /** Seamless tiles: every edge wraps around (`--tile`). */
+  readonly tile?: boolean;
+  /** The model's fastest good setting, with an Enhance button for the full image (`--draft`). */
+  readonly draft?: boolean;
 }
 
 /** Options of {@link parsePrompt}. */
@@ -62,51 +72,30 @@ export interface ParseOptions {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type Draft = Mutable<Omit<PromptParams, 'prompt'>>;
-type Apply = (value: string, draft: Draft, context: Context) => UserError | undefined;
+/** The parameters read so far, which each flag's `apply` fills in. */
+export type ParamsDraft = Mutable<Omit<PromptParams, 'prompt'>>;
+type Apply = (value: string, draft: ParamsDraft, context: FlagContext) => UserError | undefined;
 
-interface Context {
+/** What a flag's `apply` may consult. */
+export interface FlagContext {
   readonly limits: ParamLimits;
   readonly options: ParseOptions;
 }
 
-interface FlagSpec {
+/** One flag: its names, how many words its value takes, and how it sets the parameters. */
+export interface FlagSpec {
   readonly name: string;
   readonly aliases: readonly string[];
   /** Multi-word values take every word up to the next flag; single values take one word. */
   readonly multiWord: boolean;
+  /** False for switches such as --tile: every word after them belongs to the prompt. */
+  readonly takesValue?: false;
   readonly expected: string;
   readonly apply: Apply;
 }
 
 const MAX_SEED = 4_294_967_295;
 const SIZE_MULTIPLE = 8;
-
-function valueError(flag: string, expected: string, received: string): UserError {
-  const shown =
-    received === ''
-      ? 'nothing'
-      : JSON.stringify(received.length > 40 ? `${received.slice(0, 37)}...` : received);
-  return new UserError(ErrorCode.FlagValue, `Expected ${expected} for --${flag} but received ${shown}.`, {
-    flag,
-    expected,
-    received,
-  });
-}
-
-function parseInteger(flag: string, value: string, min: number, max: number): number | UserError {
-  const expected = `an integer ${min}–${max}`;
-  if (!/^\d{1,12}$/.test(value)) return valueError(flag, expected, value);
-  const parsed = Number(value);
-  return parsed >= min && parsed <= max ? parsed : valueError(flag, expected, value);
-}
-
-function parseDecimal(flag: string, value: string, min: number, max: number): number | UserError {
-  const expected = `a number ${min}–${max}`;
-  if (!/^(\d{1,6}(\.\d{0,6})?|\.\d{1,6})$/.test(value)) return valueError(flag, expected, value);
-  const parsed = Number(value);
-  return parsed >= min && parsed <= max ? parsed : valueError(flag, expected, value);
-}
 
 function pickName(flag: string, value: string, known: readonly string[] | undefined): string | UserError {
   const name = value.toLowerCase();
@@ -120,7 +109,7 @@ function pickName(flag: string, value: string, known: readonly string[] | undefi
   );
 }
 
-const FLAGS: readonly FlagSpec[] = [
+const CORE_FLAGS: readonly FlagSpec[] = [
   {
     name: 'ar',
     aliases: ['aspect'],
@@ -269,6 +258,8 @@ const FLAGS: readonly FlagSpec[] = [
   },
 ];
 
+const FLAGS: readonly FlagSpec[] = [...CORE_FLAGS, ...TOOLKIT_FLAGS];
+
 const FLAG_BY_NAME = new Map<string, FlagSpec>(
   FLAGS.flatMap((flag) => [flag.name, ...flag.aliases].map((n) => [n, flag])),
 );
@@ -331,7 +322,7 @@ export function parsePrompt(input: string, options: ParseOptions = {}): Result<P
 
 function parseUnsafe(input: string, options: ParseOptions): Result<PromptParams, UserError> {
   const limits: ParamLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const context: Context = { limits, options };
+  const context: FlagContext = { limits, options };
   if (input.length > limits.maxPromptLength * 2) {
     return err(
       new UserError(
@@ -341,7 +332,7 @@ function parseUnsafe(input: string, options: ParseOptions): Result<PromptParams,
     );
   }
   const { prompt, flags } = splitWords(normaliseDashes(input.normalize('NFC')));
-  const draft: Draft = {};
+  const draft: ParamsDraft = {};
   const seen = new Set<string>();
   for (const occurrence of flags) {
     const spec = FLAG_BY_NAME.get(occurrence.name);
@@ -354,15 +345,18 @@ function parseUnsafe(input: string, options: ParseOptions): Result<PromptParams,
       );
     }
     seen.add(spec.name);
-    const value = spec.multiWord ? occurrence.words.join(' ') : (occurrence.words[0] ?? '');
+    const taken = spec.takesValue === false ? 0 : 1;
+    const value = spec.multiWord ? occurrence.words.join(' ') : (occurrence.words.slice(0, taken)[0] ?? '');
     const failure = spec.apply(value, draft, context);
     if (failure) return err(failure);
-    // Words after a single-valued flag's value belong to the prompt, not to the flag.
-    if (!spec.multiWord) prompt.push(...occurrence.words.slice(1));
+    // Words after a single-valued flag's value (or after a switch) belong to the prompt, not to the flag.
+    if (!spec.multiWord) prompt.push(...occurrence.words.slice(taken));
   }
   if (draft.aspectRatio && draft.size) {
     return err(new UserError(ErrorCode.FlagConflict, 'Use either --ar or --size, not both.'));
   }
+  const conflict = toolkitConflict(draft);
+  if (conflict) return err(conflict);
   const text = prompt.join(' ').trim();
   if (text.length > limits.maxPromptLength) {
     return err(
@@ -396,6 +390,7 @@ export function formatPrompt(params: PromptParams): string {
   if (params.model !== undefined) parts.push(`--model ${params.model}`);
   if (params.scheduler !== undefined) parts.push(`--scheduler ${params.scheduler}`);
   if (params.style !== undefined) parts.push(`--style ${params.style}`);
+  parts.push(...formatToolkitFlags(params));
   if (params.negativePrompt !== undefined) parts.push(`--no ${params.negativePrompt}`);
   return parts.filter((part) => part !== '').join(' ');
 }

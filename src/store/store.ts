@@ -327,6 +327,11 @@ export class Store {
     return row?.createdAt;
   }
 
+  /** A person's jobs since `since` that count against a quota: all but failed and cancelled ones. */
+  countChargedJobsSince(userId: string, since: number): number {
+    return (this.sql.countChargedJobsSince.get(userId, since) as { count: number }).count;
+  }
+
   /** Marks a job running and counts the attempt. */
   markJobRunning(id: string): void {
     this.sql.markRunning.run({ id, now: this.now() });
@@ -609,6 +614,9 @@ function prepareStatements(db: Database.Database) {
     countJobsSince: db.prepare('SELECT COUNT(*) AS count FROM jobs WHERE user_id = ? AND created_at >= ?'),
     nthJobTimeSince: db.prepare(
       'SELECT created_at AS createdAt FROM jobs WHERE user_id = ? AND created_at >= ? ORDER BY created_at, seq LIMIT 1 OFFSET ?',
+    ),
+    countChargedJobsSince: db.prepare(
+      "SELECT COUNT(*) AS count FROM jobs WHERE user_id = ? AND created_at >= ? AND state NOT IN ('failed', 'cancelled')",
     ),
     unfinishedJobs: db.prepare("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq"),
     activeJobsOf: db.prepare(

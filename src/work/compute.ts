@@ -29,10 +29,18 @@ function hooksFor(context: JobContext, previewEvery: number): RunHooks {
   };
 }
 
-function inputImage(order: WorkOrder): Promise<RgbImage> {
+async function inputImage(order: WorkOrder): Promise<RgbImage> {
   if (!order.image)
     throw new UserError(ErrorCode.ImageNotFound, `The image this ${order.kind} starts from is missing.`);
-  return readImage(Buffer.from(order.image));
+  const image = await readImage(Buffer.from(order.image));
+  // The limits were checked on the size its record gives, so the image must be that size.
+  if (order.parent && (image.width !== order.parent.width || image.height !== order.parent.height)) {
+    throw new UserError(
+      ErrorCode.ImageInvalid,
+      `The image this ${order.kind} starts from is ${image.width}×${image.height}, not the ${order.parent.width}×${order.parent.height} its record says.`,
+    );
+  }
+  return image;
 }
 
 function parentOf(order: WorkOrder) {
@@ -77,6 +85,8 @@ export async function computeWork(
           n: p.n,
           scheduler: schedulerFor(spec, p.scheduler),
           ...(p.jitter ? { jitter: p.jitter } : {}),
+          ...(p.chaos !== undefined ? { chaos: p.chaos } : {}),
+          ...(p.tile ? { tile: true } : {}),
         },
         hooks,
       );
@@ -97,6 +107,7 @@ export async function computeWork(
           guidance: p.guidance,
           n: p.n,
           scheduler: schedulerFor(spec, p.scheduler),
+          ...(p.tile ? { tile: true } : {}),
         },
         hooks,
       );

@@ -17,6 +17,8 @@ export const parentSchema = z.object({
   prompt: z.string().max(8000),
   negativePrompt: z.string().max(8000),
   model: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+  /** For the memory estimate of a creative upscale; unknown counts as guided. */
+  guidance: z.number().min(0).max(100).optional(),
 });
 
 /** The parent image's record, as the worker sees it. */
@@ -53,8 +55,11 @@ export interface WorkResult {
   readonly extra?: Record<string, unknown>;
 }
 
-/** A work order as it travels through Redis: the input files are replaced by blob keys. */
-export const wireOrderSchema = z.object({
+/**
+ * A work order as it travels through Redis: the input files are replaced by blob keys. Strict: a key
+ * flowbot never sends means the order did not come from flowbot.
+ */
+export const wireOrderSchema = z.strictObject({
   jobId: z.string().min(1).max(64),
   kind: z.enum(IMAGE_JOB_KINDS as [ImageJobKind, ...ImageJobKind[]]),
   params: z.unknown(),
@@ -74,17 +79,32 @@ export const wireOrderSchema = z.object({
 /** A work order on the wire. */
 export type WireOrder = z.infer<typeof wireOrderSchema>;
 
-/** What a worker returns through Redis: the images as blob keys of lossless PNGs. */
-export const wireResultSchema = z.object({
+/**
+ * What a worker returns through Redis: the images as blob keys of lossless PNGs. What is recorded from
+ * it is bounded; the images are checked against the order once they are read.
+ */
+export const wireResultSchema = z.strictObject({
   images: z
     .array(z.string().regex(/^[0-9a-f]{64}$/))
     .min(1)
     .max(16),
-  seeds: z.array(z.number().int()),
-  steps: z.number().int().min(0),
-  guidance: z.number(),
-  scheduler: z.string().max(64),
-  extra: z.record(z.string(), z.unknown()).optional(),
+  seeds: z
+    .array(
+      z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 32),
+    )
+    .max(16),
+  steps: z.number().int().min(0).max(1000),
+  guidance: z.number().min(0).max(100),
+  // Recorded and shown with the image: a name such as "flow_euler" or "sr:emoji-sr+flow_euler", never prose.
+  scheduler: z.string().regex(/^[A-Za-z0-9_.:+-]{1,64}$/),
+  extra: z
+    .record(z.string(), z.unknown())
+    .refine((extra) => JSON.stringify(extra).length <= 4000, 'too large')
+    .optional(),
 });
 
 /** A work result on the wire. */
@@ -92,13 +112,16 @@ export type WireResult = z.infer<typeof wireResultSchema>;
 
 /**
  * The parameters of `kind`, validated. A job whose stored or received parameters do not fit is refused
- * with a message naming the first wrong field, before any image work starts.
+ * with a message naming the first wrong field, before any image work starts. `strict` (orders from
+ * Redis) also refuses keys the kind does not have.
  */
 export function parseParams<K extends ImageJobKind>(
   kind: K,
   params: unknown,
+  options: { readonly strict?: boolean } = {},
 ): z.infer<(typeof JOB_PARAM_SCHEMAS)[K]> {
-  const parsed = JOB_PARAM_SCHEMAS[kind].safeParse(params);
+  const schema = JOB_PARAM_SCHEMAS[kind];
+  const parsed = (options.strict ? schema.strict() : schema).safeParse(params);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? issue.path.join('.') : 'parameters';

@@ -143,7 +143,7 @@ async function killRecovery(
   core.queue.recover();
   const victimWorker = await startWorker({ WORKER_LOCK_SECONDS: '15' });
   await waitForCapacity(core, 1);
-  const queued = core.queue.enqueue({ kind: 'generate', userId: 'alice', params: params(1, 400, 128) });
+  const queued = core.queue.enqueue({ kind: 'generate', userId: 'alice', params: params(1, 150, 128) });
   if (!queued.ok) throw queued.error;
   const jobId = queued.value.job.id;
   await victimWorker.waitLine((line) => line.includes(`job started job=${jobId}`));

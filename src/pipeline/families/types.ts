@@ -45,7 +45,8 @@ export interface ModelSpec {
   readonly nativeSize: { readonly width: number; readonly height: number };
   /** Image sides are rounded to multiples of this. */
   readonly sizeMultiple: number;
-  readonly defaults: { readonly steps: number; readonly guidance: number };
+  /** Steps and guidance by default; `draftSteps` where the folder says what `--draft` should use. */
+  readonly defaults: { readonly steps: number; readonly guidance: number; readonly draftSteps?: number };
   /** Latent → RGB factors for previews ([channels][3]) when the folder gives them; fitted otherwise. */
   readonly latentRgb: readonly (readonly number[])[] | undefined;
   readonly license: string | undefined;

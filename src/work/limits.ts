@@ -1,0 +1,255 @@
+/**
+ * A job's size, step, count and memory limits, as pure checks on its parameters and the image it starts
+ * from. Two places apply them: the front-end's gate (`commands/limits.ts`), with the admin's limits,
+ * before a job is queued; and every Redis worker, with its own host's memory budget and the highest
+ * limits any setting allows, to each job it takes, because a job found in Redis need not have come
+ * through the gate.
+ */
+import { ErrorCode, UserError } from '../errors.js';
+import type {
+  EditParams,
+  GenerateParams,
+  InpaintParams,
+  OutpaintParams,
+  UpscaleParams,
+  VaryParams,
+} from '../job-params.js';
+import { estimateEditMB, estimatePeakMB, largestSize, maxArea } from '../pipeline/budget.js';
+import { canvasFor, describeOutpaint } from '../pipeline/canvas.js';
+import type { ModelSpec } from '../pipeline/model.js';
+import { DEFAULT_LIMITS as PARSER_LIMITS } from '../prompt/params.js';
+
+/** What a job may ask for. */
+export interface WorkLimits {
+  readonly maxSteps: number;
+  readonly maxN: number;
+  readonly maxSide: number;
+  /** Peak memory one job may plan for (MEMORY_BUDGET_MB). */
+  readonly memoryBudgetMB: number;
+  /** Largest side an upscale may produce (MAX_OUTPUT_SIDE). */
+  readonly maxOutputSide: number;
+}
+
+/**
+ * The most steps, images and pixels a side that any setting allows: the prompt parser's own limits,
+ * which the admin settings cannot exceed either. Workers cannot read the admin's settings, so they hold
+ * every job to these.
+ */
+export const LIMIT_CEILINGS = {
+  maxSteps: PARSER_LIMITS.maxSteps,
+  maxN: PARSER_LIMITS.maxN,
+  maxSide: PARSER_LIMITS.maxSide,
+} as const;
+
+/** A worker's limits: the ceilings, and its own host's memory budget and upscale size. */
+export function workerLimits(host: { memoryBudgetMB: number; maxOutputSide: number }): WorkLimits {
+  return { ...LIMIT_CEILINGS, memoryBudgetMB: host.memoryBudgetMB, maxOutputSide: host.maxOutputSide };
+}
+
+/** An image job as its limits see it: the kind and its validated parameters. */
+export type LimitedJob =
+  | { readonly kind: 'generate'; readonly params: GenerateParams }
+  | { readonly kind: 'variation'; readonly params: VaryParams }
+  | { readonly kind: 'inpaint'; readonly params: InpaintParams }
+  | { readonly kind: 'upscale'; readonly params: UpscaleParams }
+  | { readonly kind: 'outpaint'; readonly params: OutpaintParams }
+  | { readonly kind: 'edit'; readonly params: EditParams };
+
+/** What the limits need to know about the image a job starts from. */
+export interface StartImage {
+  readonly width: number;
+  readonly height: number;
+  readonly model: string;
+  /** Its guidance; unknown counts as guided (the larger estimate). */
+  readonly guidance?: number | undefined;
+}
+
+/** Where the checks find model specs and the image a job starts from. */
+export interface LimitSources {
+  readonly models: { get(name: string): ModelSpec };
+  /** The image `id`; throws a UserError when there is none. */
+  readonly startImage: (id: string) => StartImage;
+}
+
+function range(name: string, max: number, value: number): UserError {
+  return new UserError(
+    ErrorCode.FlagValue,
+    `Expected an integer 1–${max} for ${name} here but received ${value}.`,
+    {
+      flag: name,
+      max,
+    },
+  );
+}
+
+/** An explicitly asked step count over the limit, refused (replies such as "150 steps"). */
+export function checkSteps(steps: number, limits: Pick<WorkLimits, 'maxSteps'>): UserError | undefined {
+  return steps > limits.maxSteps ? range('steps', limits.maxSteps, steps) : undefined;
+}
+
+/** Steps and image counts within the limits. */
+function checkCounts(params: { steps?: number; n?: number }, limits: WorkLimits): UserError | undefined {
+  if (params.steps !== undefined) {
+    const refused = checkSteps(params.steps, limits);
+    if (refused) return refused;
+  }
+  return params.n !== undefined && params.n > limits.maxN ? range('n', limits.maxN, params.n) : undefined;
+}
+
+/** Refuses a size beyond the model's area or the admin's side, naming the largest that fits. */
+function checkSize(
+  spec: ModelSpec,
+  width: number,
+  height: number,
+  limits: WorkLimits,
+): UserError | undefined {
+  if (width > limits.maxSide || height > limits.maxSide) {
+    return new UserError(
+      ErrorCode.FlagValue,
+      `Images here can be at most ${limits.maxSide} px a side; ${width}×${height} is larger.`,
+    );
+  }
+  if (width * height > maxArea(spec)) {
+    const fit = largestSize(spec, width, height);
+    return new UserError(
+      ErrorCode.OverBudget,
+      `${spec.name} works well up to ${fit.width}×${fit.height} at this shape; ${width}×${height} is too large. Ask for --size ${fit.width}x${fit.height} or smaller, and upscale the result.`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * Whether an image can be repainted (img2img or inpainting) at its size: within the model's area, the
+ * admin's side and the memory budget. Checked by the gate, and before a repaint's mask is worked out.
+ */
+export function checkRepaint(
+  spec: ModelSpec,
+  image: { width: number; height: number },
+  guidance: number | undefined,
+  limits: WorkLimits,
+): UserError | undefined {
+  const { width, height } = image;
+  return checkSize(spec, width, height, limits) ?? checkMemory(spec, width, height, guidance, limits);
+}
+
+/**
+ * Refuses an outpainting canvas beyond the admin's side or the model's area. Canvases are fitted to the
+ * area, but a long, thin image's short side cannot shrink below one size multiple, so a chain of pans
+ * would otherwise grow past both.
+ */
+function checkCanvas(
+  spec: ModelSpec,
+  canvas: { width: number; height: number },
+  how: string,
+  limits: WorkLimits,
+): UserError | undefined {
+  const { width, height } = canvas;
+  const done = `${how[0]!.toUpperCase()}${how.slice(1)}, this image would be ${width}×${height}`;
+  if (width > limits.maxSide || height > limits.maxSide)
+    return new UserError(
+      ErrorCode.FlagValue,
+      `${done}; images here can be at most ${limits.maxSide} px a side.`,
+    );
+  if (width * height > maxArea(spec))
+    return new UserError(
+      ErrorCode.OverBudget,
+      `${done}, more than ${spec.name} can paint (${maxArea(spec).toLocaleString('en-US')} pixels in all, at least ${spec.sizeMultiple} px a side). Start from a less narrow image.`,
+    );
+  return undefined;
+}
+
+/** An exact edit's pixels within the memory budget (a backdrop recolour works on several planes). */
+function checkEdit(p: EditParams, parent: StartImage, limits: WorkLimits): UserError | undefined {
+  const estimate = estimateEditMB(parent.width, parent.height, p.edit.op === 'recolour');
+  if (estimate <= limits.memoryBudgetMB) return undefined;
+  return new UserError(
+    ErrorCode.OverBudget,
+    `Editing this ${parent.width}×${parent.height} image needs about ${estimate} MB, more than this server's ${limits.memoryBudgetMB} MB budget.`,
+  );
+}
+
+/** Refuses when not even one image of this size fits the memory budget. */
+function checkMemory(
+  spec: ModelSpec,
+  width: number,
+  height: number,
+  guidance: number | undefined,
+  limits: WorkLimits,
+): UserError | undefined {
+  const estimate = estimatePeakMB(spec, { width, height, batch: 1, guided: (guidance ?? 2) > 1 });
+  if (estimate <= limits.memoryBudgetMB) return undefined;
+  return new UserError(
+    ErrorCode.OverBudget,
+    `${width}×${height} with ${spec.name} needs about ${estimate} MB, more than this server's ${limits.memoryBudgetMB} MB budget. Try a smaller size.`,
+  );
+}
+
+/** An upscale's output side, and a creative upscale's refine like any image of the model. */
+function checkUpscale(
+  p: UpscaleParams,
+  parent: StartImage,
+  models: LimitSources['models'],
+  limits: WorkLimits,
+): UserError | undefined {
+  const [width, height] = [parent.width * p.scale, parent.height * p.scale];
+  if (Math.max(width, height) > limits.maxOutputSide) {
+    return new UserError(
+      ErrorCode.OverBudget,
+      `Upscales here go up to ${limits.maxOutputSide} px a side; ×${p.scale} of ${parent.width}×${parent.height} would be ${width}×${height}.`,
+    );
+  }
+  if (!p.creative) return undefined;
+  // The creative refine is img2img at the upscaled size: it must fit the model like any image.
+  const spec = models.get(parent.model);
+  if (width * height > maxArea(spec)) {
+    const fit = largestSize(spec, width, height);
+    return new UserError(
+      ErrorCode.OverBudget,
+      `Upscale (Creative) with ${spec.name} goes up to ${fit.width}×${fit.height}; ×${p.scale} of this image is ${width}×${height}. Use a plain upscale instead.`,
+    );
+  }
+  return checkMemory(spec, width, height, parent.guidance, limits);
+}
+
+/** Checks a job's steps, count, size, memory and output against the limits. */
+export function checkJobLimits(
+  job: LimitedJob,
+  sources: LimitSources,
+  limits: WorkLimits,
+): UserError | undefined {
+  const { models, startImage } = sources;
+  switch (job.kind) {
+    case 'generate': {
+      const p = job.params;
+      const spec = models.get(p.model);
+      return (
+        checkCounts(p, limits) ??
+        checkSize(spec, p.width, p.height, limits) ??
+        checkMemory(spec, p.width, p.height, p.guidance, limits)
+      );
+    }
+    case 'variation':
+    case 'inpaint': {
+      const p = job.params;
+      const parent = startImage(p.parentId);
+      return checkCounts(p, limits) ?? checkRepaint(models.get(p.model), parent, p.guidance, limits);
+    }
+    case 'outpaint': {
+      // The canvas the job will paint passes the same gate as any size asked for.
+      const p = job.params;
+      const parent = startImage(p.parentId);
+      const spec = models.get(p.model);
+      const canvas = canvasFor(parent.width, parent.height, p.outpaint, maxArea(spec), spec.sizeMultiple);
+      return (
+        checkCounts(p, limits) ??
+        checkCanvas(spec, canvas, describeOutpaint(p.outpaint), limits) ??
+        checkMemory(spec, canvas.width, canvas.height, p.guidance, limits)
+      );
+    }
+    case 'upscale':
+      return checkUpscale(job.params, startImage(job.params.parentId), models, limits);
+    case 'edit':
+      return checkEdit(job.params, startImage(job.params.parentId), limits);
+  }
+}
