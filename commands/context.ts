@@ -216,16 +216,27 @@ export function single(deps: CommandDeps, image: ImageRecord): ImageRecord {
   return image.operation === 'grid' ? cellOf(deps, image, 1) : image;
 }
 
-/** The result view of a stored image. */
-export function viewOf(deps: CommandDeps, image: ImageRecord, text: string): ResultView {
+/**
+ * The result view of a stored image, for the platform it is shown on: `platform` when it is posted in
+ * answer to someone (an undo shows an older image where the person is), else the platform of the job
+ * that made it.
+ */
+export function viewOf(
+  deps: CommandDeps,
+  image: ImageRecord,
+  text: string,
+  platform?: ChatContext['platform'],
+): ResultView {
   const cells = image.operation === 'grid' ? ((image.extra as { cells?: string[] } | null)?.cells ?? []) : [];
   const job = image.jobId ? deps.store.getJob(image.jobId) : undefined;
   const target = image.operation === 'grid' ? (cells[0] ?? image.id) : image.id;
   // Only the playground gets the editor link on the result itself (its one user is the owner); in
   // Discord and Slack the link acts as whoever it names, so it goes to the presser alone, privately.
-  const platform = job?.platform ?? 'web';
+  // An image of no job and no known surface gets no link: the playground's is a path, which Discord's
+  // link buttons refuse ("Invalid URL"), so guessing "web" lost the whole answer.
+  const shownOn = platform ?? job?.platform;
   const link =
-    platform === 'web' ? deps.editorLink?.(target, image.userId, platform, job?.channelId ?? '') : undefined;
+    shownOn === 'web' ? deps.editorLink?.(target, image.userId, shownOn, job?.channelId ?? '') : undefined;
   return {
     imageId: image.id,
     jobId: image.jobId,

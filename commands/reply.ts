@@ -70,7 +70,7 @@ export async function reply(
     return upscale(deps, ctx, source, biggerThan(source, shown, meaning.scale));
   }
   if (meaning.kind === 'undo' || meaning.kind === 'redo')
-    return step(deps, single(deps, replied), meaning.kind, conversation);
+    return step(deps, single(deps, replied), meaning.kind, conversation, ctx.platform);
   return act(deps, ctx, replied, meaning);
 }
 
@@ -141,7 +141,13 @@ function conversationKey(
  * "undo" moves the head one step back along the chain (posting the parent's stored pixels again) and
  * remembers the step; "redo" moves it forward again.
  */
-function step(deps: CommandDeps, head: ImageRecord, direction: 'undo' | 'redo', conversation: string): Reply {
+function step(
+  deps: CommandDeps,
+  head: ImageRecord,
+  direction: 'undo' | 'redo',
+  conversation: string,
+  platform: ChatContext['platform'],
+): Reply {
   const stack = ((deps.store.settings('channel', conversation).redo as string[] | undefined) ?? []).slice();
   if (direction === 'undo') {
     if (!head.parentId) return say('This is the first image of its line; there is nothing to go back to.');
@@ -149,7 +155,12 @@ function step(deps: CommandDeps, head: ImageRecord, direction: 'undo' | 'redo', 
     deps.store.setSetting('channel', conversation, 'redo', [...stack, head.id].slice(-50));
     return {
       type: 'image',
-      view: viewOf(deps, parent, `Back to #${parent.id} (the ${parent.operation} before #${head.id})`),
+      view: viewOf(
+        deps,
+        parent,
+        `Back to #${parent.id} (the ${parent.operation} before #${head.id})`,
+        platform,
+      ),
     };
   }
   // Forward to the last undone image that continues from here.
@@ -159,7 +170,12 @@ function step(deps: CommandDeps, head: ImageRecord, direction: 'undo' | 'redo', 
       deps.store.setSetting('channel', conversation, 'redo', stack);
       return {
         type: 'image',
-        view: viewOf(deps, next, `Forward to #${next.id} (the ${next.operation} of #${head.id})`),
+        view: viewOf(
+          deps,
+          next,
+          `Forward to #${next.id} (the ${next.operation} of #${head.id})`,
+          platform,
+        ),
       };
     }
   }

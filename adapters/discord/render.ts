@@ -24,11 +24,22 @@ export function mentionOnly(userId: string): MessageMentionOptions {
   return { parse: [], users: [userId] };
 }
 
-/** Rows of buttons (at most five per row, as Discord allows). */
+/** Whether Discord takes `url` for a link button: absolute http(s) only; a path throws "Invalid URL". */
+export function isLinkable(url: string): boolean {
+  return URL.canParse(url) && /^https?:$/.test(new URL(url).protocol);
+}
+
+/**
+ * Rows of buttons (at most five per row, as Discord allows). A link button Discord would refuse is left
+ * out, so that the result is still posted.
+ */
 export function componentRows(buttons: readonly ButtonSpec[]): ActionRowBuilder<ButtonBuilder>[] {
   const rows: ActionRowBuilder<ButtonBuilder>[] = [];
   const byRow = new Map<number, ButtonSpec[]>();
-  for (const button of buttons) byRow.set(button.row, [...(byRow.get(button.row) ?? []), button]);
+  for (const button of buttons) {
+    if (button.url !== undefined && !isLinkable(button.url)) continue;
+    byRow.set(button.row, [...(byRow.get(button.row) ?? []), button]);
+  }
   for (const group of byRow.values()) {
     for (let i = 0; i < group.length; i += 5) {
       rows.push(
