@@ -184,4 +184,34 @@ describe('Discord answers', () => {
       .filter((c) => c.url !== undefined);
     expect(links).toEqual([]);
   });
+
+  it('a slash command with bad input is answered privately: the deferral carries flags 64', async () => {
+    const id = slashCommand('imagine', [{ name: 'prompt', type: 3, value: 'a cat --stpes 3' }]);
+    const callback = new RegExp(`/interactions/${id}/[^/]+/callback$`);
+    await waitFor(() => fake.of('POST', callback).length === 1, 5000, 'the deferral');
+    const deferral = fake.of('POST', callback)[0]!.body as { type: number; data?: { flags?: number } };
+    expect(deferral.type).toBe(5);
+    expect((deferral.data?.flags ?? 0) & EPHEMERAL).toBe(EPHEMERAL);
+    const edits = () => fake.of('PATCH', new RegExp(`/webhooks/${APP}/token-${id}/messages/@original$`));
+    await waitFor(() => edits().length > 0, 5000, 'the answer');
+    // Nothing went to the channel for everyone to see.
+    expect(
+      fake
+        .of('POST', new RegExp(`/channels/${CHANNEL}/messages$`))
+        .some((c) => /stpes|steps/.test(String(c.body.content))),
+    ).toBe(false);
+  });
+
+  it('a job asked by slash command shows its status privately and its result publicly', async () => {
+    const before = fake.posted().length;
+    const id = slashCommand('imagine', [{ name: 'prompt', type: 3, value: 'a green pear --n 1' }]);
+    await result(before + 1);
+    const deferral = fake.of('POST', new RegExp(`/interactions/${id}/[^/]+/callback$`))[0]!.body as {
+      data?: { flags?: number };
+    };
+    expect((deferral.data?.flags ?? 0) & EPHEMERAL).toBe(EPHEMERAL);
+    const post = fake.posted()[before]!;
+    expect(post.path).toBe(`/channels/${CHANNEL}/messages`);
+    expect(Number(post.body.flags ?? 0) & EPHEMERAL).toBe(0);
+  });
 });

@@ -33,6 +33,7 @@ import { createLogger } from '../../src/log.js';
 import { downloader } from '../download.js';
 import { watchJobs } from '../jobs.js';
 import { rolesOf } from './members.js';
+import { answerText } from './private.js';
 import {
   componentRows,
   DEFAULT_ATTACHMENT_LIMIT,
@@ -239,7 +240,9 @@ export class DiscordAdapter {
       return;
     }
     if (interaction.isChatInputCommand()) {
-      await interaction.deferReply();
+      // The deferral must come within 3 s, before the answer is known, and cannot turn private later:
+      // so it is private (errors, questions, the job's status), and results go to the channel publicly.
+      await interaction.deferReply({ flags: MessageFlags.Ephemeral });
       const text =
         interaction.commandName === 'imagine'
           ? imagineText(interaction)
@@ -270,10 +273,9 @@ export class DiscordAdapter {
         return;
       }
       const replyTo = interaction.isButton() ? interaction.message.id : interaction.message?.id;
-      await interaction.deferReply(
-        replies.every((r) => r.type === 'text') ? { flags: MessageFlags.Ephemeral } : {},
-      );
-      await this.answerInteraction(interaction, replies, replyTo);
+      const privately = replies.every((r) => r.type === 'text');
+      await interaction.deferReply(privately ? { flags: MessageFlags.Ephemeral } : {});
+      await this.answerInteraction(interaction, replies, replyTo, privately);
     }
   }
 
@@ -346,10 +348,11 @@ export class DiscordAdapter {
     interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction,
     replies: Reply[],
     replyTo?: string,
+    privately = true,
   ): Promise<void> {
     let answered = false;
     for (const reply of replies) {
-      if (reply.type === 'text') await interaction.editReply({ content: reply.text });
+      if (reply.type === 'text') await answerText(interaction, reply, privately);
       else if (reply.type === 'queued' && answered) {
         // The second and later jobs of one request (permutations, --repeat) get follow-ups of their own.
         const followUp = await interaction.followUp({ content: reply.text });
@@ -393,6 +396,13 @@ export class DiscordAdapter {
     for (const reply of replies) {
       switch (reply.type) {
         case 'text':
+          if (!reply.ephemeral) {
+            await channel.send({
+              content: reply.text,
+              reply: { messageReference: replyTo, failIfNotExists: false },
+            });
+            break;
+          }
           // No interaction to answer privately: tell the person by DM rather than in the channel.
           try {
             await user.send(reply.text);
