@@ -12,6 +12,7 @@ import {
 import sharp from 'sharp';
 import type { ButtonSpec, ModalSpec } from '../../commands/types.js';
 import { addPngText, readPngText } from '../../src/pipeline/png.js';
+import { isLinkable } from '../links.js';
 
 /**
  * The client's default: no message pings anyone by what its text says. Prompts, replies and error
@@ -22,11 +23,6 @@ export const NO_MENTIONS: MessageMentionOptions = { parse: [] };
 /** For a message that names its owner: only that person is pinged, nobody its text mentions. */
 export function mentionOnly(userId: string): MessageMentionOptions {
   return { parse: [], users: [userId] };
-}
-
-/** Whether Discord takes `url` for a link button: absolute http(s) only; a path throws "Invalid URL". */
-export function isLinkable(url: string): boolean {
-  return URL.canParse(url) && /^https?:$/.test(new URL(url).protocol);
 }
 
 /**
