@@ -170,12 +170,7 @@ function step(
       deps.store.setSetting('channel', conversation, 'redo', stack);
       return {
         type: 'image',
-        view: viewOf(
-          deps,
-          next,
-          `Forward to #${next.id} (the ${next.operation} of #${head.id})`,
-          platform,
-        ),
+        view: viewOf(deps, next, `Forward to #${next.id} (the ${next.operation} of #${head.id})`, platform),
       };
     }
   }

@@ -1,7 +1,7 @@
 /**
  * The Discord adapter (discord.js v14): slash commands, buttons and modals, replies to results and
- * reactions become internal events; queue progress edits the interaction reply (at most every 1.5 s);
- * results are posted as regular channel messages that mention the requester, so people can reply and
+ * reactions become internal events; queue progress edits the interaction reply, which only the asker
+ * sees (at most every 1.5 s); results are posted as regular channel messages that mention the requester, so people can reply and
  * react to them and the 15-minute interaction-token limit does not matter. Every button id carries the
  * image and the action, so buttons keep working after a restart.
  */

@@ -172,7 +172,7 @@ export class SlackAdapter {
         ctx: this.ctx(command.user_id, command.channel_id, undefined, isAdmin),
       });
       const first = replies[0];
-      if (first?.type === 'text') {
+      if (first?.type === 'text' && first.ephemeral) {
         await ack({ response_type: 'ephemeral', text: first.text });
         return;
       }
@@ -191,7 +191,7 @@ export class SlackAdapter {
         return;
       }
       const replies = await this.runCommand(name, rest.join(' '), command.user_id, command.channel_id);
-      if (replies.every((r) => r.type === 'text')) {
+      if (replies.every((r) => r.type === 'text' && r.ephemeral)) {
         await ack({
           response_type: 'ephemeral',
           text: replies.map((r) => (r.type === 'text' ? r.text : '')).join('\n'),
@@ -332,14 +332,7 @@ export class SlackAdapter {
     for (const reply of replies) {
       switch (reply.type) {
         case 'text':
-          await this.call('chat.postEphemeral', () =>
-            this.client.chat.postEphemeral({
-              channel: where.channel,
-              user: userId,
-              text: reply.text,
-              ...(where.threadTs ? { thread_ts: where.threadTs } : {}),
-            }),
-          );
+          await this.say(reply.text, reply.ephemeral, where, userId);
           break;
         case 'queued': {
           const posted = await this.call('chat.postMessage', () =>
@@ -391,6 +384,19 @@ export class SlackAdapter {
           break;
       }
     }
+  }
+
+  /** A text, as Reply.ephemeral decides: seen by the asker alone, or posted for the channel. */
+  private async say(text: string, ephemeral: boolean, where: Where, userId: string): Promise<void> {
+    const thread = where.threadTs ? { thread_ts: where.threadTs } : {};
+    if (ephemeral)
+      await this.call('chat.postEphemeral', () =>
+        this.client.chat.postEphemeral({ channel: where.channel, user: userId, text, ...thread }),
+      );
+    else
+      await this.call('chat.postMessage', () =>
+        this.client.chat.postMessage({ channel: where.channel, text, ...thread }),
+      );
   }
 
   // ---- outbound -----------------------------------------------------------------------------------------
