@@ -214,4 +214,15 @@ describe('Discord answers', () => {
     expect(post.path).toBe(`/channels/${CHANNEL}/messages`);
     expect(Number(post.body.flags ?? 0) & EPHEMERAL).toBe(0);
   });
+
+  it("a permutation's second job gets its status in a private follow-up", async () => {
+    const before = fake.posted().length;
+    const id = slashCommand('imagine', [
+      { name: 'prompt', type: 3, value: '{green, yellow} plum --n 1 --seed 7' },
+    ]);
+    await result(before + 2);
+    const followUps = fake.of('POST', new RegExp(`^/webhooks/${APP}/token-${id}$`));
+    expect(followUps).toHaveLength(1);
+    expect(Number(followUps[0]!.body.flags ?? 0) & EPHEMERAL).toBe(EPHEMERAL);
+  });
 });

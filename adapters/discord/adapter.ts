@@ -355,7 +355,11 @@ export class DiscordAdapter {
       if (reply.type === 'text') await answerText(interaction, reply, privately);
       else if (reply.type === 'queued' && answered) {
         // The second and later jobs of one request (permutations, --repeat) get follow-ups of their own.
-        const followUp = await interaction.followUp({ content: reply.text });
+        // As private as the reply it follows: a status is the asker's alone, the result is public.
+        const followUp = await interaction.followUp({
+          content: reply.text,
+          ...(privately ? { flags: MessageFlags.Ephemeral } : {}),
+        });
         this.progress.set(reply.jobId, { interaction, messageId: followUp.id, last: 0 });
         this.options.bot.conversations.recordChatMessage({
           platform: PLATFORM,
