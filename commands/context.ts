@@ -6,7 +6,7 @@
 import { NO_WORKER_NOTICE, REDIS_WAIT_NOTICE } from '../src/cluster/dispatcher.js';
 import { ErrorCode, UserError } from '../src/errors.js';
 import type { ImageJobResult } from '../src/jobs.js';
-import type { ImageRecord, JobRecord } from '../src/store/store.js';
+import { gridCellIds, type ImageRecord, type JobRecord } from '../src/store/store.js';
 import { gridButtons, singleButtons } from './actions.js';
 import { blocklistRefusal } from './blocklist.js';
 import { type CommandDeps, type JobRequest, requireImage } from './deps.js';
@@ -116,7 +116,7 @@ export function imageForMessage(
 /** Cell `cell` (1-based) of a grid; the image itself when it is not a grid. */
 export function cellOf(deps: CommandDeps, image: ImageRecord, cell: number): ImageRecord {
   if (image.operation !== 'grid') return image;
-  const cells = (image.extra as { cells?: string[] } | null)?.cells ?? [];
+  const cells = gridCellIds(image);
   const id = cells[cell - 1];
   if (!id)
     throw new UserError(ErrorCode.FlagValue, `That grid has ${cells.length} images; pick 1–${cells.length}.`);
@@ -130,7 +130,7 @@ export function single(deps: CommandDeps, image: ImageRecord): ImageRecord {
 
 /** The result view of a stored image. */
 export function viewOf(deps: CommandDeps, image: ImageRecord, text: string): ResultView {
-  const cells = image.operation === 'grid' ? ((image.extra as { cells?: string[] } | null)?.cells ?? []) : [];
+  const cells = gridCellIds(image);
   const job = image.jobId ? deps.store.getJob(image.jobId) : undefined;
   const target = image.operation === 'grid' ? (cells[0] ?? image.id) : image.id;
   // Only the playground gets the editor link on the result itself (its one user is the owner); in

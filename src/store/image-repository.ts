@@ -21,6 +21,13 @@ export const MASK_SOURCES = ['region', 'cells', 'rect', 'upload', 'drawing'] as 
 /** Where a mask came from. */
 export type MaskSource = (typeof MASK_SOURCES)[number];
 
+/**
+ * An image's extra facts: what the work result recorded (the work order's `extra`, such as an exact
+ * edit's recipe) or, for a grid, its cells' image ids.
+ */
+const imageExtraSchema = z.record(z.string(), z.unknown()).nullable();
+const gridExtraSchema = z.object({ cells: z.array(z.string()) });
+
 const imageRow = z
   .object({
     id: z.string(),
@@ -43,7 +50,7 @@ const imageRow = z
     user_id: z.string(),
     job_id: optionalText,
     cell: optionalNumber,
-    extra: jsonColumn,
+    extra: jsonColumn.pipe(imageExtraSchema),
     created_at: z.number(),
   })
   .transform((row) => ({
@@ -94,8 +101,15 @@ export type NewImage = Omit<
   readonly maskId?: string | null;
   readonly jobId?: string | null;
   readonly cell?: number | null;
-  readonly extra?: unknown;
+  readonly extra?: Readonly<Record<string, unknown>> | null;
 };
+
+/** A grid's cell image ids in cell order; empty for an image that is not a grid. */
+export function gridCellIds(image: ImageRecord): string[] {
+  if (image.operation !== 'grid') return [];
+  const grid = gridExtraSchema.safeParse(image.extra);
+  return grid.success ? grid.data.cells : [];
+}
 
 const maskRow = z
   .object({

@@ -25,6 +25,7 @@ export type { ChatMessageRecord, NewChatMessage } from './chat-message-repositor
 export type { PendingProposal } from './conversation-repository.js';
 export type { ChatLogEntry } from './history-repository.js';
 export type { ImageOperation, ImageRecord, MaskRecord, MaskSource, NewImage } from './image-repository.js';
+export { gridCellIds } from './image-repository.js';
 export type { JobRecord, JobState, NewJob } from './job-repository.js';
 export type { SettingScope } from './settings-repository.js';
 
