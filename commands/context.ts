@@ -5,62 +5,19 @@
  */
 import { NO_WORKER_NOTICE, REDIS_WAIT_NOTICE } from '../src/cluster/dispatcher.js';
 import { ErrorCode, UserError } from '../src/errors.js';
-import type {
-  EditParams,
-  GenerateParams,
-  ImageJobResult,
-  InpaintParams,
-  ModelRegistry,
-  OutpaintParams,
-  UpscaleParams,
-  VaryParams,
-} from '../src/jobs.js';
-import type { JobQueue } from '../src/queue/queue.js';
-import type { FileStore } from '../src/store/files.js';
-import type { ImageRecord, JobRecord, Store } from '../src/store/store.js';
+import type { ImageJobResult } from '../src/jobs.js';
+import { gridCellIds, type ImageRecord, type JobRecord } from '../src/store/store.js';
 import { gridButtons, singleButtons } from './actions.js';
 import { blocklistRefusal } from './blocklist.js';
-import { checkJob, checkPerson, checkPromptLength, fitJob, limitsFor } from './limits.js';
-import type { IntentMatcher } from './meaning.js';
+import { type CommandDeps, type JobRequest, requireImage } from './deps.js';
+import { checkHourly, checkJob, checkPerson, checkPromptLength, fitJob, limitsFor } from './limits.js';
 import { explanationOf } from './progress.js';
 import { adminSettings, userDefaults } from './settings-model.js';
 import type { ChatContext, Reply, ResultView } from './types.js';
 
-/** Everything commands use. */
-export interface CommandDeps {
-  readonly store: Store;
-  readonly files: FileStore;
-  readonly queue: JobQueue;
-  readonly models: ModelRegistry;
-  /** The default model's folder name. */
-  readonly defaultModel: string;
-  /**
-   * A signed mask-editor link for an image, its owner, and where the result should go; undefined where
-   * the editor cannot be reached (Discord and Slack without PUBLIC_URL).
-   */
-  readonly editorLink?: (
-    imageId: string,
-    userId: string,
-    platform: string,
-    channelId: string,
-  ) => string | undefined;
-  readonly now?: () => number;
-  /** The host's limits: the memory budget per job and the largest upscale output. */
-  readonly host?: { readonly memoryBudgetMB: number; readonly maxOutputSide: number };
-  /** With Redis: the image workers now live, and how many jobs they run at once (undefined until counted). */
-  readonly workers?: () => { live: number; capacity: number; redisReachable: boolean } | undefined;
-  /** Reads replies by meaning where the rule table is unsure; the rules alone without it. */
-  readonly meaning?: IntentMatcher;
-}
-
-/** Job kinds and their parameters. */
-export type JobRequest =
-  | { readonly kind: 'generate'; readonly params: GenerateParams }
-  | { readonly kind: 'variation'; readonly params: VaryParams }
-  | { readonly kind: 'inpaint'; readonly params: InpaintParams }
-  | { readonly kind: 'upscale'; readonly params: UpscaleParams }
-  | { readonly kind: 'outpaint'; readonly params: OutpaintParams }
-  | { readonly kind: 'edit'; readonly params: EditParams };
+// Their own module keeps the limits (which use them) and this module out of an import circle.
+export type { CommandDeps, JobRequest } from './deps.js';
+export { requireImage } from './deps.js';
 
 /** Refuses politely when the bot may not work here, the prompt is blocked, or the user is over the hourly limit. */
 export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: string): UserError | undefined {
@@ -79,40 +36,6 @@ export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: strin
   const blocked = prompt ? blocklistRefusal(prompt, admin.blocklist ?? []) : undefined;
   if (blocked) return blocked;
   return checkHourly(deps, ctx);
-}
-
-const HOUR_MS = 3_600_000;
-
-/**
- * Refuses `jobs` more jobs (one, or a permutation's and `--repeat`'s several) over the hourly limit,
- * saying when there is room again (as the person's oldest jobs of the hour age out).
- */
-export function checkHourly(deps: CommandDeps, ctx: ChatContext, jobs = 1): UserError | undefined {
-  const { jobsPerHour } = limitsFor(deps, ctx);
-  if (jobsPerHour === undefined) return undefined;
-  const now = (deps.now ?? Date.now)();
-  const recent = deps.store.countJobsSince(ctx.userId, now - HOUR_MS);
-  if (recent + jobs <= jobsPerHour) return undefined;
-  const details = { limit: jobsPerHour };
-  if (jobs > jobsPerHour) {
-    return new UserError(
-      ErrorCode.RateLimited,
-      `That makes ${jobs} jobs, more than the limit of ${jobsPerHour} images per hour here.`,
-      details,
-    );
-  }
-  // Room again once all but jobsPerHour − jobs of the hour's jobs are older than an hour.
-  const freeing = deps.store.nthJobTimeSince(ctx.userId, now - HOUR_MS, recent + jobs - jobsPerHour) ?? now;
-  const minutes = Math.max(1, Math.ceil((freeing + HOUR_MS - now) / 60_000));
-  const when = `in ${minutes} minute${minutes === 1 ? '' : 's'}`;
-  const left = Math.max(0, jobsPerHour - recent);
-  return new UserError(
-    ErrorCode.RateLimited,
-    jobs === 1
-      ? `You've reached the limit of ${jobsPerHour} images per hour here. The next one opens up ${when}.`
-      : `That makes ${jobs} jobs, but only ${left} of the ${jobsPerHour} images per hour ${left === 1 ? 'is' : 'are'} left here. Room for ${jobs} opens up ${when}.`,
-    { ...details, retryInMinutes: minutes },
-  );
 }
 
 /** With Redis, why no job can start now (no image worker, or Redis unreachable); undefined otherwise. */
@@ -166,17 +89,6 @@ export function enqueueAll(deps: CommandDeps, ctx: ChatContext, asked: readonly 
   });
 }
 
-/** A stored image, or a friendly error. */
-export function requireImage(deps: CommandDeps, imageId: string): ImageRecord {
-  const image = deps.store.getImage(imageId);
-  if (!image)
-    throw new UserError(
-      ErrorCode.ImageNotFound,
-      `I can't find the image #${imageId}. It may have been deleted.`,
-    );
-  return image;
-}
-
 /** The image a chat message carries (the cell's image when a cell of a grid is named). */
 export function imageForMessage(
   deps: CommandDeps,
@@ -204,7 +116,7 @@ export function imageForMessage(
 /** Cell `cell` (1-based) of a grid; the image itself when it is not a grid. */
 export function cellOf(deps: CommandDeps, image: ImageRecord, cell: number): ImageRecord {
   if (image.operation !== 'grid') return image;
-  const cells = (image.extra as { cells?: string[] } | null)?.cells ?? [];
+  const cells = gridCellIds(image);
   const id = cells[cell - 1];
   if (!id)
     throw new UserError(ErrorCode.FlagValue, `That grid has ${cells.length} images; pick 1–${cells.length}.`);
@@ -227,7 +139,7 @@ export function viewOf(
   text: string,
   platform?: ChatContext['platform'],
 ): ResultView {
-  const cells = image.operation === 'grid' ? ((image.extra as { cells?: string[] } | null)?.cells ?? []) : [];
+  const cells = gridCellIds(image);
   const job = image.jobId ? deps.store.getJob(image.jobId) : undefined;
   const target = image.operation === 'grid' ? (cells[0] ?? image.id) : image.id;
   // Only the playground gets the editor link on the result itself (its one user is the owner); in

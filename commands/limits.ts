@@ -8,7 +8,7 @@ import { ErrorCode, UserError } from '../src/errors.js';
 import { DEFAULT_LIMITS as PARSER_LIMITS } from '../src/prompt/params.js';
 import type { ImageRecord } from '../src/store/store.js';
 import { checkJobLimits, checkRepaint as checkRepaintLimits, type WorkLimits } from '../src/work/limits.js';
-import { type CommandDeps, checkHourly, type JobRequest, requireImage } from './context.js';
+import { type CommandDeps, type JobRequest, requireImage } from './deps.js';
 import { modelAccessRefusal } from './model-access.js';
 import { dailyQuotaRefusal } from './quota.js';
 import { adminSettings, type Defaults } from './settings-model.js';
@@ -178,4 +178,38 @@ export function checkPerson(
     if (refused) return refused;
   }
   return checkQuota(deps, ctx, requests.length);
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Refuses `jobs` more jobs (one, or a permutation's and `--repeat`'s several) over the hourly limit,
+ * saying when there is room again (as the person's oldest jobs of the hour age out).
+ */
+export function checkHourly(deps: CommandDeps, ctx: ChatContext, jobs = 1): UserError | undefined {
+  const { jobsPerHour } = limitsFor(deps, ctx);
+  if (jobsPerHour === undefined) return undefined;
+  const now = (deps.now ?? Date.now)();
+  const recent = deps.store.countJobsSince(ctx.userId, now - HOUR_MS);
+  if (recent + jobs <= jobsPerHour) return undefined;
+  const details = { limit: jobsPerHour };
+  if (jobs > jobsPerHour) {
+    return new UserError(
+      ErrorCode.RateLimited,
+      `That makes ${jobs} jobs, more than the limit of ${jobsPerHour} images per hour here.`,
+      details,
+    );
+  }
+  // Room again once all but jobsPerHour − jobs of the hour's jobs are older than an hour.
+  const freeing = deps.store.nthJobTimeSince(ctx.userId, now - HOUR_MS, recent + jobs - jobsPerHour) ?? now;
+  const minutes = Math.max(1, Math.ceil((freeing + HOUR_MS - now) / 60_000));
+  const when = `in ${minutes} minute${minutes === 1 ? '' : 's'}`;
+  const left = Math.max(0, jobsPerHour - recent);
+  return new UserError(
+    ErrorCode.RateLimited,
+    jobs === 1
+      ? `You've reached the limit of ${jobsPerHour} images per hour here. The next one opens up ${when}.`
+      : `That makes ${jobs} jobs, but only ${left} of the ${jobsPerHour} images per hour ${left === 1 ? 'is' : 'are'} left here. Room for ${jobs} opens up ${when}.`,
+    { ...details, retryInMinutes: minutes },
+  );
 }

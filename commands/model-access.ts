@@ -4,7 +4,7 @@
  * may always use every model. The gate in `limits.ts` refuses a job on a model the person may not use.
  */
 import { ErrorCode, UserError } from '../src/errors.js';
-import type { CommandDeps } from './context.js';
+import type { CommandDeps } from './deps.js';
 import { hasRole, roleKeyOf, showRole } from './mentions.js';
 import { adminSettings, type ModelAccess } from './settings-model.js';
 import { type ChatContext, type Reply, say } from './types.js';

@@ -4,7 +4,7 @@
  * The gate in `limits.ts` refuses a request that would go over, with the limit and when it opens again.
  */
 import { ErrorCode, UserError } from '../src/errors.js';
-import type { CommandDeps } from './context.js';
+import type { CommandDeps } from './deps.js';
 import { hasRole, roleKeyOf, showRole, userIdOf } from './mentions.js';
 import { type AdminSettings, adminSettings } from './settings-model.js';
 import { type ChatContext, type Reply, say } from './types.js';

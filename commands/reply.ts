@@ -18,6 +18,7 @@ import {
 import { exactEdit } from './edit.js';
 import type { Interpretation, ParamChanges } from './grammar.js';
 import { imagine } from './imagine.js';
+import { interpretationSchema } from './interpretation-schema.js';
 import { checkReplyLength, checkSteps, limitsFor } from './limits.js';
 import { readingName, type Typed, understandReply } from './meaning.js';
 import { attribute, reimagine, repaintBackground, substituteWord, weigh } from './prompt-edits.js';
@@ -57,7 +58,7 @@ export async function reply(
   const replied = named?.image ?? repliedImage(deps, ctx, target, cell);
   const conversation = conversationKey(ctx, target, replied);
   if (meaning.kind !== 'undo' && meaning.kind !== 'redo')
-    deps.store.setSetting('channel', conversation, 'redo', undefined);
+    deps.store.conversations.setRedoStack(conversation, []);
   if (attachment) {
     const mask = await maskFromUpload(deps, ctx, single(deps, replied), attachment);
     return inpaint(deps, ctx, single(deps, replied), mask, text, 'Repainted');
@@ -148,11 +149,11 @@ function step(
   conversation: string,
   platform: ChatContext['platform'],
 ): Reply {
-  const stack = ((deps.store.settings('channel', conversation).redo as string[] | undefined) ?? []).slice();
+  const stack = deps.store.conversations.redoStack(conversation);
   if (direction === 'undo') {
     if (!head.parentId) return say('This is the first image of its line; there is nothing to go back to.');
     const parent = requireImage(deps, head.parentId);
-    deps.store.setSetting('channel', conversation, 'redo', [...stack, head.id].slice(-50));
+    deps.store.conversations.setRedoStack(conversation, [...stack, head.id]);
     return {
       type: 'image',
       view: viewOf(
@@ -167,14 +168,14 @@ function step(
   while (stack.length > 0) {
     const next = deps.store.getImage(stack.pop()!);
     if (next && next.parentId === head.id) {
-      deps.store.setSetting('channel', conversation, 'redo', stack);
+      deps.store.conversations.setRedoStack(conversation, stack);
       return {
         type: 'image',
         view: viewOf(deps, next, `Forward to #${next.id} (the ${next.operation} of #${head.id})`, platform),
       };
     }
   }
-  deps.store.setSetting('channel', conversation, 'redo', undefined);
+  deps.store.conversations.setRedoStack(conversation, []);
   return say('There is nothing to redo here.');
 }
 
@@ -182,6 +183,13 @@ function step(
 interface Proposal {
   readonly imageId: string;
   readonly meaning: Interpretation;
+}
+
+/** The proposal waiting for this person's "yes"; one this version cannot read counts as none. */
+function pendingProposal(deps: CommandDeps, userId: string): Proposal | undefined {
+  const stored = deps.store.conversations.proposal(userId);
+  const meaning = interpretationSchema.safeParse(stored?.meaning);
+  return stored && meaning.success ? { imageId: stored.imageId, meaning: meaning.data } : undefined;
 }
 
 /** Carries out what a reply meant, on the image it replied to. */
@@ -195,17 +203,17 @@ async function act(
     case 'question':
       return answer(deps, single(deps, replied), meaning.topic);
     case 'confirm': {
-      const pending = deps.store.settings('user', ctx.userId).proposal as Proposal | undefined;
+      const pending = pendingProposal(deps, ctx.userId);
       if (!pending || pending.imageId !== replied.id)
         return say(
           'There is nothing waiting for a yes on this image. Tell me what to change, or ask "what can I say?".',
         );
-      deps.store.setSetting('user', ctx.userId, 'proposal', undefined);
+      deps.store.conversations.setProposal(ctx.userId, undefined);
       return act(deps, ctx, replied, pending.meaning);
     }
     case 'unclear': {
       const proposal: Proposal = { imageId: replied.id, meaning: meaning.proposal };
-      deps.store.setSetting('user', ctx.userId, 'proposal', proposal);
+      deps.store.conversations.setProposal(ctx.userId, proposal);
       const image = single(deps, replied);
       const reading =
         meaning.proposal.kind === 'refine'

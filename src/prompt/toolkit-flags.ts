@@ -4,7 +4,7 @@
  */
 import { ErrorCode, UserError } from '../errors.js';
 import { parseInteger } from './flag-values.js';
-import type { FlagSpec, ParamsDraft, PromptParams } from './params.js';
+import type { FlagSpec, ParamsDraft, PromptParams } from './param-types.js';
 
 /** The largest `--repeat`. */
 export const MAX_REPEAT = 8;

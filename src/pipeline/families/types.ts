@@ -8,6 +8,7 @@ import type { HostTensor, OnnxModel } from '../onnx.js';
 import type { Scheduler, SchedulerConfig } from '../schedulers/index.js';
 import type { TextEncoders } from '../text.js';
 import type { TokenizerSpec } from '../tokenizers.js';
+import type { Conditioning } from './inputs.js';
 
 /** The families flowbot runs. */
 export type FamilyId = 'sd' | 'sdxl' | 'sd3' | 'flux' | 'flowbot';
@@ -74,8 +75,8 @@ export interface LatentGeometry {
   readonly imageWidth: number;
 }
 
-/** One prompt's conditioning: batch-1 tensors keyed by the denoiser input they feed. */
-export type Conditioning = Readonly<Record<string, HostTensor>>;
+/** One prompt's conditioning (defined beside the helpers that stack it). */
+export type { Conditioning } from './inputs.js';
 
 /** The prompt's conditioning, and the negative prompt's when guidance runs. */
 export interface PromptConditioning {
