@@ -16,7 +16,8 @@ export type ActionName =
   | 'region_submit' // the region form's answer
   | 'remix_submit' // the remix form's answer (cell = which action it continues)
   | 'zoom' // Zoom Out (cell = 15 for 1.5×, 20 for 2×)
-  | 'pan'; // ⬅️ ➡️ ⬆️ ⬇️ (cell = 1–4)
+  | 'pan' // ⬅️ ➡️ ⬆️ ⬇️ (cell = 1–4)
+  | 'enhance'; // a --draft made again at full steps with the same seed
 
 const CODES: Record<ActionName, string> = {
   upscale: 'u',
@@ -30,6 +31,7 @@ const CODES: Record<ActionName, string> = {
   remix_submit: 'rm',
   zoom: 'z',
   pan: 'p',
+  enhance: 'e',
 };
 const NAMES = new Map(Object.entries(CODES).map(([name, code]) => [code, name as ActionName]));
 
@@ -54,8 +56,13 @@ export function decodeAction(customId: string): ActionId | undefined {
   return { action, imageId: match[2]!, ...(match[3] !== undefined ? { cell: Number(match[3]) } : {}) };
 }
 
-/** U1–U4, V1–V4, reroll and Vary region under a grid. */
-export function gridButtons(gridId: string, cells: number, regionUrl?: string): ButtonSpec[] {
+/** "Enhance" under a draft: the full image with the same seed. */
+function enhanceButton(imageId: string, row: number): ButtonSpec {
+  return { customId: encodeAction({ action: 'enhance', imageId }), label: 'Enhance', style: 'primary', row };
+}
+
+/** U1–U4, V1–V4, reroll and Vary region under a grid (and Enhance under a draft). */
+export function gridButtons(gridId: string, cells: number, regionUrl?: string, draft = false): ButtonSpec[] {
   const buttons: ButtonSpec[] = [];
   for (let i = 1; i <= cells; i++)
     buttons.push({
@@ -78,12 +85,14 @@ export function gridButtons(gridId: string, cells: number, regionUrl?: string): 
       row: 1,
     });
   buttons.push(regionButton(gridId, regionUrl, 1));
+  if (draft) buttons.push(enhanceButton(gridId, 2));
   return buttons;
 }
 
 /** Vary (Subtle/Strong), Upscale x2/x4 (and creative), Vary region, reroll under a single image. */
-export function singleButtons(imageId: string, regionUrl?: string): ButtonSpec[] {
+export function singleButtons(imageId: string, regionUrl?: string, draft = false): ButtonSpec[] {
   return [
+    ...(draft ? [enhanceButton(imageId, 0)] : []),
     {
       customId: encodeAction({ action: 'vary_subtle', imageId }),
       label: 'Vary (Subtle)',

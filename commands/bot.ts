@@ -10,13 +10,16 @@ import { type ActionId, decodeAction, encodeAction } from './actions.js';
 import { cancel } from './cancel.js';
 import { type CommandDeps, cellOf, requireImage, single, viewOf, viewOfJob } from './context.js';
 import { Conversations } from './conversations.js';
+import { enhance } from './enhance.js';
 import { help } from './help.js';
 import { imagine } from './imagine.js';
 import { info } from './info.js';
+import { limitsFor } from './limits.js';
 import { queueStatus } from './queue.js';
+import { quota } from './quota.js';
 import { reaction } from './reaction.js';
 import { inpaint, maskFromUpload, maskFromWords } from './region.js';
-import { reply } from './reply.js';
+import { converse, reply } from './reply.js';
 import { reroll } from './reroll.js';
 import { settings } from './settings.js';
 import { effectiveDefaults } from './settings-model.js';
@@ -36,7 +39,7 @@ import { outpaint, PAN_DIRECTIONS } from './zoom.js';
 const log = createLogger('commands');
 
 /** Commands by name (slash commands, or "!name" / "name …" in the playground). */
-const COMMANDS = ['imagine', 'settings', 'info', 'cancel', 'queue', 'help'] as const;
+const COMMANDS = ['imagine', 'settings', 'info', 'cancel', 'queue', 'quota', 'help'] as const;
 
 /** Remix continuations, encoded in the remix form's id. */
 const REMIX_CODES = { vary: 1, reroll: 2, vary_subtle: 3, vary_strong: 4 } as const;
@@ -95,9 +98,11 @@ export class Bot {
   private async dispatch(event: InboundEvent): Promise<Reply[]> {
     switch (event.kind) {
       case 'command':
-        return [await this.command(event.name, event.text, event.ctx, event.attachment)];
+        return [await this.command(event.name, event.text, event.ctx, event.attachment)].flat();
       case 'reply':
-        return [await reply(this.deps, event.ctx, event.text, event.target, event.attachment)];
+        return [await reply(this.deps, event.ctx, event.text, event.target, event.attachment)].flat();
+      case 'message':
+        return [await this.message(event.text, event.ctx)].flat();
       case 'reaction': {
         const answer = reaction(this.deps, event.ctx, event.emoji, event.target);
         return answer ? [answer] : [];
@@ -107,12 +112,19 @@ export class Bot {
     }
   }
 
+  /** Text typed with no message chosen: a slash command, or words for the channel's conversation. */
+  private async message(text: string, ctx: ChatContext): Promise<Reply | Reply[]> {
+    const command = /^\/(\w+)\s*([\s\S]*)$/.exec(text.trim());
+    if (command) return this.command(command[1]!, command[2]!, ctx, undefined);
+    return converse(this.deps, ctx, text);
+  }
+
   private async command(
     name: string,
     text: string,
     ctx: ChatContext,
     attachment: Attachment | undefined,
-  ): Promise<Reply> {
+  ): Promise<Reply | Reply[]> {
     const command = name.toLowerCase().replace(/^\//, '');
     switch (command) {
       case 'imagine':
@@ -125,6 +137,8 @@ export class Bot {
         return cancel(this.deps, ctx, text);
       case 'queue':
         return queueStatus(this.deps, ctx);
+      case 'quota':
+        return quota(this.deps, ctx, limitsFor(this.deps, ctx).jobsPerHour);
       case 'help':
         return help();
       case 'region': {
@@ -158,6 +172,8 @@ export class Bot {
           : upscale(this.deps, ctx, image, action.cell === 4 ? 4 : 2);
       case 'upscale_creative':
         return upscale(this.deps, ctx, single(this.deps, image), 2, true);
+      case 'enhance':
+        return enhance(this.deps, ctx, image);
       case 'zoom':
         return outpaint(this.deps, ctx, single(this.deps, image), {
           kind: 'zoom',

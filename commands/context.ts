@@ -5,62 +5,19 @@
  */
 import { NO_WORKER_NOTICE, REDIS_WAIT_NOTICE } from '../src/cluster/dispatcher.js';
 import { ErrorCode, UserError } from '../src/errors.js';
-import type {
-  EditParams,
-  GenerateParams,
-  ImageJobResult,
-  InpaintParams,
-  ModelRegistry,
-  OutpaintParams,
-  UpscaleParams,
-  VaryParams,
-} from '../src/jobs.js';
-import type { JobQueue } from '../src/queue/queue.js';
-import type { FileStore } from '../src/store/files.js';
-import type { ImageRecord, JobRecord, Store } from '../src/store/store.js';
+import type { ImageJobResult } from '../src/jobs.js';
+import { gridCellIds, type ImageRecord, type JobRecord } from '../src/store/store.js';
 import { gridButtons, singleButtons } from './actions.js';
 import { blocklistRefusal } from './blocklist.js';
-import { checkJob, checkPromptLength, fitJob, limitsFor } from './limits.js';
-import type { IntentMatcher } from './meaning.js';
+import { type CommandDeps, type JobRequest, requireImage } from './deps.js';
+import { checkHourly, checkJob, checkPerson, checkPromptLength, fitJob, limitsFor } from './limits.js';
 import { explanationOf } from './progress.js';
 import { adminSettings, userDefaults } from './settings-model.js';
 import type { ChatContext, Reply, ResultView } from './types.js';
 
-/** Everything commands use. */
-export interface CommandDeps {
-  readonly store: Store;
-  readonly files: FileStore;
-  readonly queue: JobQueue;
-  readonly models: ModelRegistry;
-  /** The default model's folder name. */
-  readonly defaultModel: string;
-  /**
-   * A signed mask-editor link for an image, its owner, and where the result should go; undefined where
-   * the editor cannot be reached (Discord and Slack without PUBLIC_URL).
-   */
-  readonly editorLink?: (
-    imageId: string,
-    userId: string,
-    platform: string,
-    channelId: string,
-  ) => string | undefined;
-  readonly now?: () => number;
-  /** The host's limits: the memory budget per job and the largest upscale output. */
-  readonly host?: { readonly memoryBudgetMB: number; readonly maxOutputSide: number };
-  /** With Redis: the image workers now live, and how many jobs they run at once (undefined until counted). */
-  readonly workers?: () => { live: number; capacity: number; redisReachable: boolean } | undefined;
-  /** Reads replies by meaning where the rule table is unsure; the rules alone without it. */
-  readonly meaning?: IntentMatcher;
-}
-
-/** Job kinds and their parameters. */
-export type JobRequest =
-  | { readonly kind: 'generate'; readonly params: GenerateParams }
-  | { readonly kind: 'variation'; readonly params: VaryParams }
-  | { readonly kind: 'inpaint'; readonly params: InpaintParams }
-  | { readonly kind: 'upscale'; readonly params: UpscaleParams }
-  | { readonly kind: 'outpaint'; readonly params: OutpaintParams }
-  | { readonly kind: 'edit'; readonly params: EditParams };
+// Their own module keeps the limits (which use them) and this module out of an import circle.
+export type { CommandDeps, JobRequest } from './deps.js';
+export { requireImage } from './deps.js';
 
 /** Refuses politely when the bot may not work here, the prompt is blocked, or the user is over the hourly limit. */
 export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: string): UserError | undefined {
@@ -81,25 +38,6 @@ export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: strin
   return checkHourly(deps, ctx);
 }
 
-const HOUR_MS = 3_600_000;
-
-/** Refuses someone at the hourly limit, saying when the next job opens up (as their oldest one ages out). */
-function checkHourly(deps: CommandDeps, ctx: ChatContext): UserError | undefined {
-  const { jobsPerHour } = limitsFor(deps, ctx);
-  if (jobsPerHour === undefined) return undefined;
-  const now = (deps.now ?? Date.now)();
-  const recent = deps.store.countJobsSince(ctx.userId, now - HOUR_MS);
-  if (recent < jobsPerHour) return undefined;
-  // Below the limit again once all but jobsPerHour − 1 of the hour's jobs are older than an hour.
-  const freeing = deps.store.nthJobTimeSince(ctx.userId, now - HOUR_MS, recent - jobsPerHour + 1) ?? now;
-  const minutes = Math.max(1, Math.ceil((freeing + HOUR_MS - now) / 60_000));
-  return new UserError(
-    ErrorCode.RateLimited,
-    `You've reached the limit of ${jobsPerHour} images per hour here. The next one opens up in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
-    { limit: jobsPerHour, retryInMinutes: minutes },
-  );
-}
-
 /** With Redis, why no job can start now (no image worker, or Redis unreachable); undefined otherwise. */
 function waitingReason(deps: CommandDeps): string | undefined {
   const workers = deps.workers?.();
@@ -110,39 +48,45 @@ function waitingReason(deps: CommandDeps): string | undefined {
 
 /** Queues a job and answers with its place in line and the explanation. */
 export function enqueue(deps: CommandDeps, ctx: ChatContext, asked: JobRequest): Reply {
-  const limits = limitsFor(deps, ctx);
-  const request = fitJob(asked, limits);
-  const prompt = 'prompt' in request.params ? request.params.prompt : undefined;
-  const refused =
-    checkPromptLength(request) ?? checkAllowed(deps, ctx, prompt) ?? checkJob(deps, request, limits);
-  if (refused) return { type: 'text', text: refused.message, ephemeral: true };
-  const result = deps.queue.enqueue({
-    kind: request.kind,
-    userId: ctx.userId,
-    channelId: ctx.channelId,
-    platform: ctx.platform,
-    params: request.params,
-  });
-  if (!result.ok) return { type: 'text', text: result.error.message, ephemeral: true };
-  const { job, position } = result.value;
-  const waiting = waitingReason(deps);
-  const place = waiting
-    ? `#${position} in the queue. ${waiting}`
-    : position <= 1
-      ? 'starting now'
-      : `#${position} in the queue`;
-  return { type: 'queued', jobId: job.id, position, text: `${request.params.explanation} · ${place}` };
+  return enqueueAll(deps, ctx, [asked])[0]!;
 }
 
-/** A stored image, or a friendly error. */
-export function requireImage(deps: CommandDeps, imageId: string): ImageRecord {
-  const image = deps.store.getImage(imageId);
-  if (!image)
-    throw new UserError(
-      ErrorCode.ImageNotFound,
-      `I can't find the image #${imageId}. It may have been deleted.`,
-    );
-  return image;
+/**
+ * Queues the jobs of one request (one job, or a permutation prompt's and `--repeat`'s several) after
+ * they all pass the gate, and answers with each one's place in line; a refusal queues none of them.
+ */
+export function enqueueAll(deps: CommandDeps, ctx: ChatContext, asked: readonly JobRequest[]): Reply[] {
+  const limits = limitsFor(deps, ctx);
+  const requests = asked.map((request) => fitJob(request, limits));
+  const refused =
+    requests
+      .map((request) => {
+        const prompt = 'prompt' in request.params ? request.params.prompt : undefined;
+        return (
+          checkPromptLength(request) ?? checkAllowed(deps, ctx, prompt) ?? checkJob(deps, request, limits)
+        );
+      })
+      .find((refusal) => refusal !== undefined) ?? checkPerson(deps, ctx, requests);
+  if (refused) return [{ type: 'text', text: refused.message, ephemeral: true }];
+  const result = deps.queue.enqueueAll(
+    requests.map((request) => ({
+      kind: request.kind,
+      userId: ctx.userId,
+      channelId: ctx.channelId,
+      platform: ctx.platform,
+      params: request.params,
+    })),
+  );
+  if (!result.ok) return [{ type: 'text', text: result.error.message, ephemeral: true }];
+  const waiting = waitingReason(deps);
+  return result.value.map(({ job, position }, i) => {
+    const place = waiting
+      ? `#${position} in the queue. ${waiting}`
+      : position <= 1
+        ? 'starting now'
+        : `#${position} in the queue`;
+    return { type: 'queued', jobId: job.id, position, text: `${requests[i]!.params.explanation} · ${place}` };
+  });
 }
 
 /** The image a chat message carries (the cell's image when a cell of a grid is named). */
@@ -172,7 +116,7 @@ export function imageForMessage(
 /** Cell `cell` (1-based) of a grid; the image itself when it is not a grid. */
 export function cellOf(deps: CommandDeps, image: ImageRecord, cell: number): ImageRecord {
   if (image.operation !== 'grid') return image;
-  const cells = (image.extra as { cells?: string[] } | null)?.cells ?? [];
+  const cells = gridCellIds(image);
   const id = cells[cell - 1];
   if (!id)
     throw new UserError(ErrorCode.FlagValue, `That grid has ${cells.length} images; pick 1–${cells.length}.`);
@@ -184,16 +128,27 @@ export function single(deps: CommandDeps, image: ImageRecord): ImageRecord {
   return image.operation === 'grid' ? cellOf(deps, image, 1) : image;
 }
 
-/** The result view of a stored image. */
-export function viewOf(deps: CommandDeps, image: ImageRecord, text: string): ResultView {
-  const cells = image.operation === 'grid' ? ((image.extra as { cells?: string[] } | null)?.cells ?? []) : [];
+/**
+ * The result view of a stored image, for the platform it is shown on: `platform` when it is posted in
+ * answer to someone (an undo shows an older image where the person is), else the platform of the job
+ * that made it.
+ */
+export function viewOf(
+  deps: CommandDeps,
+  image: ImageRecord,
+  text: string,
+  platform?: ChatContext['platform'],
+): ResultView {
+  const cells = gridCellIds(image);
   const job = image.jobId ? deps.store.getJob(image.jobId) : undefined;
   const target = image.operation === 'grid' ? (cells[0] ?? image.id) : image.id;
   // Only the playground gets the editor link on the result itself (its one user is the owner); in
   // Discord and Slack the link acts as whoever it names, so it goes to the presser alone, privately.
-  const platform = job?.platform ?? 'web';
+  // An image of no job and no known surface gets no link: the playground's is a path, which Discord's
+  // link buttons refuse ("Invalid URL"), so guessing "web" lost the whole answer.
+  const shownOn = platform ?? job?.platform;
   const link =
-    platform === 'web' ? deps.editorLink?.(target, image.userId, platform, job?.channelId ?? '') : undefined;
+    shownOn === 'web' ? deps.editorLink?.(target, image.userId, shownOn, job?.channelId ?? '') : undefined;
   return {
     imageId: image.id,
     jobId: image.jobId,
@@ -205,10 +160,18 @@ export function viewOf(deps: CommandDeps, image: ImageRecord, text: string): Res
     file: deps.files.resolve(image.filePath),
     width: image.width,
     height: image.height,
-    buttons: cells.length > 0 ? gridButtons(image.id, cells.length, link) : singleButtons(image.id, link),
+    buttons:
+      cells.length > 0
+        ? gridButtons(image.id, cells.length, link, isDraft(job))
+        : singleButtons(image.id, link, isDraft(job)),
     parentId: image.parentId,
     private: userDefaults(deps.store, image.userId).private === true,
   };
+}
+
+/** True for the images of a `--draft` job, which offer "Enhance". */
+function isDraft(job: JobRecord | undefined): boolean {
+  return job?.kind === 'generate' && (job.params as { draft?: unknown }).draft === true;
 }
 
 /** The view of a finished job's result (its grid, or its single image). */

@@ -386,17 +386,3 @@ export function interpretReply(text: string): ReplyMeaning {
 /** Instructions that start with a verb no rule reads: flowbot proposes its reading instead. */
 const UNKNOWN_VERB =
   /^(fix|improve|adjust|tweak|change|do|set|use|keep|try|show|give|let|get|go|put|move|edit|update|modify|enhance|clean|correct|redo|finish|work|help|can|could|would|should|is|are|was|does|did|why|how|what|when|where|who)\b/i;
-
-/**
- * True when text with no reply target still reads as an edit ("make it night", "darker", "undo",
- * "what seed is this?"), so the playground applies it to its latest image; a plain description
- * ("a cat in the snow") is a new prompt instead.
- */
-export function readsAsEdit(text: string): boolean {
-  const { meaning } = interpretReply(text);
-  if (meaning.kind === 'error' || meaning.kind === 'unclear' || meaning.kind === 'confirm') return false;
-  return !(
-    meaning.kind === 'refine' &&
-    (meaning.rule === 'text' || meaning.rule === 'style' || meaning.rule === 'as a')
-  );
-}

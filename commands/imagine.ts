@@ -1,8 +1,12 @@
 /** `imagine <prompt with flags>`: a grid of `--n` images (default 4). */
 import type { GenerateParams } from '../src/jobs.js';
+import { tileRefusal } from '../src/pipeline/circular.js';
+import { draftSteps } from '../src/pipeline/draft.js';
 import { sizeFor } from '../src/pipeline/request.js';
+import { formatMultiPrompt, isMultiPrompt, parseMultiPrompt } from '../src/prompt/multiprompt.js';
 import { type PromptParams, parsePrompt } from '../src/prompt/params.js';
-import { type CommandDeps, enqueue, newSeed, truncate } from './context.js';
+import { expandPermutations } from '../src/prompt/permutations.js';
+import { type CommandDeps, enqueueAll, newSeed, truncate } from './context.js';
 import { capDefaults, limitsFor } from './limits.js';
 import { effectiveDefaults } from './settings-model.js';
 import { type ChatContext, type Reply, say } from './types.js';
@@ -31,6 +35,9 @@ export function generationFrom(
   const model = params.model ?? defaults.model ?? deps.defaultModel;
   const spec = deps.models.get(model);
   const style = params.style ?? defaults.style;
+  // Refused here, before queueing, for models that cannot make tiles.
+  const untileable = params.tile ? tileRefusal(spec) : undefined;
+  if (untileable) throw untileable;
   if (style && spec.styles.length > 0 && !spec.styles.includes(style)) {
     throw new Error(`The model ${model} has no style "${style}". Styles: ${spec.styles.join(', ')}.`);
   }
@@ -45,30 +52,98 @@ export function generationFrom(
   });
   const negative = [params.negativePrompt, defaults.negative].filter((x) => x).join(', ');
   return {
-    prompt: style ? `${params.prompt} in ${style} style` : params.prompt,
+    prompt: styled(params.prompt, style),
     negativePrompt: negative,
     seed,
-    steps: params.steps ?? defaults.steps ?? spec.defaults.steps,
+    steps: params.draft ? draftSteps(spec) : (params.steps ?? defaults.steps ?? spec.defaults.steps),
     guidance: params.guidance ?? defaults.guidance ?? spec.defaults.guidance,
     width: size.width,
     height: size.height,
     n: params.n ?? defaults.n ?? 4,
     model,
     ...(params.scheduler ? { scheduler: params.scheduler } : {}),
+    ...(params.chaos !== undefined ? { chaos: params.chaos } : {}),
+    ...(params.draft ? { draft: true } : {}),
+    ...(params.tile ? { tile: true } : {}),
   };
 }
 
-/** Handles `imagine`. */
-export function imagine(deps: CommandDeps, ctx: ChatContext, text: string): Reply {
-  const parsed = readPrompt(deps, text);
-  if (!parsed.ok) return say(parsed.error.message);
-  let generation: Omit<GenerateParams, 'explanation'>;
-  try {
-    generation = generationFrom(deps, ctx, parsed.value, parsed.value.seed ?? newSeed());
-  } catch (error) {
-    return say((error as Error).message);
+/**
+ * The prompt with its style words (on each part of a multi-prompt, so `cat::2 dog` stays a mix of two
+ * cats and dogs in that style); a multi-prompt whose weights cannot work is refused here, before queueing.
+ */
+function styled(prompt: string, style: string | undefined): string {
+  const parts = parseMultiPrompt(prompt);
+  if (!parts.ok) throw parts.error;
+  if (!style) return prompt;
+  if (!isMultiPrompt(prompt)) return `${prompt} in ${style} style`;
+  return formatMultiPrompt(parts.value.map((part) => ({ ...part, text: `${part.text} in ${style} style` })));
+}
+
+/** Handles `imagine`: one job, or one per permutation and `--repeat`, all passing the gate together. */
+export function imagine(deps: CommandDeps, ctx: ChatContext, text: string): Reply[] {
+  const { maxPermutations } = limitsFor(deps, ctx);
+  const prompts = expandPermutations(text, maxPermutations);
+  if (!prompts.ok) return [say(prompts.error.message)];
+  const shared = newSeed();
+  const generations: Omit<GenerateParams, 'explanation'>[] = [];
+  for (const prompt of prompts.value) {
+    const parsed = readPrompt(deps, prompt);
+    if (!parsed.ok)
+      return [
+        say(
+          prompts.value.length > 1
+            ? `In "${truncate(prompt, 120)}": ${parsed.error.message}`
+            : parsed.error.message,
+        ),
+      ];
+    let generation: Omit<GenerateParams, 'explanation'>;
+    try {
+      // Permutations share one seed, so they differ only in their words.
+      generation = generationFrom(deps, ctx, parsed.value, parsed.value.seed ?? shared);
+    } catch (error) {
+      return [say((error as Error).message)];
+    }
+    generations.push(...repeated(generation, parsed.value));
   }
+  if (generations.length > maxPermutations) {
+    return [
+      say(
+        `That makes ${generations.length} jobs (${prompts.value.length} prompt${prompts.value.length === 1 ? '' : 's'} with --repeat); at most ${maxPermutations} are allowed here at once.`,
+      ),
+    ];
+  }
+  return enqueueAll(
+    deps,
+    ctx,
+    generations.map((generation, i) => ({
+      kind: 'generate',
+      params: { ...generation, explanation: explain(generation, i, generations.length) },
+    })),
+  );
+}
+
+/**
+ * `--repeat N`: the generation N times with new seeds (with `--seed`, the seeds after each grid's own,
+ * so the whole set can be made again).
+ */
+function repeated(
+  generation: Omit<GenerateParams, 'explanation'>,
+  params: PromptParams,
+): Omit<GenerateParams, 'explanation'>[] {
+  return Array.from({ length: params.repeat ?? 1 }, (_, k) => {
+    if (k === 0) return generation;
+    const seed = params.seed === undefined ? newSeed() : (params.seed + k * generation.n) % 4_294_967_296;
+    return { ...generation, seed };
+  });
+}
+
+/** The result line: the (expanded) prompt, what is made, and which of the request's jobs this is. */
+function explain(generation: Omit<GenerateParams, 'explanation'>, index: number, total: number): string {
   const count = generation.n === 1 ? '1 image' : `${generation.n} images`;
-  const explanation = `Imagined: "${truncate(generation.prompt, 200)}" · ${count} · ${generation.width}×${generation.height} · seed ${generation.seed}`;
-  return enqueue(deps, ctx, { kind: 'generate', params: { ...generation, explanation } });
+  const which = total > 1 ? ` · ${index + 1} of ${total}` : '';
+  const chaos = generation.chaos !== undefined ? ` · chaos ${generation.chaos}` : '';
+  const draft = generation.draft ? ` · draft (${generation.steps} steps)` : '';
+  const tile = generation.tile ? ' · tile' : '';
+  return `Imagined: "${truncate(generation.prompt, 200)}" · ${count} · ${generation.width}×${generation.height} · seed ${generation.seed}${chaos}${draft}${tile}${which}`;
 }

@@ -8,7 +8,9 @@ import { ErrorCode, UserError } from '../src/errors.js';
 import { DEFAULT_LIMITS as PARSER_LIMITS } from '../src/prompt/params.js';
 import type { ImageRecord } from '../src/store/store.js';
 import { checkJobLimits, checkRepaint as checkRepaintLimits, type WorkLimits } from '../src/work/limits.js';
-import { type CommandDeps, type JobRequest, requireImage } from './context.js';
+import { type CommandDeps, type JobRequest, requireImage } from './deps.js';
+import { modelAccessRefusal } from './model-access.js';
+import { dailyQuotaRefusal } from './quota.js';
 import { adminSettings, type Defaults } from './settings-model.js';
 import type { ChatContext } from './types.js';
 
@@ -24,6 +26,7 @@ export const DEFAULT_LIMITS = {
   maxUploadMB: 10,
   memoryBudgetMB: Number.POSITIVE_INFINITY,
   maxOutputSide: 4096,
+  maxPermutations: 8,
 } as const;
 
 /** What a job may ask for here: the size, step and memory limits, and the chat-side ones. */
@@ -31,6 +34,8 @@ export interface Limits extends WorkLimits {
   /** Jobs per hour for this person; undefined for admins, who are exempt. */
   readonly jobsPerHour: number | undefined;
   readonly maxUploadMB: number;
+  /** Jobs one permutation prompt or `--repeat` may make at once. */
+  readonly maxPermutations: number;
 }
 
 /** The effective limits for a person: defaults ← admin settings (← host settings for memory). */
@@ -44,6 +49,7 @@ export function limitsFor(deps: CommandDeps, ctx?: ChatContext): Limits {
     maxUploadMB: admin.maxUploadMB ?? DEFAULT_LIMITS.maxUploadMB,
     memoryBudgetMB: deps.host?.memoryBudgetMB ?? DEFAULT_LIMITS.memoryBudgetMB,
     maxOutputSide: deps.host?.maxOutputSide ?? DEFAULT_LIMITS.maxOutputSide,
+    maxPermutations: admin.maxPermutations ?? DEFAULT_LIMITS.maxPermutations,
   };
 }
 
@@ -127,4 +133,83 @@ export function checkPromptLength(request: JobRequest): UserError | undefined {
     }
   }
   return undefined;
+}
+
+/** The diffusion model a job runs, if any (a plain upscale runs only the upscaler, an exact edit none). */
+function modelOf(deps: CommandDeps, request: JobRequest): string | undefined {
+  switch (request.kind) {
+    case 'upscale':
+      return request.params.creative ? requireImage(deps, request.params.parentId).model : undefined;
+    case 'edit':
+      return undefined;
+    default:
+      return request.params.model;
+  }
+}
+
+/** Refuses a job on a model this person may not use (`settings admin model … roles|admins`). */
+export function checkModelAccess(
+  deps: CommandDeps,
+  ctx: ChatContext,
+  request: JobRequest,
+): UserError | undefined {
+  const model = modelOf(deps, request);
+  return model === undefined ? undefined : modelAccessRefusal(deps, ctx, model);
+}
+
+/**
+ * Refuses `jobs` more jobs when they would go over the person's daily quota, or (for a request of
+ * several jobs) the hourly limit; each refusal names the limit and when it opens again. Cheap: run it
+ * before decoding anything a request brings (uploads).
+ */
+export function checkQuota(deps: CommandDeps, ctx: ChatContext, jobs: number): UserError | undefined {
+  // One job over the hourly limit is refused by checkAllowed already.
+  return dailyQuotaRefusal(deps, ctx, jobs) ?? (jobs > 1 ? checkHourly(deps, ctx, jobs) : undefined);
+}
+
+/** The part of the gate that depends on who asks: model permissions and quotas, for a whole request. */
+export function checkPerson(
+  deps: CommandDeps,
+  ctx: ChatContext,
+  requests: readonly JobRequest[],
+): UserError | undefined {
+  for (const request of requests) {
+    const refused = checkModelAccess(deps, ctx, request);
+    if (refused) return refused;
+  }
+  return checkQuota(deps, ctx, requests.length);
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Refuses `jobs` more jobs (one, or a permutation's and `--repeat`'s several) over the hourly limit,
+ * saying when there is room again (as the person's oldest jobs of the hour age out).
+ */
+export function checkHourly(deps: CommandDeps, ctx: ChatContext, jobs = 1): UserError | undefined {
+  const { jobsPerHour } = limitsFor(deps, ctx);
+  if (jobsPerHour === undefined) return undefined;
+  const now = (deps.now ?? Date.now)();
+  const recent = deps.store.countJobsSince(ctx.userId, now - HOUR_MS);
+  if (recent + jobs <= jobsPerHour) return undefined;
+  const details = { limit: jobsPerHour };
+  if (jobs > jobsPerHour) {
+    return new UserError(
+      ErrorCode.RateLimited,
+      `That makes ${jobs} jobs, more than the limit of ${jobsPerHour} images per hour here.`,
+      details,
+    );
+  }
+  // Room again once all but jobsPerHour − jobs of the hour's jobs are older than an hour.
+  const freeing = deps.store.nthJobTimeSince(ctx.userId, now - HOUR_MS, recent + jobs - jobsPerHour) ?? now;
+  const minutes = Math.max(1, Math.ceil((freeing + HOUR_MS - now) / 60_000));
+  const when = `in ${minutes} minute${minutes === 1 ? '' : 's'}`;
+  const left = Math.max(0, jobsPerHour - recent);
+  return new UserError(
+    ErrorCode.RateLimited,
+    jobs === 1
+      ? `You've reached the limit of ${jobsPerHour} images per hour here. The next one opens up ${when}.`
+      : `That makes ${jobs} jobs, but only ${left} of the ${jobsPerHour} images per hour ${left === 1 ? 'is' : 'are'} left here. Room for ${jobs} opens up ${when}.`,
+    { ...details, retryInMinutes: minutes },
+  );
 }

@@ -7,6 +7,7 @@
  */
 import { createLogger } from '../src/log.js';
 import type { SentenceEncoder } from '../src/pipeline/sentence-encoder.js';
+import { withoutFlags } from '../src/prompt/params.js';
 import {
   type Interpretation,
   interpretReply,
@@ -124,7 +125,10 @@ export interface Understanding extends ReplyMeaning {
   readonly intent: Intent;
   /** The rule table, the meaning matcher (confident), or a proposal waiting for a "yes". */
   readonly by: 'rules' | 'meaning' | 'proposal';
-  /** A description no edit reads: a new prompt where the reply is not aimed at one image. */
+  /**
+   * A description no edit reads: a new prompt where the reply is not aimed at one image (in a thread).
+   * Typed `unaimed`: the words start a new image rather than edit the conversation's latest one.
+   */
   readonly newPrompt: boolean;
 }
 
@@ -169,11 +173,15 @@ function bestEdit(match: Match): number {
   return match.ranked.find((r) => !DESCRIPTIVE.has(r.intent))?.score ?? 0;
 }
 
+/**
+ * An article or a number before a new subject ("a portrait of …", "two cats …"). Not "the": typed with
+ * no message chosen, "the colours are too strong" speaks of the image shown.
+ */
+const NEW_SUBJECT =
+  /^(?:an?|some|two|three|four|five|several|many|\d+|(?:a )?(?:photo|portrait|painting|drawing|picture) of)\s/i;
+
 /** Words that start a prompt: an article or a number before the subject. */
-const startsLikePrompt = (words: string) =>
-  /^(?:an?|the|some|two|three|four|five|several|many|\d+|(?:a )?(?:photo|portrait|painting|drawing|picture) of)\s/i.test(
-    words,
-  );
+const startsLikePrompt = (words: string) => NEW_SUBJECT.test(words) || /^the\s/i.test(words);
 
 /** Readings worth proposing ("yes" to a "yes" would be no reading at all). */
 const PROPOSABLE = (intent: Intent) => intent !== 'unclear' && intent !== 'confirm';
@@ -191,8 +199,27 @@ function question(ruled: Understanding, match: Match): Understanding | undefined
   return reading ? { ...ruled, meaning: reading, intent: first.intent, by: 'meaning' } : undefined;
 }
 
-/** The rules' reading of a reply, then its meaning where the rules are unsure. */
-export async function understandReply(text: string, matcher?: IntentMatcher): Promise<Understanding> {
+/**
+ * Where words were typed: as a reply (to a message, or in a thread), or in a channel's box with no
+ * message chosen, where the playground's people type their prompts.
+ */
+export type Typed = 'reply' | 'unaimed';
+
+/**
+ * The rules' reading of a reply, then its meaning where the rules are unsure. Typed `unaimed`,
+ * `newPrompt` says whether the words start a new image rather than edit the conversation's latest one.
+ */
+export async function understandReply(
+  text: string,
+  matcher?: IntentMatcher,
+  typed: Typed = 'reply',
+): Promise<Understanding> {
+  const understood = await read(text, matcher);
+  return typed === 'reply' ? understood : { ...understood, newPrompt: startsNewImage(text, understood) };
+}
+
+/** The rules' reading, then the matcher's where the rules are unsure. */
+async function read(text: string, matcher: IntentMatcher | undefined): Promise<Understanding> {
   const rules = interpretReply(text);
   const { meaning } = rules;
   if (meaning.kind === 'error') return { ...rules, intent: 'error', by: 'rules', newPrompt: false };
@@ -205,9 +232,10 @@ export async function understandReply(text: string, matcher?: IntentMatcher): Pr
   };
   const exact = !OPEN_INTENTS.has(ruled.intent) && !fellBack(meaning);
   const body = replyBody(text).rest;
-  // Flags ("--no blur") are syntax, never a paraphrase.
-  if (!matcher || exact || body.startsWith('--')) return ruled;
-  const match = await matcher.match(body);
+  // Flags ("--no blur", "a red apple --seed 4") are syntax, never a paraphrase: only the words are read.
+  const said = withoutFlags(body);
+  if (!matcher || exact || said === '') return ruled;
+  const match = await matcher.match(said);
   if (!match) return ruled;
   const words = stripFraming(body);
   const understood = decide(ruled, match, readingOf(match.intent, words), words);
@@ -263,6 +291,31 @@ function decide(
     return as({ kind: 'unclear', proposal: reading, text: words }, 'proposal');
   const asText = meaning.kind === 'unclear' ? meaning.proposal : meaning;
   return as({ kind: 'unclear', proposal: asText, text: words }, 'proposal', 'unclear');
+}
+
+/**
+ * Whether words typed with no message chosen (the playground's box) start a new image. There a prompt
+ * is what people type most, so a description starts one: whether the rules read it as one or the
+ * matcher finds only a description in it ("neon lighting"), and a description that starts with a new
+ * subject ("a portrait of a woman", "a sepia photograph of a station") whatever edit its words recall.
+ * An edit the rules or the matcher recognise ("darker", "make it night", "go back one", "can I see a
+ * few other versions of this?") applies to the latest image.
+ */
+function startsNewImage(text: string, understood: Understanding): boolean {
+  const { meaning, by, intent } = understood;
+  if (understood.newPrompt || meaning.kind === 'error') return true;
+  if (newSubject(text)) return true;
+  // A proposal is judged by what it proposes: adding the words to the prompt is a description too.
+  const reading = meaning.kind === 'unclear' ? meaning.proposal : meaning;
+  const saidMakeIt = by === 'rules' && reading.kind === 'refine' && reading.rule === 'make it';
+  return DESCRIPTIVE.has(intent === 'unclear' ? intentOf(reading) : intent) && !saidMakeIt;
+}
+
+/** A description no rule reads as an edit, starting with a new subject. */
+function newSubject(text: string): boolean {
+  const { meaning } = interpretReply(text);
+  const words = stripFraming(replyBody(text).rest);
+  return meaning.kind === 'refine' && meaning.rule === 'text' && NEW_SUBJECT.test(words);
 }
 
 /** A reading in a few words, for a proposal ("My best reading: upscale."). */

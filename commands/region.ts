@@ -4,7 +4,7 @@ import { parseRegion, regionMask } from '../src/masks/regions.js';
 import { encodePng, readMask } from '../src/pipeline/image.js';
 import type { ImageRecord, MaskRecord } from '../src/store/store.js';
 import { type CommandDeps, checkAllowed, enqueue, newSeed, truncate } from './context.js';
-import { limitsFor } from './limits.js';
+import { checkQuota, limitsFor } from './limits.js';
 import type { Attachment, ChatContext, Reply } from './types.js';
 
 /** Stores a mask (thresholded at one half) as a PNG and records it. */
@@ -53,10 +53,10 @@ export async function maskFromWords(
 
 /**
  * Why an upload may not be used here, found before it is fetched or decoded: the channel, the hourly
- * limit, the person's cap on jobs in progress. `enqueue` checks them again with the job itself.
+ * limit, the daily quota, the person's cap on jobs in progress. `enqueue` checks them again with the job.
  */
 function refusedBeforeReading(deps: CommandDeps, ctx: ChatContext): UserError | undefined {
-  return checkAllowed(deps, ctx) ?? deps.queue.userCapRefusal(ctx.userId);
+  return checkAllowed(deps, ctx) ?? checkQuota(deps, ctx, 1) ?? deps.queue.userCapRefusal(ctx.userId);
 }
 
 /** A mask over the limit; `declared` is the size the platform stated, when known. */

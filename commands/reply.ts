@@ -18,8 +18,9 @@ import {
 import { exactEdit } from './edit.js';
 import type { Interpretation, ParamChanges } from './grammar.js';
 import { imagine } from './imagine.js';
+import { interpretationSchema } from './interpretation-schema.js';
 import { checkReplyLength, checkSteps, limitsFor } from './limits.js';
-import { readingName, understandReply } from './meaning.js';
+import { readingName, type Typed, understandReply } from './meaning.js';
 import { attribute, reimagine, repaintBackground, substituteWord, weigh } from './prompt-edits.js';
 import { inpaint, lastMask, maskFromUpload, maskFromWords } from './region.js';
 import { reroll } from './reroll.js';
@@ -33,25 +34,31 @@ import { outpaint } from './zoom.js';
 /** Strength of a conversational refine (moderate: keeps the composition). */
 export const REFINE_STRENGTH = 0.55;
 
-/** Handles a reply to one of flowbot's messages. */
+/**
+ * Handles a reply to one of flowbot's messages (typed `unaimed`: words typed with no message chosen,
+ * aimed at the latest image).
+ */
 export async function reply(
   deps: CommandDeps,
   ctx: ChatContext,
   text: string,
   target: { channelId: string; messageId: string },
   attachment?: Attachment,
-): Promise<Reply> {
+  typed: Typed = 'reply',
+): Promise<Reply | Reply[]> {
   const tooLong = checkReplyLength(text);
   if (tooLong) return say(tooLong.message);
   const named = namedImage(deps, text);
   const words = named ? text.replace(named.mention, ' ').trim() : text;
-  const { cell, meaning, newPrompt } = await understandReply(words, deps.meaning);
-  // A prompt typed in a thread ("a cat on a boat") starts a new image rather than editing the last one.
-  if (newPrompt && !named && !attachment && isThreadMessage(ctx, target)) return imagine(deps, ctx, words);
+  const { cell, meaning, newPrompt } = await understandReply(words, deps.meaning, typed);
+  // A prompt typed in a thread ("a cat on a boat"), or in the playground's box, starts a new image
+  // rather than editing the last one.
+  const unaimed = typed === 'unaimed' || isThreadMessage(ctx, target);
+  if (newPrompt && unaimed && !named && !attachment) return imagine(deps, ctx, words);
   const replied = named?.image ?? repliedImage(deps, ctx, target, cell);
   const conversation = conversationKey(ctx, target, replied);
   if (meaning.kind !== 'undo' && meaning.kind !== 'redo')
-    deps.store.setSetting('channel', conversation, 'redo', undefined);
+    deps.store.conversations.setRedoStack(conversation, []);
   if (attachment) {
     const mask = await maskFromUpload(deps, ctx, single(deps, replied), attachment);
     return inpaint(deps, ctx, single(deps, replied), mask, text, 'Repainted');
@@ -64,8 +71,20 @@ export async function reply(
     return upscale(deps, ctx, source, biggerThan(source, shown, meaning.scale));
   }
   if (meaning.kind === 'undo' || meaning.kind === 'redo')
-    return step(deps, single(deps, replied), meaning.kind, conversation);
+    return step(deps, single(deps, replied), meaning.kind, conversation, ctx.platform);
   return act(deps, ctx, replied, meaning);
+}
+
+/**
+ * Text typed in a channel with no message chosen (the playground's box): it edits the conversation's
+ * latest image when it reads as an edit, and otherwise (a description, a first prompt) starts a new one.
+ */
+export async function converse(deps: CommandDeps, ctx: ChatContext, text: string): Promise<Reply | Reply[]> {
+  const latest = deps.store.latestImageInThread(ctx.platform, ctx.channelId, ctx.channelId);
+  // Words longer than any reply may be are a prompt with its flags ("--no …"), checked as one.
+  if (!latest || checkReplyLength(text)) return imagine(deps, ctx, text);
+  const target = { channelId: ctx.channelId, messageId: latest.messageId };
+  return reply(deps, ctx, text, target, undefined, 'unaimed');
 }
 
 /** A plain message in a thread, aimed at no particular message. */
@@ -123,29 +142,40 @@ function conversationKey(
  * "undo" moves the head one step back along the chain (posting the parent's stored pixels again) and
  * remembers the step; "redo" moves it forward again.
  */
-function step(deps: CommandDeps, head: ImageRecord, direction: 'undo' | 'redo', conversation: string): Reply {
-  const stack = ((deps.store.settings('channel', conversation).redo as string[] | undefined) ?? []).slice();
+function step(
+  deps: CommandDeps,
+  head: ImageRecord,
+  direction: 'undo' | 'redo',
+  conversation: string,
+  platform: ChatContext['platform'],
+): Reply {
+  const stack = deps.store.conversations.redoStack(conversation);
   if (direction === 'undo') {
     if (!head.parentId) return say('This is the first image of its line; there is nothing to go back to.');
     const parent = requireImage(deps, head.parentId);
-    deps.store.setSetting('channel', conversation, 'redo', [...stack, head.id].slice(-50));
+    deps.store.conversations.setRedoStack(conversation, [...stack, head.id]);
     return {
       type: 'image',
-      view: viewOf(deps, parent, `Back to #${parent.id} (the ${parent.operation} before #${head.id})`),
+      view: viewOf(
+        deps,
+        parent,
+        `Back to #${parent.id} (the ${parent.operation} before #${head.id})`,
+        platform,
+      ),
     };
   }
   // Forward to the last undone image that continues from here.
   while (stack.length > 0) {
     const next = deps.store.getImage(stack.pop()!);
     if (next && next.parentId === head.id) {
-      deps.store.setSetting('channel', conversation, 'redo', stack);
+      deps.store.conversations.setRedoStack(conversation, stack);
       return {
         type: 'image',
-        view: viewOf(deps, next, `Forward to #${next.id} (the ${next.operation} of #${head.id})`),
+        view: viewOf(deps, next, `Forward to #${next.id} (the ${next.operation} of #${head.id})`, platform),
       };
     }
   }
-  deps.store.setSetting('channel', conversation, 'redo', undefined);
+  deps.store.conversations.setRedoStack(conversation, []);
   return say('There is nothing to redo here.');
 }
 
@@ -153,6 +183,13 @@ function step(deps: CommandDeps, head: ImageRecord, direction: 'undo' | 'redo', 
 interface Proposal {
   readonly imageId: string;
   readonly meaning: Interpretation;
+}
+
+/** The proposal waiting for this person's "yes"; one this version cannot read counts as none. */
+function pendingProposal(deps: CommandDeps, userId: string): Proposal | undefined {
+  const stored = deps.store.conversations.proposal(userId);
+  const meaning = interpretationSchema.safeParse(stored?.meaning);
+  return stored && meaning.success ? { imageId: stored.imageId, meaning: meaning.data } : undefined;
 }
 
 /** Carries out what a reply meant, on the image it replied to. */
@@ -166,17 +203,17 @@ async function act(
     case 'question':
       return answer(deps, single(deps, replied), meaning.topic);
     case 'confirm': {
-      const pending = deps.store.settings('user', ctx.userId).proposal as Proposal | undefined;
+      const pending = pendingProposal(deps, ctx.userId);
       if (!pending || pending.imageId !== replied.id)
         return say(
           'There is nothing waiting for a yes on this image. Tell me what to change, or ask "what can I say?".',
         );
-      deps.store.setSetting('user', ctx.userId, 'proposal', undefined);
+      deps.store.conversations.setProposal(ctx.userId, undefined);
       return act(deps, ctx, replied, pending.meaning);
     }
     case 'unclear': {
       const proposal: Proposal = { imageId: replied.id, meaning: meaning.proposal };
-      deps.store.setSetting('user', ctx.userId, 'proposal', proposal);
+      deps.store.conversations.setProposal(ctx.userId, proposal);
       const image = single(deps, replied);
       const reading =
         meaning.proposal.kind === 'refine'

@@ -21,6 +21,18 @@ export const defaultsSchema = z
   })
   .partial();
 
+/** A Discord role as settings name it: its id, or its name in lower case. */
+const roleKey = z.string().min(1).max(100);
+
+/** Who may use a restricted model: members of these roles, or admins only. */
+export const modelAccessSchema = z.union([
+  z.object({ roles: z.array(roleKey).min(1).max(50) }),
+  z.object({ admins: z.literal(true) }),
+]);
+
+/** Who may use a restricted model. */
+export type ModelAccess = z.infer<typeof modelAccessSchema>;
+
 /** Admin-only settings, stored globally. */
 export const adminSchema = z
   .object({
@@ -32,6 +44,14 @@ export const adminSchema = z
     maxN: z.number().int().min(1).max(LIMIT_CEILINGS.maxN),
     maxSide: z.number().int().min(64).max(LIMIT_CEILINGS.maxSide),
     maxUploadMB: z.number().min(0.1).max(50),
+    /** Prompts one permutation or --repeat may make at once. */
+    maxPermutations: z.number().int().min(1).max(40),
+    /** Jobs a day per person (`settings admin quota 50/day`). */
+    quotaPerDay: z.number().int().min(0).max(100_000),
+    /** Jobs a day for members of a Discord role (its id, or its name), overriding quotaPerDay. */
+    roleQuotas: z.record(roleKey, z.number().int().min(0).max(100_000)),
+    /** Models only some people may use: the roles (Discord) or admins (any platform). */
+    modelAccess: z.record(z.string().regex(/^[a-z0-9._-]{1,64}$/), modelAccessSchema),
   })
   .partial();
 

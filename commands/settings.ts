@@ -6,11 +6,15 @@
  *   settings steps 12 | settings remix on | settings ar 16:9 | settings steps reset | settings reset
  *   settings channel steps 8          (admins) this channel's defaults
  *   settings admin blocklist add gore | settings admin channels add C123 | settings admin jobs-per-hour 20
- *   settings admin max-steps 30 | max-n 4 | max-side 1024 | max-upload-mb 10
+ *   settings admin max-steps 30 | max-n 4 | max-side 1024 | max-upload-mb 10 | max-permutations 8
+ *   settings admin quota 50/day [@role] | settings admin quota-reset @user   (commands/quota.ts)
+ *   settings admin model sdxl roles @artists | admins | everyone             (commands/model-access.ts)
  */
 import { blocklistEntryProblem, unusableBlocklistEntries } from './blocklist.js';
 import type { CommandDeps } from './context.js';
 import { limitsFor } from './limits.js';
+import { setModelAccess } from './model-access.js';
+import { resetQuota, setQuota } from './quota.js';
 import {
   adminSchema,
   adminSettings,
@@ -37,12 +41,16 @@ const KEY_ALIASES: Record<string, keyof Defaults> = {
   remix: 'remix',
   private: 'private',
 };
-const ADMIN_KEYS: Record<string, 'jobsPerHour' | 'maxSteps' | 'maxN' | 'maxSide' | 'maxUploadMB'> = {
+const ADMIN_KEYS: Record<
+  string,
+  'jobsPerHour' | 'maxSteps' | 'maxN' | 'maxSide' | 'maxUploadMB' | 'maxPermutations'
+> = {
   'jobs-per-hour': 'jobsPerHour',
   'max-steps': 'maxSteps',
   'max-n': 'maxN',
   'max-side': 'maxSide',
   'max-upload-mb': 'maxUploadMB',
+  'max-permutations': 'maxPermutations',
 };
 const RANGES: Record<string, string> = {
   steps: 'an integer 1–150',
@@ -59,26 +67,31 @@ const RANGES: Record<string, string> = {
   maxN: 'an integer 1–4',
   maxSide: 'an integer 64–2048',
   maxUploadMB: 'a number 0.1–50',
+  maxPermutations: 'an integer 1–40',
 };
 
 function coerce(key: string, raw: string): unknown {
   if (key === 'remix' || key === 'private')
     return /^(on|yes|true|1)$/i.test(raw) ? true : /^(off|no|false|0)$/i.test(raw) ? false : raw;
-  if (['steps', 'guidance', 'n', 'jobsPerHour', 'maxSteps', 'maxN', 'maxSide', 'maxUploadMB'].includes(key))
-    return /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+  const numeric = ['steps', 'guidance', 'n', 'jobsPerHour', 'maxSteps', 'maxN', 'maxSide', 'maxUploadMB'];
+  if ([...numeric, 'maxPermutations'].includes(key)) return /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
   return key === 'model' || key === 'style' ? raw.toLowerCase() : raw;
 }
 
 function describe(values: Record<string, unknown>): string {
   const entries = Object.entries(values);
-  return entries.length === 0
-    ? 'none'
-    : entries
-        .map(
-          ([k, v]) =>
-            `${k} ${typeof v === 'boolean' ? (v ? 'on' : 'off') : Array.isArray(v) ? v.join(', ') || '(empty)' : v}`,
-        )
-        .join(' · ');
+  return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k} ${describeValue(v)}`).join(' · ');
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'boolean') return v ? 'on' : 'off';
+  if (Array.isArray(v)) return v.join(', ') || '(empty)';
+  // Records such as role quotas and model permissions: "key: value, …".
+  if (v && typeof v === 'object')
+    return `{${Object.entries(v)
+      .map(([key, inner]) => `${key}: ${describeValue(inner)}`)
+      .join(', ')}}`;
+  return String(v);
 }
 
 /** Handles `settings`. */
@@ -101,7 +114,7 @@ export function settings(deps: CommandDeps, ctx: ChatContext, text: string): Rep
   }
   if (first === 'channel' || first === 'admin') {
     if (!ctx.isAdmin) return say('Only admins can change channel defaults and server limits.');
-    return first === 'channel' ? setDefault(deps, 'channel', ctx.channelId, rest) : setAdmin(deps, rest);
+    return first === 'channel' ? setDefault(deps, 'channel', ctx.channelId, rest) : setAdmin(deps, ctx, rest);
   }
   return setDefault(deps, 'user', ctx.userId, words);
 }
@@ -141,8 +154,11 @@ function describeBlocklist(entries: readonly string[]): string {
   return lines.join('\n');
 }
 
-function setAdmin(deps: CommandDeps, words: string[]): Reply {
+function setAdmin(deps: CommandDeps, ctx: ChatContext, words: string[]): Reply {
   const [name, verb, ...restWords] = words;
+  if (name === 'quota') return setQuota(deps, ctx, words.slice(1));
+  if (name === 'quota-reset') return resetQuota(deps, words.slice(1));
+  if (name === 'model') return setModelAccess(deps, ctx, words.slice(1));
   const current = adminSettings(deps.store);
   if (name === 'channels' || name === 'blocklist') {
     const list = [...(current[name] ?? [])];
@@ -167,7 +183,7 @@ function setAdmin(deps: CommandDeps, words: string[]): Reply {
   const key = name ? ADMIN_KEYS[name] : undefined;
   if (!key)
     return say(
-      `Unknown admin setting "${name ?? ''}". Admin settings: channels, blocklist, ${Object.keys(ADMIN_KEYS).join(', ')}.`,
+      `Unknown admin setting "${name ?? ''}". Admin settings: channels, blocklist, ${Object.keys(ADMIN_KEYS).join(', ')}, quota, quota-reset, model.`,
     );
   if (!verb || /^(off|reset|none)$/i.test(verb)) {
     deps.store.setSetting('global', 'admin', key, undefined);

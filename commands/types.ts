@@ -12,6 +12,11 @@ const context = z.object({
   threadId: z.string().max(200).optional(),
   messageId: z.string().max(200).optional(),
   isAdmin: z.boolean().default(false),
+  /** The member's roles where the platform has them (Discord), for per-role quotas and models. */
+  roles: z
+    .array(z.object({ id: z.string().min(1).max(100), name: z.string().max(200) }))
+    .max(250)
+    .optional(),
 });
 
 /**
@@ -45,6 +50,15 @@ const eventSchema = z.discriminatedUnion('kind', [
     target: z.object({ channelId: z.string(), messageId: z.string() }),
     ctx: context,
     attachment: attachment.optional(),
+  }),
+  /**
+   * Text typed into a channel with no message chosen (the playground's box): the command layer decides
+   * whether it is a command, an edit of the channel's latest image or a new prompt.
+   */
+  z.object({
+    kind: z.literal('message'),
+    text: z.string().max(10_000),
+    ctx: context,
   }),
   z.object({
     kind: z.literal('action'),

@@ -39,6 +39,14 @@ export function vary(
       n,
       model: source.model,
       explanation,
+      // Variations of a tile stay tiles.
+      ...(madeAsTile(deps, source) ? { tile: true } : {}),
     },
   });
+}
+
+/** True when the image (or the grid it is a cell of) was made with `--tile`. */
+function madeAsTile(deps: CommandDeps, image: ImageRecord): boolean {
+  const job = image.jobId ? deps.store.getJob(image.jobId) : undefined;
+  return (job?.params as { tile?: unknown } | undefined)?.tile === true;
 }

@@ -30,6 +30,8 @@ export const ErrorCode = {
   ChannelNotAllowed: 'channel_not_allowed',
   PromptBlocked: 'prompt_blocked',
   RateLimited: 'rate_limited',
+  QuotaExceeded: 'quota_exceeded',
+  ModelNotAllowed: 'model_not_allowed',
   OverBudget: 'over_budget',
   JobInvalid: 'job_invalid',
   WorkerUnavailable: 'worker_unavailable',

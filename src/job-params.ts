@@ -21,6 +21,8 @@ const id = z.string().min(1).max(64);
 /** A model folder's name, wherever one crosses a boundary. */
 export const modelNameSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/);
 const model = modelNameSchema;
+/** `--tile`: seamless tiles (variations of a tile stay tiles). */
+const tile = z.boolean().optional();
 
 /** Parameters shared by every image job. */
 const common = {
@@ -49,6 +51,11 @@ export const generateParamsSchema = z.object({
   parentId: id.optional(),
   /** Seed-jitter variations of an image: blend towards this seed's noise. */
   jitter: z.object({ seed, amount: z.number().min(0).max(1) }).optional(),
+  /** `--chaos`: how different the images of a grid are (50 when absent). */
+  chaos: z.number().int().min(0).max(100).optional(),
+  /** `--draft`: made at the model's draft steps; its result offers "Enhance". */
+  draft: z.boolean().optional(),
+  tile,
 });
 
 /** An image-to-image job. */
@@ -58,6 +65,7 @@ export const varyParamsSchema = z.object({
   strength: z.number().min(0).max(1),
   n: z.number().int().min(1).max(16),
   scheduler: z.enum(SCHEDULER_NAMES).optional(),
+  tile,
 });
 
 /** An inpainting job. */

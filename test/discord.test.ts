@@ -9,7 +9,7 @@ import { encodeAction } from '../commands/actions.js';
 import { NO_WORKER_NOTICE } from '../src/cluster/dispatcher.js';
 import { readPngText } from '../src/pipeline/png.js';
 import { TestBot } from './helpers/bot.js';
-import { APP, CHANNEL, DM_CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
+import { APP, ARTISTS_ROLE, CHANNEL, DM_CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
 import { sleep, tempDir, waitFor } from './helpers/tmp.js';
 
 const ALICE = user('960000000000000001', 'alice');
@@ -99,7 +99,7 @@ describe('Discord adapter', () => {
     expect(fake.identified).toBe(true);
     const put = fake.of('PUT', new RegExp(`/applications/${APP}/guilds/${GUILD}/commands`))[0]!;
     const names = (put.body as unknown as { name: string }[]).map((c) => c.name);
-    expect(names).toEqual(['imagine', 'settings', 'info', 'cancel', 'queue', 'help']);
+    expect(names).toEqual(['imagine', 'settings', 'info', 'cancel', 'queue', 'quota', 'help']);
   });
 
   it('/imagine defers within 3 s and posts a PNG with components in the channel', async () => {
@@ -520,5 +520,74 @@ describe('Discord adapter', () => {
       bot.core.queue.setConcurrency(1);
     }
     await waitFor(() => fake.posted().length === before + 1, 20_000, 'the grid');
+  });
+  it('a model restricted to a role is refused to members without it, and per-role quotas hold', async () => {
+    const command = (name: string, options: Record<string, unknown>[], who: Record<string, unknown>) =>
+      fake.dispatch(
+        'INTERACTION_CREATE',
+        interaction(2, { id: '3', name, type: 1, options }, { member: who }),
+      );
+    const answered = (text: string | RegExp) =>
+      waitFor(
+        () => originalEdits().some((c) => (typeof text === 'string' ? c.includes(text) : text.test(c))),
+        10_000,
+        String(text),
+      );
+    const carol = { ...member(user('960000000000000003', 'carol')), roles: [ADMIN_ROLE] };
+    const erin = { ...member(user('960000000000000005', 'erin')), roles: [ARTISTS_ROLE] };
+    const settings = (value: string) => command('settings', [{ name: 'what', type: 3, value }], carol);
+    const imagine = (value: string, who: Record<string, unknown>) =>
+      command('imagine', [{ name: 'prompt', type: 3, value }], who);
+    settings(`admin model sd-tiny roles <@&${ARTISTS_ROLE}>`);
+    await answered(`sd-tiny is now for members of <@&${ARTISTS_ROLE}>.`);
+    settings(`admin quota 1/day <@&${ARTISTS_ROLE}>`);
+    await answered(`Members of <@&${ARTISTS_ROLE}> may now queue 1 job a day.`);
+    try {
+      imagine('a locked cat --model sd-tiny --n 1', member(ALICE));
+      await answered(
+        `The model sd-tiny is limited to members of <@&${ARTISTS_ROLE}> here. It opens to you with one of those roles; ask an admin.`,
+      );
+      const before = fake.posted().length;
+      imagine('an artist cat --model sd-tiny --n 1', erin);
+      await waitFor(() => fake.posted().length === before + 1, 20_000, 'the artist’s image');
+      expect((await imageOf(undefined, before)).image).toMatchObject({
+        model: 'sd-tiny',
+        userId: '960000000000000005',
+      });
+      imagine('another artist cat --model sd-tiny --n 1', erin);
+      await answered(
+        new RegExp(
+          `^You've used your daily quota of 1 job \\(for <@&${ARTISTS_ROLE}>\\)\\. It resets at 00:00 UTC`,
+        ),
+      );
+      command('quota', [], erin);
+      await answered(new RegExp(`^Today: 1 of 1 job used \\(quota for <@&${ARTISTS_ROLE}>\\), 0 left`));
+    } finally {
+      settings('admin model sd-tiny everyone');
+      await answered('sd-tiny is open to everyone now.');
+      settings(`admin quota off <@&${ARTISTS_ROLE}>`);
+      await answered(`<@&${ARTISTS_ROLE}> has no quota of its own now.`);
+    }
+  });
+
+  it('a permutation answers each job: the first in the reply, the others in follow-ups', async () => {
+    const before = fake.posted().length;
+    const followUps = () => fake.of('POST', /^\/webhooks\/\d+\/[^/]+$/).length;
+    const followed = followUps();
+    fake.dispatch(
+      'INTERACTION_CREATE',
+      interaction(2, {
+        id: '1',
+        name: 'imagine',
+        type: 1,
+        options: [{ name: 'prompt', type: 3, value: '{green, yellow} pear --n 1 --seed 5' }],
+      }),
+    );
+    await waitFor(() => fake.posted().length === before + 2, 30_000, 'both results');
+    expect(followUps()).toBe(followed + 1);
+    const prompts = await Promise.all(
+      [0, 1].map(async (i) => (await imageOf(undefined, before + i)).image.prompt),
+    );
+    expect(prompts.sort()).toEqual(['green pear', 'yellow pear']);
   });
 });

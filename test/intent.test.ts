@@ -1,8 +1,9 @@
 /**
  * Intent by meaning, measured on the held-out 20% of the labelled corpus (phrasings the matcher never
  * sees): the accuracy of the rule table alone, of the sentence encoder alone, and of both as flowbot
- * reads replies, with the share of replies that end in a proposal. Also: no phrasing whose reading the
- * rules pin down is lost once the encoder is there.
+ * reads replies, with the share of replies that end in a proposal; and, typed with no message chosen
+ * (the playground's box), the share of edits applied to the latest image and of prompts that start a
+ * new one. Also: no phrasing whose reading the rules pin down is lost once the encoder is there.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +86,31 @@ describe('intent on held-out phrasings', () => {
   it('does better with the encoder than with the rules alone, and proposes for few', () => {
     expect(scores.both).toBeGreaterThan(scores.rules);
     expect(scores.proposals).toBeLessThan(0.1);
+  });
+});
+
+describe("held-out phrasings typed with no message chosen (the playground's box)", () => {
+  /** Share of `phrasings` that start a new image, read with the matcher (or, undefined, the rules alone). */
+  async function newImages(phrasings: typeof heldOut, withMatcher: IntentMatcher | undefined) {
+    let fresh = 0;
+    for (const { text } of phrasings)
+      if ((await understandReply(text, withMatcher, 'unaimed')).newPrompt) fresh++;
+    return Math.round((fresh / phrasings.length) * 1000) / 1000;
+  }
+  const DESCRIPTIONS = new Set(['new prompt', 'make', 'style', 'unclear']);
+  const edits = heldOut.filter((p) => !DESCRIPTIONS.has(p.intent));
+  const prompts = heldOut.filter((p) => p.intent === 'new prompt');
+
+  it('applies at least 90% of the edits to the latest image, and starts a new image for every prompt', async () => {
+    const shares = {
+      editsAsEdits: 1 - (await newImages(edits, matcher)),
+      editsAsEditsByRulesAlone: 1 - (await newImages(edits, undefined)),
+      promptsAsPrompts: await newImages(prompts, matcher),
+    };
+    console.log(`unaimed: ${edits.length} held-out edits, ${prompts.length} held-out prompts`, shares);
+    expect(shares.editsAsEdits).toBeGreaterThanOrEqual(0.9);
+    expect(shares.editsAsEdits).toBeGreaterThan(shares.editsAsEditsByRulesAlone);
+    expect(shares.promptsAsPrompts).toBe(1);
   });
 });
 

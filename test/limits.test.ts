@@ -1,8 +1,10 @@
 import fc from 'fast-check';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeAction } from '../commands/actions.js';
 import type { JobRequest } from '../commands/context.js';
 import { checkJob, DEFAULT_LIMITS, type Limits, limitsFor } from '../commands/limits.js';
+import { quotaStatus } from '../commands/quota.js';
 import type { Reply } from '../commands/types.js';
 import { ErrorCode, UserError } from '../src/errors.js';
 import { err } from '../src/result.js';
@@ -38,14 +40,16 @@ function spyOnQueue(): {
   restore: () => void;
 } {
   const queue = bot.core.queue;
-  const original = queue.enqueue.bind(queue);
+  const original = queue.enqueueAll.bind(queue);
   const requests: { kind: string; params: Record<string, unknown>; limits: Limits }[] = [];
-  queue.enqueue = ((input: { kind: string; params: unknown; userId: string }) => {
-    const limits = limitsFor(bot.bot.deps, bot.ctx(input.userId));
-    requests.push({ kind: input.kind, params: input.params as Record<string, unknown>, limits });
+  queue.enqueueAll = ((inputs: { kind: string; params: unknown; userId: string }[]) => {
+    for (const input of inputs) {
+      const limits = limitsFor(bot.bot.deps, bot.ctx(input.userId));
+      requests.push({ kind: input.kind, params: input.params as Record<string, unknown>, limits });
+    }
     return err(new UserError(ErrorCode.QueueClosed, '(recorded by the test)'));
-  }) as typeof queue.enqueue;
-  return { requests, restore: () => (queue.enqueue = original) };
+  }) as typeof queue.enqueueAll;
+  return { requests, restore: () => (queue.enqueueAll = original) };
 }
 
 describe('limits that hold', () => {
@@ -268,6 +272,105 @@ describe('limits that hold', () => {
       await say('admin max-steps reset', 'root', true);
       await say('admin max-n reset', 'root', true);
       await say('admin max-side reset', 'root', true);
+    }
+  });
+
+  it('property: no sequence of permutations, repeats, uploads, replies and buttons goes over a daily quota', async () => {
+    const queue = bot.core.queue;
+    const original = queue.enqueueAll.bind(queue);
+    // The jobs are recorded in the store (so they count) but not run: the gate is what is tested.
+    queue.enqueueAll = ((inputs: Parameters<typeof original>[0]) => {
+      const jobs = inputs.map((input) => bot.core.store.createJob({ ...input, priority: 0 }));
+      return { ok: true, value: jobs.map((job) => ({ job, position: 1 })) };
+    }) as typeof queue.enqueueAll;
+    const mask = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
+      .composite([
+        { input: { create: { width: 32, height: 32, channels: 3, background: '#fff' } }, top: 0, left: 0 },
+      ])
+      .png()
+      .toBuffer();
+    const command = fc.oneof(
+      fc.record({
+        type: fc.constant('imagine' as const),
+        options: fc.integer({ min: 1, max: 5 }),
+        repeat: fc.integer({ min: 1, max: 4 }),
+      }),
+      fc.record({
+        type: fc.constant('reply' as const),
+        text: fc.constantFrom('again', 'variations', '#2 make it green', 'upscale', 'seed 42', 'add a moon'),
+      }),
+      fc.record({ type: fc.constant('upload' as const), region: fc.boolean() }),
+      fc.record({
+        type: fc.constant('button' as const),
+        action: fc.constantFrom('upscale', 'vary', 'vary_subtle', 'reroll', 'zoom'),
+        cell: fc.integer({ min: 1, max: 4 }),
+      }),
+      fc.record({ type: fc.constant('reset' as const) }),
+    );
+    let run = 0;
+    let charged = 0;
+    let refusals = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 6 }),
+          fc.array(command, { minLength: 1, maxLength: 10 }),
+          async (perDay, commands) => {
+            await say(`admin quota ${perDay}/day`, 'root', true);
+            const ctx = bot.ctx(`q${run++}`);
+            for (const c of commands) {
+              let replies: Reply[] = [];
+              if (c.type === 'imagine') {
+                const options = Array.from({ length: c.options }, (_, i) => `o${i}`).join(', ');
+                const text = `a {${options}} cat --n 1 --repeat ${c.repeat}`;
+                replies = await bot.send({ kind: 'command', name: 'imagine', text, ctx });
+              } else if (c.type === 'reply') {
+                const target = { channelId: 'general', messageId: gridMessage };
+                replies = await bot.send({ kind: 'reply', text: c.text, target, ctx });
+              } else if (c.type === 'upload') {
+                const attachment = { name: 'mask.png', size: mask.length, bytes: new Uint8Array(mask) };
+                replies = c.region
+                  ? await bot.send({
+                      kind: 'command',
+                      name: 'region',
+                      text: `${singleId} a moon`,
+                      ctx,
+                      attachment,
+                    })
+                  : await bot.send({
+                      kind: 'reply',
+                      text: 'a moon',
+                      target: { channelId: 'general', messageId: gridMessage },
+                      ctx,
+                      attachment,
+                    });
+              } else if (c.type === 'button') {
+                const onGrid = c.action === 'upscale' || c.action === 'vary';
+                const cell = c.action === 'zoom' ? 20 : c.cell;
+                const customId = encodeAction({
+                  action: c.action,
+                  imageId: onGrid ? gridId : singleId,
+                  cell,
+                });
+                replies = await bot.send({ kind: 'action', customId, ctx });
+              } else {
+                await say(`admin quota-reset ${ctx.userId}`, 'root', true);
+              }
+              const status = quotaStatus(bot.bot.deps, ctx);
+              expect(status.used).toBeLessThanOrEqual(perDay);
+              charged += replies.filter((r) => r.type === 'queued').length;
+              refusals += replies.filter((r) => r.type === 'text' && /daily quota/.test(r.text)).length;
+            }
+          },
+        ),
+        { numRuns: 40, seed: 20261206 },
+      );
+      // The sequences both queued jobs and were refused at the quota.
+      expect(charged).toBeGreaterThan(40);
+      expect(refusals).toBeGreaterThan(20);
+    } finally {
+      queue.enqueueAll = original;
+      await say('admin quota off', 'root', true);
     }
   });
 });

@@ -101,6 +101,17 @@ describe('a prompt typed in a thread', () => {
     });
   });
 
+  it('a prompt with flags is a new prompt: its flags are syntax, not words to read', async () => {
+    // "--seed 4" once made the words read as a question about the seed.
+    const { view } = await inThread('a dog in the rain --seed 4');
+    expect(bot.core.store.getImage(view!.imageId)).toMatchObject({
+      operation: 'grid',
+      prompt: 'a dog in the rain',
+      seed: 4,
+      parentId: null,
+    });
+  });
+
   it('an edit typed in the same thread still edits its image', async () => {
     const { view } = await inThread('make it darker');
     expect(bot.core.store.getImage(view!.imageId)).toMatchObject({ operation: 'edit', parentId: imageId });

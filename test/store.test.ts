@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isShortId } from '../src/ids.js';
 import { MIGRATIONS } from '../src/store/migrations.js';
-import { type NewImage, Store } from '../src/store/store.js';
+import { gridCellIds, type NewImage, Store } from '../src/store/store.js';
 import { tempDir } from './helpers/tmp.js';
 
 const cleanups: (() => void)[] = [];
@@ -73,7 +73,7 @@ describe('Store', () => {
     raw.close();
     const store = Store.open(file);
     cleanups.unshift(() => store.close());
-    expect(store.schemaVersion).toBe(3);
+    expect(store.schemaVersion).toBe(MIGRATIONS.at(-1)!.version);
     expect(store.lineage('child1').map((i) => i.id)).toEqual(['child1', 'root01']);
     expect(store.findChatMessage('web', 'c', 'm1')?.imageId).toBe('child1');
     const edited = store.insertImage({ ...baseImage, operation: 'edit', parentId: 'child1' });
@@ -169,6 +169,23 @@ describe('Store', () => {
     expect(store.imagesOfJob(job.id).map((i) => i.cell)).toEqual([0]);
     expect(store.getMask(mask.id)).toMatchObject({ source: 'region', spec: 'top left' });
     expect(() => store.insertImage({ ...baseImage, parentId: 'nosuch' })).toThrow(/Parent image nosuch/);
+  });
+
+  it("reads a grid's cells and an image's extra facts back as parsed JSON, and refuses a corrupt row", () => {
+    const { store } = openStore();
+    const cells = [store.insertImage(baseImage).id, store.insertImage({ ...baseImage, seed: 8 }).id];
+    const grid = store.insertImage({ ...baseImage, operation: 'grid', extra: { cells } });
+    expect(gridCellIds(store.getImage(grid.id)!)).toEqual(cells);
+    const edited = store.insertImage({
+      ...baseImage,
+      operation: 'edit',
+      extra: { edit: { op: 'grayscale' } },
+    });
+    expect(store.getImage(edited.id)?.extra).toEqual({ edit: { op: 'grayscale' } });
+    expect(gridCellIds(edited)).toEqual([]);
+    // A row that does not fit its schema is an error, never a wrongly typed record.
+    store.db.prepare("UPDATE images SET extra = '[1, 2]' WHERE id = ?").run(edited.id);
+    expect(() => store.getImage(edited.id)).toThrow();
   });
 
   it('maps chat messages to images and cells', () => {

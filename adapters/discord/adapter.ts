@@ -1,7 +1,7 @@
 /**
  * The Discord adapter (discord.js v14): slash commands, buttons and modals, replies to results and
- * reactions become internal events; queue progress edits the interaction reply (at most every 1.5 s);
- * results are posted as regular channel messages that mention the requester, so people can reply and
+ * reactions become internal events; queue progress edits the interaction reply, which only the asker
+ * sees (at most every 1.5 s); results are posted as regular channel messages that mention the requester, so people can reply and
  * react to them and the 15-minute interaction-token limit does not matter. Every button id carries the
  * image and the action, so buttons keep working after a restart.
  */
@@ -32,6 +32,8 @@ import type { Core } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
 import { downloader } from '../download.js';
 import { watchJobs } from '../jobs.js';
+import { rolesOf } from './members.js';
+import { answerText } from './private.js';
 import {
   componentRows,
   DEFAULT_ATTACHMENT_LIMIT,
@@ -93,11 +95,14 @@ const SIMPLE_COMMANDS: [name: string, description: string, argument?: string][] 
   ['info', 'Parameters and lineage of an image', 'image'],
   ['cancel', 'Cancel your job', 'job'],
   ['queue', 'Your jobs and their places in line'],
+  ['quota', 'What you have used of your daily quota, and when it resets'],
   ['help', 'How to use flowbot'],
 ];
 
 interface Progress {
   readonly interaction?: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
+  /** A follow-up of the interaction (the second and later jobs of one request); its original otherwise. */
+  readonly messageId?: string;
   last: number;
 }
 
@@ -189,8 +194,20 @@ export class DiscordAdapter {
     }
   }
 
-  private ctx(user: User | PartialUser, channelId: string, isAdmin = false): ChatContext {
-    return { platform: PLATFORM, userId: user.id, userName: user.username ?? user.id, channelId, isAdmin };
+  private ctx(
+    user: User | PartialUser,
+    channelId: string,
+    isAdmin = false,
+    roles: ChatContext['roles'] = [],
+  ): ChatContext {
+    return {
+      platform: PLATFORM,
+      userId: user.id,
+      userName: user.username ?? user.id,
+      channelId,
+      isAdmin,
+      ...(roles.length > 0 ? { roles } : {}),
+    };
   }
 
   // ---- inbound ------------------------------------------------------------------------------------------
@@ -209,6 +226,7 @@ export class DiscordAdapter {
   private async onInteraction(interaction: Interaction): Promise<void> {
     const channelId = interaction.channelId ?? '';
     const isAdmin = this.isAdmin(interaction);
+    const roles = rolesOf(interaction.guild, interaction.member);
     if ('attachmentSizeLimit' in interaction && typeof interaction.attachmentSizeLimit === 'number') {
       this.uploadLimits.set(channelId, interaction.attachmentSizeLimit);
     }
@@ -222,7 +240,9 @@ export class DiscordAdapter {
       return;
     }
     if (interaction.isChatInputCommand()) {
-      await interaction.deferReply();
+      // The deferral must come within 3 s, before the answer is known, and cannot turn private later:
+      // so it is private (errors, questions, the job's status), and results go to the channel publicly.
+      await interaction.deferReply({ flags: MessageFlags.Ephemeral });
       const text =
         interaction.commandName === 'imagine'
           ? imagineText(interaction)
@@ -231,7 +251,7 @@ export class DiscordAdapter {
         kind: 'command',
         name: interaction.commandName,
         text,
-        ctx: this.ctx(interaction.user, channelId, isAdmin),
+        ctx: this.ctx(interaction.user, channelId, isAdmin, roles),
       });
       await this.answerInteraction(interaction, replies);
       return;
@@ -244,7 +264,7 @@ export class DiscordAdapter {
       const replies = await this.options.bot.handle({
         kind: 'action',
         customId: interaction.customId,
-        ctx: this.ctx(interaction.user, channelId, isAdmin),
+        ctx: this.ctx(interaction.user, channelId, isAdmin, roles),
         ...(interaction.isModalSubmit() ? { fields } : {}),
       });
       const form = replies.find((r) => r.type === 'modal');
@@ -253,10 +273,9 @@ export class DiscordAdapter {
         return;
       }
       const replyTo = interaction.isButton() ? interaction.message.id : interaction.message?.id;
-      await interaction.deferReply(
-        replies.every((r) => r.type === 'text') ? { flags: MessageFlags.Ephemeral } : {},
-      );
-      await this.answerInteraction(interaction, replies, replyTo);
+      const privately = replies.every((r) => r.type === 'text');
+      await interaction.deferReply(privately ? { flags: MessageFlags.Ephemeral } : {});
+      await this.answerInteraction(interaction, replies, replyTo, privately);
     }
   }
 
@@ -287,7 +306,7 @@ export class DiscordAdapter {
       text,
       target: { channelId: message.channelId, messageId: target },
       ctx: {
-        ...this.ctx(message.author, message.channelId),
+        ...this.ctx(message.author, message.channelId, false, rolesOf(message.guild, message.member)),
         ...(inThread ? { threadId: message.channelId } : {}),
       },
       ...(upload ? { attachment: upload } : {}),
@@ -311,7 +330,12 @@ export class DiscordAdapter {
       kind: 'reaction',
       emoji: reaction.emoji.name ?? '',
       target: { channelId: message.channelId, messageId: message.id },
-      ctx: this.ctx(user, message.channelId),
+      ctx: this.ctx(
+        user,
+        message.channelId,
+        false,
+        rolesOf(message.guild, message.guild?.members.cache.get(user.id)),
+      ),
     });
     const channel = (message.channel ??
       (await this.client.channels.fetch(message.channelId))) as SendableChannels;
@@ -324,10 +348,28 @@ export class DiscordAdapter {
     interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction,
     replies: Reply[],
     replyTo?: string,
+    privately = true,
   ): Promise<void> {
+    let answered = false;
     for (const reply of replies) {
-      if (reply.type === 'text') await interaction.editReply({ content: reply.text });
-      else if (reply.type === 'queued') {
+      if (reply.type === 'text') await answerText(interaction, reply, privately);
+      else if (reply.type === 'queued' && answered) {
+        // The second and later jobs of one request (permutations, --repeat) get follow-ups of their own.
+        // As private as the reply it follows: a status is the asker's alone, the result is public.
+        const followUp = await interaction.followUp({
+          content: reply.text,
+          ...(privately ? { flags: MessageFlags.Ephemeral } : {}),
+        });
+        this.progress.set(reply.jobId, { interaction, messageId: followUp.id, last: 0 });
+        this.options.bot.conversations.recordChatMessage({
+          platform: PLATFORM,
+          channelId: followUp.channelId,
+          messageId: followUp.id,
+          jobId: reply.jobId,
+          threadId: replyTo ?? null,
+        });
+      } else if (reply.type === 'queued') {
+        answered = true;
         await interaction.editReply({ content: reply.text });
         this.progress.set(reply.jobId, { interaction, last: 0 });
         this.options.bot.conversations.recordChatMessage({
@@ -358,6 +400,13 @@ export class DiscordAdapter {
     for (const reply of replies) {
       switch (reply.type) {
         case 'text':
+          if (!reply.ephemeral) {
+            await channel.send({
+              content: reply.text,
+              reply: { messageReference: replyTo, failIfNotExists: false },
+            });
+            break;
+          }
           // No interaction to answer privately: tell the person by DM rather than in the channel.
           try {
             await user.send(reply.text);
@@ -456,6 +505,7 @@ export class DiscordAdapter {
           content,
           files,
           attachments: files.length ? undefined : [],
+          ...(entry.messageId ? { message: entry.messageId } : {}),
         } as never);
         return;
       }

@@ -12,6 +12,7 @@ import {
 import sharp from 'sharp';
 import type { ButtonSpec, ModalSpec } from '../../commands/types.js';
 import { addPngText, readPngText } from '../../src/pipeline/png.js';
+import { isLinkable } from '../links.js';
 
 /**
  * The client's default: no message pings anyone by what its text says. Prompts, replies and error
@@ -24,11 +25,17 @@ export function mentionOnly(userId: string): MessageMentionOptions {
   return { parse: [], users: [userId] };
 }
 
-/** Rows of buttons (at most five per row, as Discord allows). */
+/**
+ * Rows of buttons (at most five per row, as Discord allows). A link button Discord would refuse is left
+ * out, so that the result is still posted.
+ */
 export function componentRows(buttons: readonly ButtonSpec[]): ActionRowBuilder<ButtonBuilder>[] {
   const rows: ActionRowBuilder<ButtonBuilder>[] = [];
   const byRow = new Map<number, ButtonSpec[]>();
-  for (const button of buttons) byRow.set(button.row, [...(byRow.get(button.row) ?? []), button]);
+  for (const button of buttons) {
+    if (button.url !== undefined && !isLinkable(button.url)) continue;
+    byRow.set(button.row, [...(byRow.get(button.row) ?? []), button]);
+  }
   for (const group of byRow.values()) {
     for (let i = 0; i < group.length; i += 5) {
       rows.push(

@@ -19,7 +19,7 @@ import { modalView, resultBlocks } from './blocks.js';
 const log = createLogger('slack');
 
 /** What `/flowbot <command>` and `@flowbot <command>` run. */
-const FLOWBOT_COMMANDS = ['settings', 'info', 'queue', 'cancel', 'help', 'region', 'imagine'];
+const FLOWBOT_COMMANDS = ['settings', 'info', 'queue', 'quota', 'cancel', 'help', 'region', 'imagine'];
 const PLATFORM = 'slack';
 
 /** Options of {@link SlackAdapter}. */
@@ -163,14 +163,16 @@ export class SlackAdapter {
       await next();
     });
     this.app.command('/imagine', async ({ command, ack }) => {
+      // Admin status matters here: models an admin restricted to admins (settings admin model … admins).
+      const isAdmin = await this.isAdmin(command.user_id);
       const replies = await this.options.bot.handle({
         kind: 'command',
         name: 'imagine',
         text: command.text,
-        ctx: this.ctx(command.user_id, command.channel_id),
+        ctx: this.ctx(command.user_id, command.channel_id, undefined, isAdmin),
       });
       const first = replies[0];
-      if (first?.type === 'text') {
+      if (first?.type === 'text' && first.ephemeral) {
         await ack({ response_type: 'ephemeral', text: first.text });
         return;
       }
@@ -189,7 +191,7 @@ export class SlackAdapter {
         return;
       }
       const replies = await this.runCommand(name, rest.join(' '), command.user_id, command.channel_id);
-      if (replies.every((r) => r.type === 'text')) {
+      if (replies.every((r) => r.type === 'text' && r.ephemeral)) {
         await ack({
           response_type: 'ephemeral',
           text: replies.map((r) => (r.type === 'text' ? r.text : '')).join('\n'),
@@ -330,14 +332,7 @@ export class SlackAdapter {
     for (const reply of replies) {
       switch (reply.type) {
         case 'text':
-          await this.call('chat.postEphemeral', () =>
-            this.client.chat.postEphemeral({
-              channel: where.channel,
-              user: userId,
-              text: reply.text,
-              ...(where.threadTs ? { thread_ts: where.threadTs } : {}),
-            }),
-          );
+          await this.say(reply.text, reply.ephemeral, where, userId);
           break;
         case 'queued': {
           const posted = await this.call('chat.postMessage', () =>
@@ -389,6 +384,19 @@ export class SlackAdapter {
           break;
       }
     }
+  }
+
+  /** A text, as Reply.ephemeral decides: seen by the asker alone, or posted for the channel. */
+  private async say(text: string, ephemeral: boolean, where: Where, userId: string): Promise<void> {
+    const thread = where.threadTs ? { thread_ts: where.threadTs } : {};
+    if (ephemeral)
+      await this.call('chat.postEphemeral', () =>
+        this.client.chat.postEphemeral({ channel: where.channel, user: userId, text, ...thread }),
+      );
+    else
+      await this.call('chat.postMessage', () =>
+        this.client.chat.postMessage({ channel: where.channel, text, ...thread }),
+      );
   }
 
   // ---- outbound -----------------------------------------------------------------------------------------

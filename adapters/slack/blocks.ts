@@ -1,12 +1,17 @@
 /** Block Kit for flowbot's results, forms and progress. */
 import type { ButtonSpec, ModalSpec, ResultView } from '../../commands/types.js';
+import { isLinkable } from '../links.js';
 
 type Block = Record<string, unknown>;
 
 /** Buttons (at most 5 per actions block, as Slack allows) and the context line. */
 export function resultBlocks(view: ResultView): Block[] {
   const rows = new Map<number, ButtonSpec[]>();
-  for (const button of view.buttons) rows.set(button.row, [...(rows.get(button.row) ?? []), button]);
+  for (const button of view.buttons) {
+    // A link Slack would refuse would cost the whole result message: leave that button out.
+    if (button.url !== undefined && !isLinkable(button.url)) continue;
+    rows.set(button.row, [...(rows.get(button.row) ?? []), button]);
+  }
   const blocks: Block[] = [{ type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(view.text) } }];
   for (const [row, buttons] of rows) {
     for (let i = 0; i < buttons.length; i += 5) {

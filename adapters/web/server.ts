@@ -9,7 +9,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import path from 'node:path';
 import type { Bot } from '../../commands/bot.js';
 import type { ChatLogEntry } from '../../commands/conversations.js';
-import { readsAsEdit } from '../../commands/grammar.js';
 import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../commands/types.js';
 import type { Core } from '../../src/app.js';
 import { ConfigError, publicMessage } from '../../src/errors.js';
@@ -28,6 +27,7 @@ import {
   tokenProof,
   withoutToken,
 } from './guard.js';
+import { finishedEntry, takeStatus } from './status.js';
 
 const log = createLogger('web');
 const PUBLIC = path.join(import.meta.dirname, 'public');
@@ -230,23 +230,15 @@ export class WebAdapter {
       imageId: null,
     });
     this.broadcast({ type: 'entry', entry: this.entryJson(user) });
-    let event: InboundEventInput;
-    // Text that reads as an edit, sent without choosing a message, edits the latest image.
-    const latest =
-      !replyTo && readsAsEdit(text)
-        ? this.conversations().latestImageInChannel(PLATFORM, CHANNEL)
-        : undefined;
-    const target = replyTo ?? latest?.messageId;
-    if (target) {
-      event = { kind: 'reply', text, target: { channelId: CHANNEL, messageId: target }, ctx: this.ctx() };
-    } else {
-      const command = /^\/(\w+)\s*([\s\S]*)$/.exec(text);
-      event = command
-        ? { kind: 'command', name: command[1]!, text: command[2]!, ctx: this.ctx() }
-        : { kind: 'command', name: 'imagine', text, ctx: this.ctx() };
-    }
+    // Without a chosen message the command layer decides: a command, an edit of the latest image, or a prompt.
+    const event: InboundEventInput = replyTo
+      ? { kind: 'reply', text, target: { channelId: CHANNEL, messageId: replyTo }, ctx: this.ctx() }
+      : { kind: 'message', text, ctx: this.ctx() };
     const replies = await this.options.bot.handle(event);
-    this.json(res, 200, { replies: replies.map((r) => this.deliver(r, user.messageId)) });
+    // The person's own line comes back first: the page shows it before the answers even when this
+    // response overtakes its event on the stream.
+    const mine = this.entryJson(user);
+    this.json(res, 200, { mine, replies: replies.map((r) => this.deliver(r, user.messageId)) });
   }
 
   private async action(body: Record<string, unknown>, res: ServerResponse): Promise<void> {
@@ -293,6 +285,9 @@ export class WebAdapter {
         return { type: 'entry', entry };
       }
       case 'queued': {
+        // A quick job (an exact edit) may be over already: its answer took the status's place.
+        const answered = finishedEntry(this.conversations(), reply.jobId);
+        if (answered) return { type: 'entry', entry: this.entryJson(answered) };
         const status = this.conversations().logChat({
           platform: PLATFORM,
           channelId: CHANNEL,
@@ -317,7 +312,13 @@ export class WebAdapter {
     }
   }
 
-  private postImage(view: ResultView, messageId: string, replyTo: string | null): EntryJson {
+  /** Posts a result; `replaces` names the status message it takes the place of, on the page too. */
+  private postImage(
+    view: ResultView,
+    messageId: string,
+    replyTo: string | null,
+    replaces?: string,
+  ): EntryJson {
     this.conversations().recordChatMessage({
       platform: PLATFORM,
       channelId: CHANNEL,
@@ -337,7 +338,7 @@ export class WebAdapter {
       imageId: view.imageId,
     });
     const entry = this.entryJson(logged);
-    this.broadcast({ type: 'entry', entry });
+    this.broadcast({ type: 'entry', entry, ...(replaces ? { replaces } : {}) });
     return entry;
   }
 
@@ -476,12 +477,14 @@ export class WebAdapter {
         this.lastProgress.delete(job.id);
         const view = this.options.bot.resultView(job.id);
         if (!view) return;
-        const status = this.conversations().chatLogEntry(`s-${job.id}`);
-        this.postImage(view, `r-${job.id}`, status?.replyTo ?? null);
+        // One message per job: the result takes the status message's place.
+        const status = takeStatus(this.conversations(), job.id);
+        this.postImage(view, `r-${job.id}`, status?.replyTo ?? null, status?.messageId);
         this.broadcast({ type: 'done', jobId: job.id });
       },
       ended: (job, text) => {
         this.lastProgress.delete(job.id);
+        const status = takeStatus(this.conversations(), job.id);
         const entry = this.conversations().logChat({
           platform: PLATFORM,
           channelId: CHANNEL,
@@ -489,11 +492,12 @@ export class WebAdapter {
           author: 'flowbot',
           fromBot: true,
           text,
-          replyTo: `s-${job.id}`,
+          replyTo: status?.replyTo ?? null,
           jobId: job.id,
           imageId: null,
         });
-        this.broadcast({ type: 'entry', entry: this.entryJson(entry) });
+        const replaces = status?.messageId;
+        this.broadcast({ type: 'entry', entry: this.entryJson(entry), ...(replaces ? { replaces } : {}) });
         this.broadcast({ type: 'done', jobId: job.id });
       },
     });

@@ -5,6 +5,7 @@
  * then the scheduler's step; inpainting either feeds mask channels (a 9-channel UNet) or blends the
  * known region back in.
  */
+import type { ChaosCells } from './chaos.js';
 import type { DenoiserAdapter, LatentGeometry, ModelSpec, PromptConditioning } from './families/types.js';
 import type { OnnxModel } from './onnx.js';
 import { checkAborted, type RunHooks } from './progress.js';
@@ -31,6 +32,8 @@ export interface DenoiseInput {
   readonly preview?: (latents: Float32Array) => Promise<Uint8Array>;
   /** Native inpainting: mask and masked-image latents appended as channels. */
   readonly native?: { readonly mask: Float32Array; readonly maskedLatents: Float32Array };
+  /** `--chaos` above 50: each image's own conditioning and guidance. */
+  readonly cells?: ChaosCells;
   /** Blend inpainting: the known region's clean latents and the noise to re-noise them. */
   readonly blend?: {
     readonly mask: Float32Array;
@@ -95,7 +98,9 @@ async function predict(input: DenoiseInput, latents: Float32Array, t: number): P
     images.forEach((image, k) => {
       sample.set(imageInput(image), k * inputSize);
     });
-    const conditions = negative.map((neg) => (neg ? uncond! : cond));
+    const conditions = images.map((image, k) =>
+      negative[k] ? uncond! : (input.cells?.conditioning[image] ?? cond),
+    );
     const outputs = await input.model.run(adapter.feeds(sample, batch, t, conditions));
     return adapter.prediction(outputs, batch);
   };
@@ -124,10 +129,11 @@ async function predict(input: DenoiseInput, latents: Float32Array, t: number): P
     }
   }
   if (!unconditional) return prediction;
-  const g = input.guidance;
   const guided = new Float32Array(n * size);
-  for (let j = 0; j < guided.length; j++)
+  for (let j = 0; j < guided.length; j++) {
+    const g = input.cells?.guidance[Math.floor(j / size)] ?? input.guidance;
     guided[j] = unconditional[j]! + g * (prediction[j]! - unconditional[j]!);
+  }
   return guided;
 }
 

@@ -5,7 +5,24 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, FlowbotError } from '../errors.js';
-import type { TokenizerSpec } from './tokenizers.js';
+
+/** Where a model folder's tokenizer lives and how its sequences are padded. */
+export type TokenizerSpec =
+  | {
+      readonly kind: 'clip';
+      readonly vocab: string;
+      readonly merges: string;
+      readonly maxLength: number;
+      /** The pad token ("<|endoftext|>" for CLIP-L, "!" for SDXL's and SD3's CLIP-G), or its id. */
+      readonly pad: string | number;
+    }
+  | {
+      readonly kind: 'json';
+      readonly file: string;
+      readonly config: string | undefined;
+      readonly maxLength: number;
+      readonly pad: string | number;
+    };
 
 /** An error about one file of a model folder. */
 export function folderError(file: string, problem: string): FlowbotError {

@@ -7,6 +7,7 @@
  * model gives an error naming the file, the input, and what was expected and received.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +36,16 @@ export interface ValueInfo {
 
 /** Where models run: the CPU, CUDA (a download outside npm), or WebGPU (Dawn, shipped in the npm binary). */
 export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
+
+/**
+ * A rewritten form of a model file (for `--tile`: convolutions padded circularly), made from the file's
+ * bytes before its session is created and cached apart from the file as it is.
+ */
+export interface ModelVariant {
+  /** Tells the cached sessions apart, e.g. "circular". */
+  readonly name: string;
+  readonly rewrite: (bytes: Uint8Array, file: string) => Uint8Array;
+}
 
 /** Options of the backend. */
 export interface BackendOptions {
@@ -302,12 +313,13 @@ export class OnnxBackend {
     }
   }
 
-  /** The model at `file`, loaded on first use and reused after. */
-  load(file: string): Promise<OnnxModel> {
-    const key = path.resolve(file);
+  /** The model at `file` (or its `variant`), loaded on first use and reused after. */
+  load(file: string, variant?: ModelVariant): Promise<OnnxModel> {
+    const resolved = path.resolve(file);
+    const key = variant ? `${resolved}#${variant.name}` : resolved;
     let pending = this.sessions.get(key);
     if (!pending) {
-      pending = this.create(key);
+      pending = this.create(resolved, variant);
       this.sessions.set(key, pending);
       pending.catch(() => this.sessions.delete(key));
     }
@@ -329,12 +341,21 @@ export class OnnxBackend {
     };
   }
 
-  private async create(file: string): Promise<OnnxModel> {
+  private async create(file: string, variant?: ModelVariant): Promise<OnnxModel> {
     if (!existsSync(file))
       throw new FlowbotError(ErrorCode.ModelInvalid, `Model file ${file} does not exist`);
     try {
+      // A rewritten model is created from its bytes; its external data is still found beside the file.
+      const source = variant ? variant.rewrite(await readFile(file), file) : file;
+      const session = (options: ort.InferenceSession.SessionOptions) =>
+        typeof source === 'string'
+          ? ort.InferenceSession.create(source, options)
+          : ort.InferenceSession.create(source, {
+              ...options,
+              extra: { session: { model_external_initializers_file_folder_path: path.dirname(file) } },
+            });
       try {
-        return new OnnxModel(file, await ort.InferenceSession.create(file, this.sessionOptions()));
+        return new OnnxModel(file, await session(this.sessionOptions()));
       } catch (error) {
         if (this.executionProvider !== 'webgpu' || !noWebGpuAdapter(error)) throw error;
         // Dawn found no GPU (no Vulkan driver, or one lacking a feature it needs): one line, then the CPU.
@@ -345,9 +366,10 @@ export class OnnxBackend {
           },
         );
         this.executionProvider = 'cpu';
-        return new OnnxModel(file, await ort.InferenceSession.create(file, this.sessionOptions()));
+        return new OnnxModel(file, await session(this.sessionOptions()));
       }
     } catch (error) {
+      if (error instanceof FlowbotError) throw error;
       throw new FlowbotError(ErrorCode.ModelInvalid, `Cannot load ${file}: ${(error as Error).message}`, {
         cause: error,
       });

@@ -6,6 +6,9 @@
  */
 import { ErrorCode, FlowbotError, UserError } from '../errors.js';
 import { batchWithin } from './budget.js';
+import { chaosCells, chaosNoise, DEFAULT_CHAOS } from './chaos.js';
+import { circularFor } from './circular.js';
+import { encodeConditioning } from './conditioning.js';
 import { type DenoiseInput, denoise } from './denoise.js';
 import { familyOf } from './families/index.js';
 import type { DenoiserAdapter, LatentGeometry, ModelFamily, PromptConditioning } from './families/types.js';
@@ -64,6 +67,8 @@ interface Prepared {
   readonly steps: number;
   readonly guidance: number;
   readonly textMs: number;
+  /** `--tile`: the denoiser and the decoder wrap around the edges. */
+  readonly tile: boolean;
 }
 
 /** The pipeline; one per process, sharing one ONNX backend. */
@@ -105,21 +110,26 @@ export class Pipeline {
     const { scheduler, spec } = prepared;
     const size = spec.latent.channels * prepared.geometry.height * prepared.geometry.width;
     const seeds = seedsFrom(request.seed, n);
+    const chaos = request.chaos ?? DEFAULT_CHAOS;
+    const shape = { channels: spec.latent.channels, ...prepared.geometry };
     const latents = new Float32Array(n * size);
-    seeds.forEach((seed, i) => {
-      let noise = initialNoise(hooks, i, seed, size);
+    chaosNoise(seeds, shape, chaos).forEach((start, i) => {
+      // The test hook's noise, when given, replaces the seeded (chaos-mixed) start.
+      let noise = hooks.initialNoise ? initialNoise(hooks, i, seeds[i]!, size) : start;
       if (request.jitter) {
         const other = gaussianNoise((request.jitter.seed + i) % MAX_SEED, size);
         noise = slerp(noise, other, request.jitter.amount);
       }
       for (let j = 0; j < size; j++) latents[i * size + j] = noise[j]! * scheduler.initNoiseSigma;
     });
+    const cells = chaosCells(prepared.conditioning.cond, prepared.guidance, seeds, chaos);
     const run = await this.denoiseAndDecode(prepared, {
       timesteps: scheduler.timesteps,
       latents,
       n,
       seed: request.seed,
       hooks,
+      ...(cells ? { cells } : {}),
     });
     return result(run, prepared, { seeds, width, height, started });
   }
@@ -279,11 +289,12 @@ export class Pipeline {
       imageHeight: height,
       imageWidth: width,
     };
-    const model = await this.backend.load(spec.files.denoiser);
+    const model = await this.backend.load(spec.files.denoiser, circularFor(spec, request.tile));
     const adapter = family.denoiser(model, spec, geometry, guidance);
     const textStart = performance.now();
     const guided = family.guided(spec, guidance);
-    const conditioning = await family.encodePrompt(
+    const conditioning = await encodeConditioning(
+      family,
       this.text,
       spec,
       request.prompt,
@@ -296,6 +307,7 @@ export class Pipeline {
     const scheduler = createScheduler(schedulerConfig);
     family.schedule(scheduler, steps, geometry);
     const schedulerName = schedulerLabel(schedulerConfig, scheduler);
+    const tile = request.tile === true;
     return {
       spec,
       family,
@@ -308,6 +320,7 @@ export class Pipeline {
       steps,
       guidance,
       textMs,
+      tile,
     };
   }
 
@@ -319,7 +332,7 @@ export class Pipeline {
   /** Runs the denoising loop and decodes, timing both. */
   private async denoiseAndDecode(
     prepared: Prepared,
-    run: Pick<DenoiseInput, 'timesteps' | 'latents' | 'n' | 'seed' | 'hooks' | 'native' | 'blend'>,
+    run: Pick<DenoiseInput, 'timesteps' | 'latents' | 'n' | 'seed' | 'hooks' | 'native' | 'blend' | 'cells'>,
   ): Promise<DenoiseRun> {
     const { spec, geometry } = prepared;
     const start = performance.now();
@@ -345,7 +358,8 @@ export class Pipeline {
     for (let i = 0; i < run.n; i++) {
       checkAborted(run.hooks.signal);
       const latents = final.subarray(i * latentSize, (i + 1) * latentSize);
-      const pixels = await this.vae.decode(spec, latents, geometry.height, geometry.width, run.hooks.signal);
+      const { height, width } = geometry;
+      const pixels = await this.vae.decode(spec, latents, height, width, run.hooks.signal, prepared.tile);
       images.push(fromTensor(pixels, geometry.imageWidth, geometry.imageHeight));
     }
     return { images, denoiseMs: decodeStart - start, decodeMs: performance.now() - decodeStart };

@@ -19,10 +19,14 @@ export interface GenerateRequest {
   readonly scheduler?: SchedulerConfig;
   /** Seed-jitter variation: blend each image's noise towards the noise of this seed. */
   readonly jitter?: { readonly seed: number; readonly amount: number };
+  /** 0–100: how different the images are from each other (`chaos.ts`); 50 when absent. */
+  readonly chaos?: number;
+  /** Seamless tiles: the denoiser and the VAE decoder wrap around the edges (`circular.ts`). */
+  readonly tile?: boolean;
 }
 
 /** Image-to-image parameters. */
-export interface VaryRequest extends Omit<GenerateRequest, 'width' | 'height' | 'jitter'> {
+export interface VaryRequest extends Omit<GenerateRequest, 'width' | 'height' | 'jitter' | 'chaos'> {
   readonly image: RgbImage;
   /** 0–1: how far to noise the image (diffusers' strength). */
   readonly strength: number;

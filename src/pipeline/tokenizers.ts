@@ -6,26 +6,11 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { FlowbotError } from '../errors.js';
 import { parseWeights, plainPrompt } from '../prompt/weights.js';
-import { folderError as fail, readJson } from './folder.js';
+import { folderError as fail, readJson, type TokenizerSpec } from './folder.js';
 import { ClipTokenizer } from './tokenizer.js';
 
-/** Where a model folder's tokenizer lives and how its sequences are padded. */
-export type TokenizerSpec =
-  | {
-      readonly kind: 'clip';
-      readonly vocab: string;
-      readonly merges: string;
-      readonly maxLength: number;
-      /** The pad token ("<|endoftext|>" for CLIP-L, "!" for SDXL's and SD3's CLIP-G), or its id. */
-      readonly pad: string | number;
-    }
-  | {
-      readonly kind: 'json';
-      readonly file: string;
-      readonly config: string | undefined;
-      readonly maxLength: number;
-      readonly pad: string | number;
-    };
+// Defined in folder.ts, which reads it from a model folder; this module only loads it.
+export type { TokenizerSpec } from './folder.js';
 
 /** Turns a prompt into exactly `length` ids, as diffusers' pipelines call their tokenizers. */
 export interface PromptTokenizer {

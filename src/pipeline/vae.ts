@@ -4,6 +4,7 @@
  * dominate memory, are bounded by the tile size rather than the image size.
  */
 import { ErrorCode, FlowbotError, UserError } from '../errors.js';
+import { CIRCULAR } from './circular.js';
 import { outputOf } from './families/inputs.js';
 import type { ModelSpec } from './families/types.js';
 import type { OnnxBackend, OnnxModel } from './onnx.js';
@@ -137,15 +138,19 @@ export class Vae {
     return z.map((v) => (v - spec.latent.shift) * spec.latent.scale);
   }
 
-  /** Diffusion latents [C, h, w] → pixels [3, 8h, 8w] in [−1, 1]. */
+  /**
+   * Diffusion latents [C, h, w] → pixels [3, 8h, 8w] in [−1, 1]. A `circular` decode (`--tile`) wraps
+   * around the edges and goes in one piece: tiles of it would wrap around their own edges instead.
+   */
   async decode(
     spec: ModelSpec,
     latents: Float32Array,
     h: number,
     w: number,
     signal?: AbortSignal,
+    circular = false,
   ): Promise<Float32Array> {
-    const decoder = await this.backend.load(spec.files.vaeDecoder);
+    const decoder = await this.backend.load(spec.files.vaeDecoder, circular ? CIRCULAR : undefined);
     const { channels, downscale, scale, shift } = spec.latent;
     const z = latents.map((v) => v / scale + shift);
     const run = async (crop: Float32Array, th: number, tw: number) => {
@@ -161,7 +166,7 @@ export class Vae {
       }
       return pixels.data as Float32Array;
     };
-    const tile = this.latentTile(spec, h, w);
+    const tile = circular ? 0 : this.latentTile(spec, h, w);
     if (!tile) return run(z, h, w);
     return tiledPass(
       {

@@ -8,105 +8,37 @@
  */
 import { ErrorCode, UserError } from '../errors.js';
 import { err, ok, type Result } from '../result.js';
+import { parseDecimal, parseInteger, valueError } from './flag-values.js';
 import { closest } from './suggest.js';
+import { formatToolkitFlags, TOOLKIT_FLAGS, toolkitConflict } from './toolkit-flags.js';
 
-/** Schedulers a user may name with `--scheduler`. */
-export const SCHEDULER_NAMES = [
-  'euler',
-  'euler_a',
-  'ddim',
-  'dpmpp_2m',
-  'dpmpp_2m_karras',
-  'lcm',
-  'flow_euler',
-] as const;
-/** One of {@link SCHEDULER_NAMES}. */
-export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+// The shared types and constants live in param-types.ts (toolkit-flags.ts uses them too).
+export {
+  DEFAULT_LIMITS,
+  type FlagContext,
+  type FlagSpec,
+  type ParamLimits,
+  type ParamsDraft,
+  type ParseOptions,
+  type PromptParams,
+  SCHEDULER_NAMES,
+  type SchedulerName,
+} from './param-types.js';
 
-/** Limits on numeric flags; admins may tighten them (the commands layer passes its own). */
-export interface ParamLimits {
-  readonly maxSteps: number;
-  readonly maxN: number;
-  readonly maxSide: number;
-  readonly maxPromptLength: number;
-}
-
-/** The limits used when the caller passes none. */
-export const DEFAULT_LIMITS: ParamLimits = { maxSteps: 150, maxN: 4, maxSide: 2048, maxPromptLength: 1500 };
-
-/** What a prompt says. Absent fields mean "use the default" (settings, model manifest). */
-export interface PromptParams {
-  readonly prompt: string;
-  readonly negativePrompt?: string;
-  readonly aspectRatio?: { readonly width: number; readonly height: number };
-  readonly size?: { readonly width: number; readonly height: number };
-  readonly seed?: number;
-  readonly steps?: number;
-  readonly guidance?: number;
-  readonly n?: number;
-  readonly strength?: number;
-  readonly model?: string;
-  readonly scheduler?: SchedulerName;
-  readonly style?: string;
-}
-
-/** Options of {@link parsePrompt}. */
-export interface ParseOptions {
-  readonly limits?: Partial<ParamLimits>;
-  /** Allow an empty prompt (replies that only change parameters, such as "--seed 4"). */
-  readonly allowEmptyPrompt?: boolean;
-  /** Model names that exist; when given, `--model` must be one of them. */
-  readonly models?: readonly string[];
-  /** Style names that exist; when given, `--style` must be one of them. */
-  readonly styles?: readonly string[];
-}
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type Draft = Mutable<Omit<PromptParams, 'prompt'>>;
-type Apply = (value: string, draft: Draft, context: Context) => UserError | undefined;
-
-interface Context {
-  readonly limits: ParamLimits;
-  readonly options: ParseOptions;
-}
-
-interface FlagSpec {
-  readonly name: string;
-  readonly aliases: readonly string[];
-  /** Multi-word values take every word up to the next flag; single values take one word. */
-  readonly multiWord: boolean;
-  readonly expected: string;
-  readonly apply: Apply;
-}
+import {
+  DEFAULT_LIMITS,
+  type FlagContext,
+  type FlagSpec,
+  type ParamLimits,
+  type ParamsDraft,
+  type ParseOptions,
+  type PromptParams,
+  SCHEDULER_NAMES,
+  type SchedulerName,
+} from './param-types.js';
 
 const MAX_SEED = 4_294_967_295;
 const SIZE_MULTIPLE = 8;
-
-function valueError(flag: string, expected: string, received: string): UserError {
-  const shown =
-    received === ''
-      ? 'nothing'
-      : JSON.stringify(received.length > 40 ? `${received.slice(0, 37)}...` : received);
-  return new UserError(ErrorCode.FlagValue, `Expected ${expected} for --${flag} but received ${shown}.`, {
-    flag,
-    expected,
-    received,
-  });
-}
-
-function parseInteger(flag: string, value: string, min: number, max: number): number | UserError {
-  const expected = `an integer ${min}–${max}`;
-  if (!/^\d{1,12}$/.test(value)) return valueError(flag, expected, value);
-  const parsed = Number(value);
-  return parsed >= min && parsed <= max ? parsed : valueError(flag, expected, value);
-}
-
-function parseDecimal(flag: string, value: string, min: number, max: number): number | UserError {
-  const expected = `a number ${min}–${max}`;
-  if (!/^(\d{1,6}(\.\d{0,6})?|\.\d{1,6})$/.test(value)) return valueError(flag, expected, value);
-  const parsed = Number(value);
-  return parsed >= min && parsed <= max ? parsed : valueError(flag, expected, value);
-}
 
 function pickName(flag: string, value: string, known: readonly string[] | undefined): string | UserError {
   const name = value.toLowerCase();
@@ -120,7 +52,7 @@ function pickName(flag: string, value: string, known: readonly string[] | undefi
   );
 }
 
-const FLAGS: readonly FlagSpec[] = [
+const CORE_FLAGS: readonly FlagSpec[] = [
   {
     name: 'ar',
     aliases: ['aspect'],
@@ -269,6 +201,8 @@ const FLAGS: readonly FlagSpec[] = [
   },
 ];
 
+const FLAGS: readonly FlagSpec[] = [...CORE_FLAGS, ...TOOLKIT_FLAGS];
+
 const FLAG_BY_NAME = new Map<string, FlagSpec>(
   FLAGS.flatMap((flag) => [flag.name, ...flag.aliases].map((n) => [n, flag])),
 );
@@ -279,6 +213,11 @@ export const FLAG_NAMES: readonly string[] = FLAGS.map((flag) => flag.name);
 /** Replaces long dashes that phones and chat clients substitute for `--`. */
 function normaliseDashes(input: string): string {
   return input.replace(/(^|\s)(?:—|–|−−)(?=[A-Za-z])/g, '$1--');
+}
+
+/** The words of a prompt before its flags: "a lighthouse --ar 16:9" → "a lighthouse". */
+export function withoutFlags(input: string): string {
+  return splitWords(normaliseDashes(input)).prompt.join(' ');
 }
 
 interface FlagOccurrence {
@@ -326,7 +265,7 @@ export function parsePrompt(input: string, options: ParseOptions = {}): Result<P
 
 function parseUnsafe(input: string, options: ParseOptions): Result<PromptParams, UserError> {
   const limits: ParamLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const context: Context = { limits, options };
+  const context: FlagContext = { limits, options };
   if (input.length > limits.maxPromptLength * 2) {
     return err(
       new UserError(
@@ -336,7 +275,7 @@ function parseUnsafe(input: string, options: ParseOptions): Result<PromptParams,
     );
   }
   const { prompt, flags } = splitWords(normaliseDashes(input.normalize('NFC')));
-  const draft: Draft = {};
+  const draft: ParamsDraft = {};
   const seen = new Set<string>();
   for (const occurrence of flags) {
     const spec = FLAG_BY_NAME.get(occurrence.name);
@@ -349,15 +288,18 @@ function parseUnsafe(input: string, options: ParseOptions): Result<PromptParams,
       );
     }
     seen.add(spec.name);
-    const value = spec.multiWord ? occurrence.words.join(' ') : (occurrence.words[0] ?? '');
+    const taken = spec.takesValue === false ? 0 : 1;
+    const value = spec.multiWord ? occurrence.words.join(' ') : (occurrence.words.slice(0, taken)[0] ?? '');
     const failure = spec.apply(value, draft, context);
     if (failure) return err(failure);
-    // Words after a single-valued flag's value belong to the prompt, not to the flag.
-    if (!spec.multiWord) prompt.push(...occurrence.words.slice(1));
+    // Words after a single-valued flag's value (or after a switch) belong to the prompt, not to the flag.
+    if (!spec.multiWord) prompt.push(...occurrence.words.slice(taken));
   }
   if (draft.aspectRatio && draft.size) {
     return err(new UserError(ErrorCode.FlagConflict, 'Use either --ar or --size, not both.'));
   }
+  const conflict = toolkitConflict(draft);
+  if (conflict) return err(conflict);
   const text = prompt.join(' ').trim();
   if (text.length > limits.maxPromptLength) {
     return err(
@@ -391,6 +333,7 @@ export function formatPrompt(params: PromptParams): string {
   if (params.model !== undefined) parts.push(`--model ${params.model}`);
   if (params.scheduler !== undefined) parts.push(`--scheduler ${params.scheduler}`);
   if (params.style !== undefined) parts.push(`--style ${params.style}`);
+  parts.push(...formatToolkitFlags(params));
   if (params.negativePrompt !== undefined) parts.push(`--no ${params.negativePrompt}`);
   return parts.filter((part) => part !== '').join(' ');
 }

@@ -14,6 +14,7 @@ import { asFlowbotError, ErrorCode, FlowbotError, publicMessage, UserError } fro
 import { createLogger } from '../log.js';
 import { err, ok, type Result } from '../result.js';
 import type { JobRecord, NewJob, Store } from '../store/store.js';
+import { admissionRefusal } from './admission.js';
 import { FairLane } from './fair-lane.js';
 
 const log = createLogger('queue');
@@ -132,30 +133,37 @@ export class JobQueue extends EventEmitter<QueueEvents> {
     return this.running.size;
   }
 
-  /**
-   * Records a job in the store and queues it. Refuses politely when the user is at their cap, the kind is
-   * unknown, or the queue is shutting down.
-   */
+  /** Records a job in the store and queues it, or refuses politely (shutting down, unknown kind, cap). */
   enqueue(input: Omit<NewJob, 'priority'>): Result<{ job: JobRecord; position: number }, UserError> {
-    if (this.closing) {
-      return err(
-        new UserError(
-          ErrorCode.QueueClosed,
-          'I am restarting and not taking new jobs right now; try again in a minute.',
-        ),
-      );
-    }
-    const kind = this.kinds.get(input.kind);
-    if (!kind)
-      return err(new UserError(ErrorCode.JobKindUnknown, `I do not know how to run "${input.kind}" jobs.`));
-    const overCap = this.userCapRefusal(input.userId);
-    if (overCap) return err(overCap);
-    const job = this.store.createJob({ ...input, priority: kind.cheap ? 1 : 0 });
-    this.laneOf(job).push(job);
-    const position = this.positionOf(job.id);
-    this.emit('queued', job, position);
+    const queued = this.enqueueAll([input]);
+    return queued.ok ? ok(queued.value[0]!) : queued;
+  }
+
+  /**
+   * Queues the jobs of one request (permutations, `--repeat`) together or none: the request counts once
+   * against the per-user cap, so a batch the commands layer allowed is never cut in half.
+   */
+  enqueueAll(
+    inputs: readonly Omit<NewJob, 'priority'>[],
+  ): Result<{ job: JobRecord; position: number }[], UserError> {
+    const refused =
+      inputs
+        .map((input) => admissionRefusal(this.closing, this.kinds.has(input.kind) ? undefined : input.kind))
+        .find((error) => error !== undefined) ??
+      (inputs[0] ? this.userCapRefusal(inputs[0].userId) : undefined);
+    if (refused) return err(refused);
+    const priority = (kind: string) => (this.kinds.get(kind)!.cheap ? 1 : 0);
+    const jobs = this.store.transaction(() =>
+      inputs.map((input) => this.store.createJob({ ...input, priority: priority(input.kind) })),
+    );
+    const queued = jobs.map((job) => {
+      this.laneOf(job).push(job);
+      const position = this.positionOf(job.id);
+      this.emit('queued', job, position);
+      return { job, position };
+    });
     this.pump();
-    return ok({ job, position });
+    return ok(queued);
   }
 
   /** Why `userId` may not queue another job now (at their cap); undefined when they may. */

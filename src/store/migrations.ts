@@ -150,4 +150,35 @@ export const MIGRATIONS: readonly {
       CREATE INDEX images_job ON images (job_id, cell);
     `,
   },
+  {
+    version: 4,
+    name: 'redo stacks and pending proposals get tables of their own',
+    // They lived in settings under the keys 'redo' (channel scope, one per conversation) and 'proposal'
+    // (user scope). Each row moves; only rows that moved are removed from settings.
+    sql: `
+      CREATE TABLE redo_stacks (
+        conversation  TEXT PRIMARY KEY,
+        image_ids     TEXT NOT NULL,
+        updated_at    INTEGER NOT NULL
+      );
+      INSERT INTO redo_stacks (conversation, image_ids, updated_at)
+        SELECT scope_id, value, updated_at FROM settings
+        WHERE scope = 'channel' AND key = 'redo' AND json_valid(value) AND json_type(value) = 'array';
+      DELETE FROM settings WHERE scope = 'channel' AND key = 'redo'
+        AND scope_id IN (SELECT conversation FROM redo_stacks);
+
+      CREATE TABLE pending_proposals (
+        user_id     TEXT PRIMARY KEY,
+        image_id    TEXT NOT NULL,
+        meaning     TEXT NOT NULL,
+        updated_at  INTEGER NOT NULL
+      );
+      INSERT INTO pending_proposals (user_id, image_id, meaning, updated_at)
+        SELECT scope_id, json_extract(value, '$.imageId'), json_extract(value, '$.meaning'), updated_at FROM settings
+        WHERE scope = 'user' AND key = 'proposal' AND json_valid(value)
+          AND json_type(value, '$.imageId') = 'text' AND json_type(value, '$.meaning') = 'object';
+      DELETE FROM settings WHERE scope = 'user' AND key = 'proposal'
+        AND scope_id IN (SELECT user_id FROM pending_proposals);
+    `,
+  },
 ];

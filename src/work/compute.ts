@@ -85,6 +85,8 @@ export async function computeWork(
           n: p.n,
           scheduler: schedulerFor(spec, p.scheduler),
           ...(p.jitter ? { jitter: p.jitter } : {}),
+          ...(p.chaos !== undefined ? { chaos: p.chaos } : {}),
+          ...(p.tile ? { tile: true } : {}),
         },
         hooks,
       );
@@ -105,6 +107,7 @@ export async function computeWork(
           guidance: p.guidance,
           n: p.n,
           scheduler: schedulerFor(spec, p.scheduler),
+          ...(p.tile ? { tile: true } : {}),
         },
         hooks,
       );

@@ -1,7 +1,7 @@
 /**
  * flowbot's import rules, checked by dependency-cruiser in `.ci/run` (`npm run check:imports`):
- * imports point one way (adapters → commands → src), src/ imports no chat library, and exactly one
- * module imports onnxruntime-node.
+ * imports point one way (adapters → commands → src) with no circles, src/ imports no chat library, and
+ * exactly one module imports onnxruntime-node.
  */
 module.exports = {
   forbidden: [
@@ -32,6 +32,14 @@ module.exports = {
       severity: 'error',
       from: { pathNot: '^src/pipeline/onnx\\.ts$' },
       to: { path: 'node_modules/onnxruntime-(node|common)/' },
+    },
+    {
+      name: 'no-circular',
+      comment:
+        'No import circles, type-only imports included: a shared type or helper goes into a leaf module both sides import.',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
     },
     {
       name: 'adapters-only-translate',

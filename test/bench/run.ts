@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: runs every benchmark in one process and prints its figures. Speed is reported here,
  * as figures and ratios taken in one run, never asserted in tests. `npm run bench -- scale-out` (or
- * `queue`, `pipeline`, `blocklist`, `edits`, `intake`, `encoder`) runs one group.
+ * `queue`, `pipeline`, `blocklist`, `edits`, `intake`, `encoder`, `chaos`) runs one group.
  */
 import os from 'node:os';
 import { benchBlocklist } from './blocklist.js';
+import { benchChaos } from './chaos.js';
 import { benchCluster } from './cluster.js';
 import { benchEditLatency, benchEditMemory } from './edits.js';
 import { encoderBenches } from './encoder.js';
@@ -20,6 +21,7 @@ const groups: Record<string, (() => Promise<BenchResult>)[]> = {
   edits: [benchEditLatency, benchEditMemory],
   intake: [benchIntake],
   encoder: encoderBenches(),
+  chaos: [benchChaos],
 };
 const only = process.argv[2];
 if (only && !groups[only]) {

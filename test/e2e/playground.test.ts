@@ -113,6 +113,12 @@ describe.skipIf(!available)('playground in a browser', () => {
           .evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth),
       )
       .toBe(128);
+    // One message per job, after the person's own line: the grid took its status card's place.
+    expect(await page.locator('[data-testid="status"]').count()).toBe(0);
+    const order = await page
+      .locator('#chat > .entry')
+      .evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-testid')));
+    expect(order).toEqual(['mine', 'result']);
     await page.screenshot({ path: path.join(SHOTS, '2-grid.png') });
 
     // 3. U2 gives the upscaled second image.

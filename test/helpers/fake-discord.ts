@@ -29,6 +29,7 @@ const BOT = {
 export const GUILD = '910000000000000001';
 export const CHANNEL = '920000000000000001';
 export const APP = BOT.id;
+export const ARTISTS_ROLE = '980000000000000002';
 /** The DM channel the fake opens with anyone. */
 export const DM_CHANNEL = '950000000000000001';
 
@@ -199,6 +200,18 @@ export class FakeDiscord {
             name: 'flowbot-admins',
             permissions: '1071698660929',
             position: 1,
+            color: 0,
+            hoist: false,
+            managed: false,
+            mentionable: false,
+            flags: 0,
+          },
+          // Another, for per-role quotas and model permissions.
+          {
+            id: ARTISTS_ROLE,
+            name: 'artists',
+            permissions: '1071698660929',
+            position: 2,
             color: 0,
             hoist: false,
             managed: false,

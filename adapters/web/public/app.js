@@ -125,11 +125,21 @@ function render(entry) {
   return node;
 }
 
-function add(entry) {
-  const existing = document.getElementById(`m-${entry.messageId}`);
+/** Status messages a job's result or failure took the place of: they never come back. */
+const replaced = new Set();
+
+/** Shows an entry: in place of itself or of the status message it `replaces`, else at the end. */
+function add(entry, replaces) {
+  if (replaced.has(entry.messageId)) return;
   const node = render(entry);
   entries.set(entry.messageId, entry);
-  if (existing) existing.replaceWith(node);
+  const own = document.getElementById(`m-${entry.messageId}`);
+  const status = replaces ? document.getElementById(`m-${replaces}`) : null;
+  if (replaces) replaced.add(replaces);
+  if (own) {
+    own.replaceWith(node);
+    status?.remove();
+  } else if (status) status.replaceWith(node);
   else chat.append(node);
   node.scrollIntoView({ block: 'end' });
 }
@@ -261,7 +271,10 @@ document.querySelector('#composer').addEventListener('submit', async (event) => 
   promptInput.value = '';
   const body = { text, ...(replyTo ? { replyTo } : {}) };
   stopReply();
-  handleReplies((await post('/api/message', body)).replies);
+  const answer = await post('/api/message', body);
+  // Your own line first, even when this answer overtakes its event on the stream.
+  if (answer.mine) add(answer.mine);
+  handleReplies(answer.replies);
 });
 
 const history = await (await fetch('/api/history')).json();
@@ -269,7 +282,7 @@ for (const entry of history.entries) add(entry);
 const events = new EventSource('/api/events');
 events.onmessage = (message) => {
   const event = JSON.parse(message.data);
-  if (event.type === 'entry') add(event.entry);
+  if (event.type === 'entry') add(event.entry, event.replaces);
   else if (event.type === 'progress') progress(event);
   else if (event.type === 'notice') notice(event);
   else if (event.type === 'done') done(event);

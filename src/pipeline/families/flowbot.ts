@@ -36,6 +36,8 @@ const manifestSchema = z.object({
   size_multiple: z.number().int().positive().optional(),
   defaults: z.object({
     steps: z.number().int().positive(),
+    /** What `--draft` uses (the fastest good setting); half the steps when absent. */
+    draft_steps: z.number().int().positive().optional(),
     guidance: z.number().nonnegative(),
     scheduler: z.record(z.string(), z.unknown()),
   }),
@@ -79,7 +81,11 @@ function readSpec(dir: string): ModelSpec {
     latent: m.latent,
     nativeSize: m.native_size,
     sizeMultiple: m.size_multiple ?? m.latent.downscale,
-    defaults: { steps: m.defaults.steps, guidance: m.defaults.guidance },
+    defaults: {
+      steps: m.defaults.steps,
+      guidance: m.defaults.guidance,
+      ...(m.defaults.draft_steps ? { draftSteps: m.defaults.draft_steps } : {}),
+    },
     latentRgb: m.latent_rgb,
     license: m.license,
     styles: m.styles ?? [],

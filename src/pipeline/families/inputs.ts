@@ -5,7 +5,12 @@
  */
 import { ErrorCode, FlowbotError } from '../../errors.js';
 import type { HostTensor, OnnxModel, ValueInfo } from '../onnx.js';
-import type { Conditioning } from './types.js';
+
+/**
+ * One prompt's conditioning: batch-1 tensors keyed by the denoiser input they feed. Defined here, the
+ * leaf that stacks it, so that text.ts can use these helpers without an import circle through types.ts.
+ */
+export type Conditioning = Readonly<Record<string, HostTensor>>;
 
 /** True for a symbolic or unknown dimension. */
 export function isDynamic(dim: number | string | undefined): boolean {

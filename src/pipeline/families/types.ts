@@ -8,6 +8,7 @@ import type { HostTensor, OnnxModel } from '../onnx.js';
 import type { Scheduler, SchedulerConfig } from '../schedulers/index.js';
 import type { TextEncoders } from '../text.js';
 import type { TokenizerSpec } from '../tokenizers.js';
+import type { Conditioning } from './inputs.js';
 
 /** The families flowbot runs. */
 export type FamilyId = 'sd' | 'sdxl' | 'sd3' | 'flux' | 'flowbot';
@@ -45,7 +46,8 @@ export interface ModelSpec {
   readonly nativeSize: { readonly width: number; readonly height: number };
   /** Image sides are rounded to multiples of this. */
   readonly sizeMultiple: number;
-  readonly defaults: { readonly steps: number; readonly guidance: number };
+  /** Steps and guidance by default; `draftSteps` where the folder says what `--draft` should use. */
+  readonly defaults: { readonly steps: number; readonly guidance: number; readonly draftSteps?: number };
   /** Latent → RGB factors for previews ([channels][3]) when the folder gives them; fitted otherwise. */
   readonly latentRgb: readonly (readonly number[])[] | undefined;
   readonly license: string | undefined;
@@ -73,8 +75,8 @@ export interface LatentGeometry {
   readonly imageWidth: number;
 }
 
-/** One prompt's conditioning: batch-1 tensors keyed by the denoiser input they feed. */
-export type Conditioning = Readonly<Record<string, HostTensor>>;
+/** One prompt's conditioning (defined beside the helpers that stack it). */
+export type { Conditioning } from './inputs.js';
 
 /** The prompt's conditioning, and the negative prompt's when guidance runs. */
 export interface PromptConditioning {
