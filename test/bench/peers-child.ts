@@ -49,6 +49,12 @@ console.log(
     load_s: (loaded - started) / 1000,
     generate_s: (finished - loaded) / 1000,
     step_s: (stepEnds.at(-1)! - stepEnds[0]!) / 1000 / (stepEnds.length - 1),
+    // Where generate's time went (session creation falls in each stage's first run).
+    stages: {
+      text_encoder_s: result.timings.textEncoder! / 1000,
+      denoise_s: result.timings.denoise! / 1000,
+      decode_s: result.timings.decode! / 1000,
+    },
     // resourceUsage().maxRSS is in kilobytes: this process's high-water mark, loading included.
     peak_rss_mb: process.resourceUsage().maxRSS / 1024,
   }),

@@ -27,6 +27,8 @@ const figuresSchema = z.object({
   generate_s: z.number(),
   step_s: z.number(),
   peak_rss_mb: z.number(),
+  /** flowbot only: seconds in the text encoder, the denoising loop and the VAE decode. */
+  stages: z.record(z.string(), z.number()).optional(),
 });
 type PeerFigures = z.infer<typeof figuresSchema>;
 
@@ -43,15 +45,17 @@ function runPeer(command: string, args: string[]): PeerFigures {
   return figuresSchema.parse(JSON.parse(last));
 }
 
-function runAll(): PeerFigures[] {
+function runAll(): { rows: PeerFigures[]; flowbotStages: unknown } {
   const shape = [RUN.steps, RUN.guidance, RUN.width, RUN.height].map(String);
   const flowbotChild = path.join(root, 'test', 'bench', 'peers-child.ts');
   const peerScript = path.join(conformance, 'peer_run.py');
-  return [
-    runPeer(process.execPath, ['--import', 'tsx', flowbotChild, exported, ...shape, PROMPT]),
+  const flowbot = runPeer(process.execPath, ['--import', 'tsx', flowbotChild, exported, ...shape, PROMPT]);
+  const rows = [
+    flowbot,
     runPeer(python, [peerScript, 'diffusers', saved, ...shape, String(RUN.threads), PROMPT]),
     runPeer(python, [peerScript, 'optimum', exported, ...shape, String(RUN.threads), PROMPT]),
   ];
+  return { rows, flowbotStages: flowbot.stages };
 }
 
 const seconds = (value: number) => value.toFixed(2);
@@ -81,8 +85,9 @@ export async function benchPeers(): Promise<BenchResult> {
     };
   if (!existsSync(python))
     return { name, figures: { skipped: `no venv at ${python}; npm run conformance:make makes it` } };
-  const rows = runAll();
+  const { rows, flowbotStages } = runAll();
   console.log(`\n${table(rows)}`);
+  console.log(`flowbot's generate: ${JSON.stringify(flowbotStages)}`);
   const [flowbot, diffusers, optimum] = rows as [PeerFigures, PeerFigures, PeerFigures];
   const e2e = (r: PeerFigures) => r.load_s + r.generate_s;
   const figures: Record<string, number | string> = {};
