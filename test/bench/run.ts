@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark in one process and prints its figures. Speed is reported here,
  * as figures and ratios taken in one run, never asserted in tests. `npm run bench -- scale-out` (or
- * `queue`, `pipeline`, `blocklist`, `edits`, `intake`, `encoder`, `chaos`) runs one group.
+ * `queue`, `pipeline`, `blocklist`, `edits`, `intake`, `encoder`, `chaos`, `peers`) runs one group.
  */
 import os from 'node:os';
 import { benchBlocklist } from './blocklist.js';
@@ -10,6 +10,7 @@ import { benchCluster } from './cluster.js';
 import { benchEditLatency, benchEditMemory } from './edits.js';
 import { encoderBenches } from './encoder.js';
 import { benchIntake } from './intake.js';
+import { benchPeers } from './peers.js';
 import { pipelineBenches } from './pipeline.js';
 import { type BenchResult, benchQueue } from './queue.js';
 
@@ -22,13 +23,18 @@ const groups: Record<string, (() => Promise<BenchResult>)[]> = {
   intake: [benchIntake],
   encoder: encoderBenches(),
   chaos: [benchChaos],
+  peers: [benchPeers],
 };
 const only = process.argv[2];
 if (only && !groups[only]) {
   console.error(`Unknown bench group "${only}"; expected one of: ${Object.keys(groups).join(', ')}`);
   process.exit(2);
 }
-const benches = only ? groups[only]! : Object.values(groups).flat();
+// peers runs three full-size SD 1.5 pipelines (minutes, ~8 GB of folders): only when named.
+const namedOnly = new Set(['peers']);
+const benches = only
+  ? groups[only]!
+  : Object.entries(groups).flatMap(([group, list]) => (namedOnly.has(group) ? [] : list));
 
 console.log(
   `flowbot bench · node ${process.version} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
