@@ -10,6 +10,7 @@ export type {
   InboundEvent,
   InboundEventInput,
   ModalSpec,
+  ModerationView,
   Reply,
   ResultView,
 } from './types.js';

@@ -125,6 +125,19 @@ export interface ResultView {
   readonly parentId: string | null;
   /** The owner's `settings private on`: chat adapters send the result by DM (the playground ignores it). */
   readonly private: boolean;
+  /**
+   * Image moderation's decision (absent: not checked, post as is). `spoiler`: Discord posts the file as
+   * `SPOILER_…`, Slack and the playground show it blurred with a "show" button. `block`: never posted; the
+   * owner is told privately.
+   */
+  readonly moderation?: ModerationView;
+}
+
+/** What image moderation decided for a posted image. */
+export interface ModerationView {
+  readonly action: 'allow' | 'spoiler' | 'block';
+  /** The classifier's explicit-content score, 0–1. */
+  readonly score: number;
 }
 
 /** A form to show (remix prompt, region words). */
