@@ -49,7 +49,6 @@ async function main(): Promise<void> {
   };
   const bot = createBot(core, editorLink);
   web = new WebAdapter({
-    core,
     bot,
     signer,
     host: config.host,
@@ -66,7 +65,6 @@ async function main(): Promise<void> {
   let slack: SlackAdapter | undefined;
   if (config.slackBotToken) {
     const adapter = new SlackAdapter({
-      core,
       bot,
       botToken: config.slackBotToken,
       signingSecret: config.slackSigningSecret,
@@ -95,7 +93,6 @@ async function main(): Promise<void> {
   let discord: DiscordAdapter | undefined;
   if (config.discordToken) {
     const adapter = new DiscordAdapter({
-      core,
       bot,
       token: config.discordToken,
       apiUrl: config.discordApiUrl,

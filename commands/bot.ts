@@ -9,7 +9,7 @@ import type { ImageRecord } from '../src/store/store.js';
 import { type ActionId, decodeAction, encodeAction } from './actions.js';
 import { cancel } from './cancel.js';
 import { type CommandDeps, cellOf, requireImage, single, viewOf, viewOfJob } from './context.js';
-import { Conversations } from './conversations.js';
+import { Delivery } from './delivery.js';
 import { enhance } from './enhance.js';
 import { help } from './help.js';
 import { imagine } from './imagine.js';
@@ -46,11 +46,11 @@ const REMIX_CODES = { vary: 1, reroll: 2, vary_subtle: 3, vary_strong: 4 } as co
 
 /** The command layer. */
 export class Bot {
-  /** What adapters may read and record of conversations (they never touch the store). */
-  readonly conversations: Conversations;
+  /** Every message flowbot posts goes through it; adapters attach their surfaces to it. */
+  readonly delivery: Delivery;
 
   constructor(readonly deps: CommandDeps) {
-    this.conversations = new Conversations(deps.store);
+    this.delivery = new Delivery(deps);
   }
 
   /** Handles one event; never throws. */
@@ -62,6 +62,7 @@ export class Bot {
     }
     try {
       const replies = await this.dispatch(parsed.event);
+      this.delivery.expect(replies, parsed.event.ctx.platform);
       return replies;
     } catch (error) {
       return [say(publicMessage(error, log, 'command failed', { kind: parsed.event.kind }))];
@@ -77,6 +78,35 @@ export class Bot {
   imageView(imageId: string, text: string): ResultView | undefined {
     const image = this.deps.store.getImage(imageId);
     return image ? viewOf(this.deps, image, text) : undefined;
+  }
+
+  /** The view an image is shown with: its job's result view when it is that job's image, else its own. */
+  shownView(imageId: string, text: string): ResultView | undefined {
+    const jobId = this.deps.store.getImage(imageId)?.jobId;
+    const view = jobId ? this.resultView(jobId) : undefined;
+    if (view && view.imageId === imageId) return { ...view, text };
+    return this.imageView(imageId, text);
+  }
+
+  /** A stored image's facts (for the mask editor's page). */
+  image(imageId: string): ImageRecord | undefined {
+    return this.deps.store.getImage(imageId);
+  }
+
+  /** An image and its ancestors, newest first. */
+  lineage(imageId: string): ImageRecord[] {
+    return this.deps.store.lineage(imageId);
+  }
+
+  /** The absolute path of an image's PNG, if the image exists. */
+  imageFile(imageId: string): string | undefined {
+    const image = this.deps.store.getImage(imageId);
+    return image ? this.deps.files.resolve(image.filePath) : undefined;
+  }
+
+  /** The model folders' names (autocomplete). */
+  modelNames(): string[] {
+    return this.deps.models.list();
   }
 
   /** A mask drawn in the web editor: saved as a drawing, then the region is repainted. */

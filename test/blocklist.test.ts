@@ -202,7 +202,6 @@ describe('through the playground', () => {
     core = createCore(config, { threads: 1, previewEvery: 0 });
     bot = createBot(core);
     web = new WebAdapter({
-      core,
       bot,
       signer: new LinkSigner('test-secret-0123456789'),
       host: '127.0.0.1',

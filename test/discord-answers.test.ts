@@ -99,7 +99,6 @@ describe('Discord answers', () => {
     await fake.start();
     bot = new TestBot(t.dir);
     discord = new DiscordAdapter({
-      core: bot.core,
       // The editor link as adapters/main.ts makes it without PUBLIC_URL: a path for the playground only.
       bot: createBot(bot.core, (imageId, userId, platform, channelId) =>
         platform === 'web' ? `/editor?image=${imageId}&user=${userId}&channel=${channelId}` : undefined,

@@ -58,7 +58,6 @@ describe('Discord adapter', () => {
 
   async function start(dataBot: TestBot): Promise<DiscordAdapter> {
     const adapter = new DiscordAdapter({
-      core: dataBot.core,
       bot: dataBot.bot,
       token: 'discord-test-token',
       apiUrl: `${fake.base}/api`,

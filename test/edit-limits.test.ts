@@ -28,7 +28,6 @@ beforeAll(async () => {
   await fake.start();
   bot = new TestBot(t.dir);
   discord = new DiscordAdapter({
-    core: bot.core,
     bot: bot.bot,
     token: 'discord-test-token',
     apiUrl: `${fake.base}/api`,
@@ -188,7 +187,6 @@ describe('prompts stay within 1,500 characters, however they are made', () => {
   let port: number;
   beforeAll(async () => {
     web = new WebAdapter({
-      core: bot.core,
       bot: bot.bot,
       signer: new LinkSigner('test-secret-0123456789'),
       host: '127.0.0.1',
@@ -224,7 +222,8 @@ describe('prompts stay within 1,500 characters, however they are made', () => {
       req.end(body);
     });
   }
-  const latestMessage = () => bot.bot.conversations.latestImageInChannel('web', 'playground')!.messageId!;
+  const latestMessage = () =>
+    bot.core.store.latestImageInThread('web', 'playground', 'playground')!.messageId!;
   const playgroundJobs = () => bot.core.store.countJobsSince('local', 0);
   const entries = (answer: { replies: { type: string; text?: string }[] }) =>
     answer.replies.map((reply) => reply.text ?? reply.type);

@@ -61,7 +61,6 @@ describe('a Discord reply with the PNG attached as its mask', () => {
   beforeAll(async () => {
     await fake.start();
     discord = new DiscordAdapter({
-      core: bot.core,
       bot: bot.bot,
       token: 'discord-test-token',
       apiUrl: `${fake.base}/api`,
@@ -125,7 +124,7 @@ describe('the mask editor, with the PNG as the drawn mask', () => {
   let origin: string;
 
   beforeAll(async () => {
-    web = new WebAdapter({ core: bot.core, bot: bot.bot, signer, host: '127.0.0.1', port: 0 });
+    web = new WebAdapter({ bot: bot.bot, signer, host: '127.0.0.1', port: 0 });
     origin = new URL(await web.listen()).origin;
   });
   afterAll(() => web.close());

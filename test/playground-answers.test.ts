@@ -44,7 +44,6 @@ describe('the playground answers a job with one message', () => {
     core = createCore(config, { threads: 1, previewEvery: 0 });
     bot = createBot(core);
     web = new WebAdapter({
-      core,
       bot,
       signer: new LinkSigner('test-secret-0123456789'),
       host: '127.0.0.1',

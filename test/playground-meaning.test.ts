@@ -44,7 +44,6 @@ beforeAll(async () => {
   core = createCore(config, { threads: 1, previewEvery: 0 });
   bot = createBot(core);
   web = new WebAdapter({
-    core,
     bot,
     signer: new LinkSigner('test-secret-0123456789'),
     host: '127.0.0.1',
@@ -79,7 +78,7 @@ async function type(text: string): Promise<Answered> {
 
 /** The image the playground shows last. */
 function latest(): ImageRecord {
-  const message = bot.conversations.latestImageInChannel('web', 'playground');
+  const message = core.store.latestImageInThread('web', 'playground', 'playground');
   return core.store.getImage(message!.imageId!)!;
 }
 

@@ -368,7 +368,6 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
       loadConfig({ env: env({ DATA_DIR: data.dir, LOCAL_WORKER: '0', LOG_LEVEL: 'error' }) }),
     );
     const web = new WebAdapter({
-      core,
       bot: createBot(core, () => undefined),
       signer: new LinkSigner('a-test-link-secret-of-some-length'),
       host: '127.0.0.1',

@@ -76,7 +76,6 @@ describe('Slack exact edits', () => {
     const base = await fake.start();
     bot = new TestBot(t.dir);
     slack = new SlackAdapter({
-      core: bot.core,
       // The editor link as adapters/main.ts makes it without PUBLIC_URL: a path for the playground only.
       bot: createBot(bot.core, (imageId, _user, platform) =>
         platform === 'web' ? `/editor?image=${imageId}` : undefined,

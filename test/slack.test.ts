@@ -60,7 +60,6 @@ describe('Slack adapter over HTTP', () => {
     const base = await fake.start();
     bot = new TestBot(t.dir);
     slack = new SlackAdapter({
-      core: bot.core,
       bot: bot.bot,
       botToken: 'xoxb-test',
       signingSecret: SECRET,
@@ -397,7 +396,6 @@ describe('Slack HTTP receiver address', () => {
     const bot = new TestBot(t.dir);
     // 127.0.0.2 is loopback too, but another address: bound there, 127.0.0.1 reaches nothing.
     const slack = new SlackAdapter({
-      core: bot.core,
       bot: bot.bot,
       botToken: 'xoxb-test',
       signingSecret: SECRET,
@@ -430,7 +428,6 @@ describe('Slack adapter in Socket Mode', () => {
     const base = await fake.start();
     const bot = new TestBot(t.dir);
     const slack = new SlackAdapter({
-      core: bot.core,
       bot: bot.bot,
       botToken: 'xoxb-test',
       appToken: 'xapp-test',
@@ -474,10 +471,9 @@ describe('Slack progress previews with PUBLIC_URL', () => {
     const base = await fake.start();
     bot = new TestBot(t.dir, {}, { previewEvery: 1 });
     const signer = new LinkSigner('preview-secret-0123456789');
-    web = new WebAdapter({ core: bot.core, bot: bot.bot, signer, host: '127.0.0.1', port: 0 });
+    web = new WebAdapter({ bot: bot.bot, signer, host: '127.0.0.1', port: 0 });
     webBase = await web.listen();
     slack = new SlackAdapter({
-      core: bot.core,
       bot: bot.bot,
       botToken: 'xoxb-test',
       signingSecret: SECRET,
@@ -507,7 +503,7 @@ describe('Slack progress previews with PUBLIC_URL', () => {
     });
     expect(reply?.type).toBe('queued');
     const jobId = reply?.type === 'queued' ? reply.jobId : '';
-    bot.bot.conversations.recordChatMessage({ platform: 'slack', channelId: 'C1', messageId: '55.1', jobId });
+    bot.core.store.recordChatMessage({ platform: 'slack', channelId: 'C1', messageId: '55.1', jobId });
     await bot.core.queue.onIdle();
     const updates = fake.of('chat.update').filter((c) => Array.isArray(c.args.blocks));
     expect(updates.length).toBeGreaterThan(0);
@@ -540,7 +536,7 @@ describe('Slack progress previews with PUBLIC_URL', () => {
         ctx: { platform: 'slack', userId: 'U1', channelId: 'C1', isAdmin: false },
       });
       const jobId = reply?.type === 'queued' ? reply.jobId : '';
-      bot.bot.conversations.recordChatMessage({
+      bot.core.store.recordChatMessage({
         platform: 'slack',
         channelId: 'C1',
         messageId: '56.1',

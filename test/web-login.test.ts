@@ -41,9 +41,8 @@ beforeAll(async () => {
   });
   core = createCore(config, { threads: 1, previewEvery: 0 });
   bot = createBot(core, () => undefined);
-  open = new WebAdapter({ core, bot, signer, host: '127.0.0.1', port: 0 });
+  open = new WebAdapter({ bot, signer, host: '127.0.0.1', port: 0 });
   guarded = new WebAdapter({
-    core,
     bot,
     signer,
     host: '127.0.0.1',
@@ -88,7 +87,7 @@ describe('the login token and the pages', () => {
   });
 
   it('over plain http the login cookie is not Secure (the browser would drop it)', async () => {
-    const plain = new WebAdapter({ core, bot, signer, host: '127.0.0.1', port: 0, token: TOKEN });
+    const plain = new WebAdapter({ bot, signer, host: '127.0.0.1', port: 0, token: TOKEN });
     const port = Number(new URL(await plain.listen()).port);
     try {
       const login = await send(port, { path: `/?token=${TOKEN}`, headers: { host: `127.0.0.1:${port}` } });
@@ -133,7 +132,7 @@ describe('the playground on a default port', () => {
   it.runIf(port80)(
     'a real playground on port 80 answers Host: 127.0.0.1, and still refuses others',
     async () => {
-      const on80 = new WebAdapter({ core, bot, signer, host: '127.0.0.1', port: 80 });
+      const on80 = new WebAdapter({ bot, signer, host: '127.0.0.1', port: 80 });
       await on80.listen();
       try {
         const page = await send(80, { path: '/api/history', headers: { host: '127.0.0.1' } });

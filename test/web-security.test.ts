@@ -40,9 +40,8 @@ beforeAll(async () => {
   bot = createBot(core, (imageId, userId, platform, channelId) =>
     guarded?.editorPath(imageId, userId, platform, channelId),
   );
-  open = new WebAdapter({ core, bot, signer, host: '127.0.0.1', port: 0 });
+  open = new WebAdapter({ bot, signer, host: '127.0.0.1', port: 0 });
   guarded = new WebAdapter({
-    core,
     bot,
     signer,
     host: '127.0.0.1',
@@ -139,8 +138,8 @@ describe('a playground only its own page can drive', () => {
   });
 
   it('refuses to start on a non-loopback HOST without WEB_TOKEN, naming WEB_TOKEN', async () => {
-    expect(() => new WebAdapter({ core, bot, signer, host: '0.0.0.0', port: 0 })).toThrow(ConfigError);
-    expect(() => new WebAdapter({ core, bot, signer, host: '0.0.0.0', port: 0 })).toThrow(/needs WEB_TOKEN/);
+    expect(() => new WebAdapter({ bot, signer, host: '0.0.0.0', port: 0 })).toThrow(ConfigError);
+    expect(() => new WebAdapter({ bot, signer, host: '0.0.0.0', port: 0 })).toThrow(/needs WEB_TOKEN/);
     const data = tempDir();
     try {
       const child = spawnTs('adapters/main.ts', [], {
@@ -261,17 +260,17 @@ describe('the playground conversation', () => {
   it('an edit typed without choosing a message applies to the latest image; a description is a new prompt', async () => {
     await post('a red apple --n 1 --steps 2 --seed 4');
     await core.queue.onIdle();
-    const latest = bot.conversations.latestImageInChannel('web', 'playground')!;
+    const latest = core.store.latestImageInThread('web', 'playground', 'playground')!;
     await post('darker');
     await core.queue.onIdle();
-    const edited = bot.conversations.latestImageInChannel('web', 'playground')!;
+    const edited = core.store.latestImageInThread('web', 'playground', 'playground')!;
     const record = core.store.getImage(edited.imageId!)!;
     expect(record).toMatchObject({ operation: 'edit', parentId: latest.imageId });
     const fresh = await post('a green pear --n 1 --steps 2');
     expect(fresh.replies[0]).toMatchObject({ type: 'entry' });
     await core.queue.onIdle();
     const newest = core.store.getImage(
-      bot.conversations.latestImageInChannel('web', 'playground')!.imageId!,
+      core.store.latestImageInThread('web', 'playground', 'playground')!.imageId!,
     )!;
     expect(newest).toMatchObject({ operation: 'generate', prompt: 'a green pear' });
   });

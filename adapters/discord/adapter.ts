@@ -1,13 +1,10 @@
 /**
- * The Discord adapter (discord.js v14): slash commands, buttons and modals, replies to results and
- * reactions become internal events; queue progress edits the interaction reply, which only the asker
- * sees (at most every 1.5 s); results are posted as regular channel messages that mention the requester, so people can reply and
- * react to them and the 15-minute interaction-token limit does not matter. Every button id carries the
- * image and the action, so buttons keep working after a restart.
+ * The Discord adapter (discord.js v14), inbound: slash commands, buttons and modals, replies to results
+ * and reactions become internal events, and the command layer's replies go to Delivery with the place and
+ * interaction they answer. What flowbot posts is said by the {@link DiscordSurface} (surface.ts). Every
+ * button id carries the image and the action, so buttons keep working after a restart.
  */
-import { readFileSync } from 'node:fs';
 import {
-  type ButtonInteraction,
   type ChatInputCommandInteraction,
   Client,
   Events,
@@ -16,46 +13,35 @@ import {
   type Message,
   MessageFlags,
   type MessageReaction,
-  type ModalSubmitInteraction,
   type PartialMessageReaction,
   Partials,
   type PartialUser,
   REST,
-  type SendableChannels,
   SlashCommandBuilder,
   type User,
 } from 'discord.js';
 import type { Bot } from '../../commands/bot.js';
-import { progressText } from '../../commands/progress.js';
-import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../commands/types.js';
-import type { Core } from '../../src/app.js';
+import type { Outbox } from '../../commands/delivery.js';
+import type { Place } from '../../commands/surface.js';
+import type { ChatContext, InboundEventInput } from '../../commands/types.js';
 import { createLogger } from '../../src/log.js';
 import { downloader } from '../download.js';
-import { watchJobs } from '../jobs.js';
 import { rolesOf } from './members.js';
-import { answerText } from './private.js';
-import {
-  componentRows,
-  DEFAULT_ATTACHMENT_LIMIT,
-  fitAttachment,
-  mentionOnly,
-  modal,
-  NO_MENTIONS,
-} from './render.js';
+import { NO_MENTIONS } from './render.js';
+import { type DiscordAnswer, DiscordSurface } from './surface.js';
 
 const log = createLogger('discord');
 const PLATFORM = 'discord';
 
 /** Options of {@link DiscordAdapter}. */
 export interface DiscordOptions {
-  readonly core: Core;
   readonly bot: Bot;
   readonly token: string;
   /** REST base URL override (proxies, tests), e.g. http://127.0.0.1:1234/api. */
   readonly apiUrl?: string | undefined;
   /** Register commands in this guild only (instant) instead of globally. */
   readonly guildId?: string | undefined;
-  /** Minimum time between progress edits. */
+  /** The least time between two progress edits of one status message (Discord's rate limits). */
   readonly progressIntervalMs?: number;
   /** Members with this role (name or id) are flowbot admins, besides those with Manage Server. */
   readonly adminRole?: string | undefined;
@@ -99,19 +85,12 @@ const SIMPLE_COMMANDS: [name: string, description: string, argument?: string][] 
   ['help', 'How to use flowbot'],
 ];
 
-interface Progress {
-  readonly interaction?: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
-  /** A follow-up of the interaction (the second and later jobs of one request); its original otherwise. */
-  readonly messageId?: string;
-  last: number;
-}
-
 /** Discord, through discord.js. */
 export class DiscordAdapter {
   readonly client: Client;
   private readonly options: DiscordOptions;
-  private readonly progress = new Map<string, Progress>();
-  private readonly uploadLimits = new Map<string, number>();
+  private readonly surface: DiscordSurface;
+  private readonly outbox: Outbox<DiscordAnswer>;
 
   constructor(options: DiscordOptions) {
     this.options = options;
@@ -148,7 +127,8 @@ export class DiscordAdapter {
       (reaction, user) => void this.guard('reaction', () => this.onReaction(reaction, user)),
     );
     this.client.on(Events.Error, (error) => log.error('discord.js error', { error }));
-    this.subscribe();
+    this.surface = new DiscordSurface(this.client, options.progressIntervalMs ?? 1500);
+    this.outbox = options.bot.delivery.attach(this.surface);
   }
 
   /** Logs in, registers the slash commands, and resolves once the client is ready. */
@@ -228,12 +208,12 @@ export class DiscordAdapter {
     const isAdmin = this.isAdmin(interaction);
     const roles = rolesOf(interaction.guild, interaction.member);
     if ('attachmentSizeLimit' in interaction && typeof interaction.attachmentSizeLimit === 'number') {
-      this.uploadLimits.set(channelId, interaction.attachmentSizeLimit);
+      this.surface.noteUploadLimit(channelId, interaction.attachmentSizeLimit);
     }
     if (interaction.isAutocomplete()) {
       const typed = String(interaction.options.getFocused()).toLowerCase();
-      const models = this.options.core.models
-        .list()
+      const models = this.options.bot
+        .modelNames()
         .filter((m) => m.includes(typed))
         .slice(0, 25);
       await interaction.respond(models.map((m) => ({ name: m, value: m })));
@@ -253,7 +233,8 @@ export class DiscordAdapter {
         text,
         ctx: this.ctx(interaction.user, channelId, isAdmin, roles),
       });
-      await this.answerInteraction(interaction, replies);
+      const answer = { interaction, privately: true, deferred: true, answered: false };
+      await this.outbox.deliver(replies, { userId: interaction.user.id, channelId }, answer);
       return;
     }
     if (interaction.isButton() || interaction.isModalSubmit()) {
@@ -267,15 +248,21 @@ export class DiscordAdapter {
         ctx: this.ctx(interaction.user, channelId, isAdmin, roles),
         ...(interaction.isModalSubmit() ? { fields } : {}),
       });
+      const place: Place = {
+        userId: interaction.user.id,
+        channelId,
+        replyTo: interaction.isButton() ? interaction.message.id : interaction.message?.id,
+      };
       const form = replies.find((r) => r.type === 'modal');
-      if (form && form.type === 'modal' && interaction.isButton()) {
-        await interaction.showModal(modal(form.modal));
+      if (form && interaction.isButton()) {
+        const answer = { interaction, privately: false, deferred: false, answered: false };
+        await this.outbox.deliver([form], place, answer);
         return;
       }
-      const replyTo = interaction.isButton() ? interaction.message.id : interaction.message?.id;
+      // A job's status is public (it becomes the result); answers that are only words are private.
       const privately = replies.every((r) => r.type === 'text');
       await interaction.deferReply(privately ? { flags: MessageFlags.Ephemeral } : {});
-      await this.answerInteraction(interaction, replies, replyTo, privately);
+      await this.outbox.deliver(replies, place, { interaction, privately, deferred: true, answered: false });
     }
   }
 
@@ -285,13 +272,13 @@ export class DiscordAdapter {
    */
   private async onMessage(message: Message): Promise<void> {
     if (message.author.bot || message.author.id === this.client.user?.id) return;
-    const store = this.options.bot.conversations;
+    const delivery = this.options.bot.delivery;
     const inThread = !message.reference && message.channel.isThread();
     const target = message.reference?.messageId ?? (inThread ? message.channelId : undefined);
     if (!target) return;
     const known = inThread
-      ? store.latestImageInThread(PLATFORM, message.channelId, message.channelId)
-      : store.findChatMessage(PLATFORM, message.channelId, target);
+      ? delivery.threadHasImages(PLATFORM, message.channelId, message.channelId)
+      : delivery.isOurs(PLATFORM, message.channelId, target);
     if (!known) return;
     // Without the privileged MessageContent intent, only messages that mention the bot carry text.
     const text = message.content.replace(/<@!?\d+>/g, '').trim();
@@ -311,12 +298,12 @@ export class DiscordAdapter {
       },
       ...(upload ? { attachment: upload } : {}),
     };
-    await this.answerMessage(
-      message.channel as SendableChannels,
-      message.author,
-      await this.options.bot.handle(event),
-      message.id,
-    );
+    const replies = await this.options.bot.handle(event);
+    await this.outbox.deliver(replies, {
+      userId: message.author.id,
+      channelId: message.channelId,
+      replyTo: message.id,
+    });
   }
 
   private async onReaction(
@@ -325,7 +312,7 @@ export class DiscordAdapter {
   ): Promise<void> {
     if (user.bot || user.id === this.client.user?.id) return;
     const message = reaction.message;
-    if (!this.options.bot.conversations.findChatMessage(PLATFORM, message.channelId, message.id)) return;
+    if (!this.options.bot.delivery.isOurs(PLATFORM, message.channelId, message.id)) return;
     const replies = await this.options.bot.handle({
       kind: 'reaction',
       emoji: reaction.emoji.name ?? '',
@@ -337,225 +324,10 @@ export class DiscordAdapter {
         rolesOf(message.guild, message.guild?.members.cache.get(user.id)),
       ),
     });
-    const channel = (message.channel ??
-      (await this.client.channels.fetch(message.channelId))) as SendableChannels;
-    await this.answerMessage(channel, user, replies, message.id);
-  }
-
-  // ---- answers ------------------------------------------------------------------------------------------
-
-  private async answerInteraction(
-    interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction,
-    replies: Reply[],
-    replyTo?: string,
-    privately = true,
-  ): Promise<void> {
-    let answered = false;
-    for (const reply of replies) {
-      if (reply.type === 'text') await answerText(interaction, reply, privately);
-      else if (reply.type === 'queued' && answered) {
-        // The second and later jobs of one request (permutations, --repeat) get follow-ups of their own.
-        // As private as the reply it follows: a status is the asker's alone, the result is public.
-        const followUp = await interaction.followUp({
-          content: reply.text,
-          ...(privately ? { flags: MessageFlags.Ephemeral } : {}),
-        });
-        this.progress.set(reply.jobId, { interaction, messageId: followUp.id, last: 0 });
-        this.options.bot.conversations.recordChatMessage({
-          platform: PLATFORM,
-          channelId: followUp.channelId,
-          messageId: followUp.id,
-          jobId: reply.jobId,
-          threadId: replyTo ?? null,
-        });
-      } else if (reply.type === 'queued') {
-        answered = true;
-        await interaction.editReply({ content: reply.text });
-        this.progress.set(reply.jobId, { interaction, last: 0 });
-        this.options.bot.conversations.recordChatMessage({
-          platform: PLATFORM,
-          channelId: interaction.channelId ?? '',
-          messageId: `interaction-${interaction.id}`,
-          jobId: reply.jobId,
-          threadId: replyTo ?? null,
-        });
-      } else if (reply.type === 'image') {
-        await interaction.editReply({ content: reply.view.text });
-        await this.postResult(reply.view, interaction.channelId ?? '', interaction.user.id, replyTo);
-      } else if (reply.type === 'dm') {
-        await interaction.user
-          .send(reply.text)
-          .catch((error: unknown) => log.warn('cannot DM the user', { error }));
-        await interaction.editReply({ content: 'Sent you a direct message.' });
-      }
-    }
-  }
-
-  private async answerMessage(
-    channel: SendableChannels,
-    user: User | PartialUser,
-    replies: Reply[],
-    replyTo: string,
-  ): Promise<void> {
-    for (const reply of replies) {
-      switch (reply.type) {
-        case 'text':
-          if (!reply.ephemeral) {
-            await channel.send({
-              content: reply.text,
-              reply: { messageReference: replyTo, failIfNotExists: false },
-            });
-            break;
-          }
-          // No interaction to answer privately: tell the person by DM rather than in the channel.
-          try {
-            await user.send(reply.text);
-          } catch {
-            await channel.send({
-              content: `<@${user.id}> ${reply.text}`,
-              allowedMentions: mentionOnly(user.id),
-              reply: { messageReference: replyTo, failIfNotExists: false },
-            });
-          }
-          break;
-        case 'queued': {
-          const status = await channel.send({
-            content: `<@${user.id}> ${reply.text}`,
-            allowedMentions: mentionOnly(user.id),
-            reply: { messageReference: replyTo, failIfNotExists: false },
-          });
-          this.progress.set(reply.jobId, { last: 0 });
-          this.options.bot.conversations.recordChatMessage({
-            platform: PLATFORM,
-            channelId: status.channelId,
-            messageId: status.id,
-            jobId: reply.jobId,
-            threadId: replyTo,
-          });
-          break;
-        }
-        case 'image':
-          await this.postResult(reply.view, channel.id, user.id, replyTo);
-          break;
-        case 'dm':
-          await user.send(reply.text).catch((error: unknown) => log.warn('cannot DM the user', { error }));
-          break;
-        case 'delete':
-          await channel.messages
-            .delete(reply.messageId)
-            .catch((error: unknown) => log.warn('cannot delete the message', { error }));
-          break;
-        case 'modal':
-          break; // forms need an interaction; reactions and replies never ask for one
-      }
-    }
-  }
-
-  // ---- outbound -----------------------------------------------------------------------------------------
-
-  private subscribe(): void {
-    watchJobs(this.options.core.queue, PLATFORM, {
-      progress: (job, p) => {
-        const entry = this.progress.get(job.id);
-        const now = Date.now();
-        if (!entry || now - entry.last < (this.options.progressIntervalMs ?? 1500)) return;
-        entry.last = now;
-        const files = p.preview ? [{ attachment: Buffer.from(p.preview), name: 'preview.png' }] : [];
-        void this.editStatus(job.id, entry, progressText(job, p.step, p.total), files);
-      },
-      notice: (job, text) => {
-        const entry = this.progress.get(job.id);
-        if (entry) void this.editStatus(job.id, entry, `⏳ ${text}`, []);
-      },
-      succeeded: (job) => {
-        const view = this.options.bot.resultView(job.id);
-        const status = this.options.bot.conversations
-          .chatMessagesOfJob(job.id)
-          .find((m) => m.platform === PLATFORM && !m.imageId);
-        const entry = this.progress.get(job.id);
-        this.progress.delete(job.id);
-        if (!view) return;
-        void this.guard('result', async () => {
-          await this.postResult(
-            view,
-            job.channelId ?? status?.channelId ?? '',
-            job.userId,
-            status?.threadId ?? undefined,
-          );
-          if (entry) await this.editStatus(job.id, entry, `✅ ${view.text}`, []);
-        });
-      },
-      ended: (job, text) => {
-        const entry = this.progress.get(job.id);
-        this.progress.delete(job.id);
-        if (entry) void this.editStatus(job.id, entry, text, []);
-      },
-    });
-  }
-
-  private async editStatus(
-    jobId: string,
-    entry: Progress,
-    content: string,
-    files: { attachment: Buffer; name: string }[],
-  ): Promise<void> {
-    try {
-      if (entry.interaction) {
-        await entry.interaction.editReply({
-          content,
-          files,
-          attachments: files.length ? undefined : [],
-          ...(entry.messageId ? { message: entry.messageId } : {}),
-        } as never);
-        return;
-      }
-      const status = this.options.bot.conversations
-        .chatMessagesOfJob(jobId)
-        .find((m) => m.platform === PLATFORM && !m.imageId && !m.messageId.startsWith('interaction-'));
-      if (!status) return;
-      const channel = (await this.client.channels.fetch(status.channelId)) as SendableChannels | null;
-      await channel?.messages.edit(status.messageId, { content, files });
-    } catch (error) {
-      log.warn('progress edit failed', { error });
-    }
-  }
-
-  /** Posts a result as a regular channel message that mentions the requester, with its buttons. */
-  private async postResult(
-    view: ResultView,
-    channelId: string,
-    userId: string,
-    replyTo?: string,
-  ): Promise<void> {
-    const { jobId, text } = view;
-    // `settings private on`: the result goes to its owner by DM, not to the channel.
-    const channel = view.private
-      ? await this.client.users.createDM(userId)
-      : ((await this.client.channels.fetch(channelId)) as SendableChannels | null);
-    if (!channel) {
-      log.warn('result channel is gone', { channel: channelId });
-      return;
-    }
-    const file = await fitAttachment(
-      readFileSync(view.file),
-      `flowbot-${view.imageId}`,
-      this.uploadLimits.get(channelId) ?? DEFAULT_ATTACHMENT_LIMIT,
-    );
-    const message = await channel.send({
-      content: `<@${userId}> ${text}\n-# ${view.context}`,
-      files: [file],
-      components: componentRows(view.buttons),
-      allowedMentions: mentionOnly(userId),
-      ...(replyTo && /^\d+$/.test(replyTo) && !view.private
-        ? { reply: { messageReference: replyTo, failIfNotExists: false } }
-        : {}),
-    });
-    this.options.bot.conversations.recordChatMessage({
-      platform: PLATFORM,
-      channelId: channel.id,
-      messageId: message.id,
-      imageId: view.imageId,
-      jobId,
+    await this.outbox.deliver(replies, {
+      userId: user.id,
+      channelId: message.channelId,
+      replyTo: message.id,
     });
   }
 }

@@ -26,39 +26,25 @@ export function mentionOnly(userId: string): MessageMentionOptions {
 }
 
 /**
- * Rows of buttons (at most five per row, as Discord allows). A link button Discord would refuse is left
- * out, so that the result is still posted.
+ * Discord rows of buttons, as Delivery laid them out (at most five per row, five rows). A link button
+ * Discord would refuse is left out, so that the result is still posted.
  */
-export function componentRows(buttons: readonly ButtonSpec[]): ActionRowBuilder<ButtonBuilder>[] {
-  const rows: ActionRowBuilder<ButtonBuilder>[] = [];
-  const byRow = new Map<number, ButtonSpec[]>();
-  for (const button of buttons) {
-    if (button.url !== undefined && !isLinkable(button.url)) continue;
-    byRow.set(button.row, [...(byRow.get(button.row) ?? []), button]);
-  }
-  for (const group of byRow.values()) {
-    for (let i = 0; i < group.length; i += 5) {
-      rows.push(
-        new ActionRowBuilder<ButtonBuilder>().addComponents(
-          group.slice(i, i + 5).map((b) =>
-            b.url
-              ? new ButtonBuilder().setStyle(ButtonStyle.Link).setURL(b.url).setLabel(b.label)
-              : new ButtonBuilder()
-                  .setCustomId(b.customId)
-                  .setLabel(b.label)
-                  .setStyle(
-                    b.style === 'primary'
-                      ? ButtonStyle.Primary
-                      : b.style === 'danger'
-                        ? ButtonStyle.Danger
-                        : ButtonStyle.Secondary,
-                  ),
-          ),
-        ),
-      );
-    }
-  }
-  return rows.slice(0, 5);
+export function componentRows(rows: readonly (readonly ButtonSpec[])[]): ActionRowBuilder<ButtonBuilder>[] {
+  return rows
+    .map((row) => row.filter((b) => b.url === undefined || isLinkable(b.url)))
+    .filter((row) => row.length > 0)
+    .map((row) => new ActionRowBuilder<ButtonBuilder>().addComponents(row.map(button)));
+}
+
+function button(b: ButtonSpec): ButtonBuilder {
+  if (b.url) return new ButtonBuilder().setStyle(ButtonStyle.Link).setURL(b.url).setLabel(b.label);
+  const style =
+    b.style === 'primary'
+      ? ButtonStyle.Primary
+      : b.style === 'danger'
+        ? ButtonStyle.Danger
+        : ButtonStyle.Secondary;
+  return new ButtonBuilder().setCustomId(b.customId).setLabel(b.label).setStyle(style);
 }
 
 /** A Discord modal for a flowbot form. */

@@ -1,20 +1,16 @@
 /**
- * The Slack adapter (@slack/bolt): translates slash commands, mentions, thread replies, reactions and
- * button clicks into internal events, and posts queue progress and results back. Results are uploaded
- * with the external upload flow (files.uploadV2) and the `ts` of the message that carries each image is
- * recorded, so reactions and thread replies find their image, also after a restart.
+ * The Slack adapter (@slack/bolt), inbound: slash commands, mentions, thread replies, reactions and
+ * button clicks become internal events, and the command layer's replies go to Delivery with the place they
+ * answer. What flowbot posts is said by the {@link SlackSurface} (surface.ts).
  */
-import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { App, LogLevel } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Bot } from '../../commands/bot.js';
-import { progressText } from '../../commands/progress.js';
-import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../commands/types.js';
-import type { Core } from '../../src/app.js';
+import type { Outbox } from '../../commands/delivery.js';
+import type { ChatContext, InboundEventInput, Reply } from '../../commands/types.js';
 import { createLogger } from '../../src/log.js';
-import { watchJobs } from '../jobs.js';
-import { modalView, resultBlocks } from './blocks.js';
+import { describeSlackError as describe, type SlackAnswer, SlackSurface } from './surface.js';
 
 const log = createLogger('slack');
 
@@ -24,7 +20,6 @@ const PLATFORM = 'slack';
 
 /** Options of {@link SlackAdapter}. */
 export interface SlackOptions {
-  readonly core: Core;
   readonly bot: Bot;
   readonly botToken: string;
   readonly signingSecret?: string | undefined;
@@ -53,7 +48,7 @@ export class SlackAdapter {
   readonly app: App;
   private readonly options: SlackOptions;
   private botUserId: string | undefined;
-  private readonly lastEdit = new Map<string, number>();
+  private readonly outbox: Outbox<SlackAnswer>;
   private server: Server | undefined;
   private readonly seenEvents = new Set<string>();
   private readonly admins = new Map<string, { admin: boolean; until: number }>();
@@ -70,7 +65,11 @@ export class SlackAdapter {
       logLevel: LogLevel.ERROR,
     });
     this.routes();
-    this.subscribe();
+    const surface = new SlackSurface(() => this.app.client, {
+      editIntervalMs: options.progressIntervalMs ?? 1000,
+      previewUrl: options.previewUrl,
+    });
+    this.outbox = options.bot.delivery.attach(surface);
   }
 
   /**
@@ -131,14 +130,6 @@ export class SlackAdapter {
   private async runCommand(name: string, text: string, userId: string, channel: string, threadTs?: string) {
     const ctx = this.ctx(userId, channel, threadTs, await this.isAdmin(userId));
     return this.options.bot.handle({ kind: 'command', name, text, ctx });
-  }
-
-  /** The DM channel with a user, or undefined when Slack won't open one. */
-  private async directMessage(userId: string): Promise<Where | undefined> {
-    const opened = (await this.call('conversations.open', () =>
-      this.client.conversations.open({ users: userId }),
-    )) as { channel?: { id?: string } } | undefined;
-    return opened?.channel?.id ? { channel: opened.channel.id } : undefined;
   }
 
   /** True when this event id was handled already (an Events API redelivery). */
@@ -218,8 +209,7 @@ export class SlackAdapter {
         await this.deliver(replies, { channel: event.channel, threadTs: thread ?? event.ts }, event.user);
         return;
       }
-      const isEditOfImage =
-        thread && this.options.bot.conversations.findChatMessage(PLATFORM, event.channel, thread);
+      const isEditOfImage = thread && this.options.bot.delivery.isOurs(PLATFORM, event.channel, thread);
       const inbound: InboundEventInput = isEditOfImage
         ? {
             kind: 'reply',
@@ -255,7 +245,7 @@ export class SlackAdapter {
       )
         return;
       if (this.botUserId && m.text?.includes(`<@${this.botUserId}>`)) return; // handled as app_mention
-      if (!this.options.bot.conversations.findChatMessage(PLATFORM, m.channel, m.thread_ts)) return; // not one of ours
+      if (!this.options.bot.delivery.isOurs(PLATFORM, m.channel, m.thread_ts)) return; // not one of ours
       const replies = await this.options.bot.handle({
         kind: 'reply',
         text: m.text ?? '',
@@ -267,23 +257,15 @@ export class SlackAdapter {
 
     this.app.event('reaction_added', async ({ event }) => {
       if (event.item.type !== 'message' || event.user === this.botUserId) return;
-      const record = this.options.bot.conversations.findChatMessage(
-        PLATFORM,
-        event.item.channel,
-        event.item.ts,
-      );
-      if (!record) return;
+      const thread = this.options.bot.delivery.threadOf(PLATFORM, event.item.channel, event.item.ts);
+      if (!thread) return;
       const replies = await this.options.bot.handle({
         kind: 'reaction',
         emoji: event.reaction,
         target: { channelId: event.item.channel, messageId: event.item.ts },
         ctx: this.ctx(event.user, event.item.channel),
       });
-      await this.deliver(
-        replies,
-        { channel: event.item.channel, threadTs: record.threadId ?? event.item.ts },
-        event.user,
-      );
+      await this.deliver(replies, { channel: event.item.channel, threadTs: thread }, event.user);
     });
 
     this.app.action(/^fb:/, async ({ ack, body, action }) => {
@@ -327,222 +309,10 @@ export class SlackAdapter {
     });
   }
 
-  /** Shows replies: status messages for jobs, ephemeral text, DMs, modals, deletions. */
-  private async deliver(replies: Reply[], where: Where, userId: string, triggerId?: string): Promise<void> {
-    for (const reply of replies) {
-      switch (reply.type) {
-        case 'text':
-          await this.say(reply.text, reply.ephemeral, where, userId);
-          break;
-        case 'queued': {
-          const posted = await this.call('chat.postMessage', () =>
-            this.client.chat.postMessage({
-              channel: where.channel,
-              text: `<@${userId}> ${reply.text}`,
-              ...(where.threadTs ? { thread_ts: where.threadTs } : {}),
-            }),
-          );
-          if (posted?.ts) {
-            this.options.bot.conversations.recordChatMessage({
-              platform: PLATFORM,
-              channelId: where.channel,
-              messageId: posted.ts,
-              jobId: reply.jobId,
-              threadId: where.threadTs ?? null,
-            });
-          }
-          break;
-        }
-        case 'image':
-          await this.postResult(reply.view, where);
-          break;
-        case 'dm': {
-          const opened = await this.call('conversations.open', () =>
-            this.client.conversations.open({ users: userId }),
-          );
-          const channel = opened?.channel?.id;
-          if (channel)
-            await this.call('chat.postMessage', () =>
-              this.client.chat.postMessage({ channel, text: reply.text }),
-            );
-          break;
-        }
-        case 'modal':
-          if (triggerId) {
-            await this.call('views.open', () =>
-              this.client.views.open({
-                trigger_id: triggerId,
-                view: modalView(reply.modal, JSON.stringify(where)) as never,
-              }),
-            );
-          }
-          break;
-        case 'delete':
-          await this.call('chat.delete', () =>
-            this.client.chat.delete({ channel: reply.channelId, ts: reply.messageId }),
-          );
-          break;
-      }
-    }
-  }
-
-  /** A text, as Reply.ephemeral decides: seen by the asker alone, or posted for the channel. */
-  private async say(text: string, ephemeral: boolean, where: Where, userId: string): Promise<void> {
-    const thread = where.threadTs ? { thread_ts: where.threadTs } : {};
-    if (ephemeral)
-      await this.call('chat.postEphemeral', () =>
-        this.client.chat.postEphemeral({ channel: where.channel, user: userId, text, ...thread }),
-      );
-    else
-      await this.call('chat.postMessage', () =>
-        this.client.chat.postMessage({ channel: where.channel, text, ...thread }),
-      );
-  }
-
-  // ---- outbound -----------------------------------------------------------------------------------------
-
-  private subscribe(): void {
-    watchJobs(this.options.core.queue, PLATFORM, {
-      progress: (job, progress) => {
-        const now = Date.now();
-        if (now - (this.lastEdit.get(job.id) ?? 0) < (this.options.progressIntervalMs ?? 1000)) return;
-        this.lastEdit.set(job.id, now);
-        const status = this.status(job.id);
-        if (!status) return;
-        const text = progressText(job, progress.step, progress.total);
-        // With PUBLIC_URL, Slack shows the preview from the playground server (the step defeats caching).
-        const url = progress.preview ? this.options.previewUrl?.(job.id) : undefined;
-        const blocks = url
-          ? [
-              { type: 'section', text: { type: 'mrkdwn', text } },
-              { type: 'image', image_url: `${url}&step=${progress.step}`, alt_text: 'the image forming' },
-            ]
-          : undefined;
-        void this.call('chat.update', () =>
-          this.client.chat.update({
-            channel: status.channelId,
-            ts: status.messageId,
-            text,
-            ...(blocks ? { blocks: blocks as never } : {}),
-          }),
-        );
-      },
-      notice: (job, text) => {
-        const status = this.status(job.id);
-        if (!status) return;
-        void this.call('chat.update', () =>
-          this.client.chat.update({ channel: status.channelId, ts: status.messageId, text: `⏳ ${text}` }),
-        );
-      },
-      succeeded: (job) => {
-        this.lastEdit.delete(job.id);
-        const view = this.options.bot.resultView(job.id);
-        const status = this.status(job.id);
-        if (!view || !status) return;
-        // Posting runs after the job settled; a failure (Slack down, shutting down) is logged, never unhandled.
-        void this.postResult(view, {
-          channel: status.channelId,
-          threadTs: status.threadId ?? undefined,
-        })
-          .then(() =>
-            this.call('chat.update', () =>
-              this.client.chat.update({
-                channel: status.channelId,
-                ts: status.messageId,
-                text: `✅ ${view.text}`,
-              }),
-            ),
-          )
-          .catch((error: unknown) =>
-            log.error('posting a result failed', { job: job.id, error: describe(error) }),
-          );
-      },
-      ended: (job, text) => {
-        this.lastEdit.delete(job.id);
-        const status = this.status(job.id);
-        if (status)
-          void this.call('chat.update', () =>
-            this.client.chat.update({ channel: status.channelId, ts: status.messageId, text }),
-          );
-      },
-    });
-  }
-
-  private status(jobId: string) {
-    return this.options.bot.conversations
-      .chatMessagesOfJob(jobId)
-      .find((m) => m.platform === PLATFORM && !m.imageId);
-  }
-
-  /**
-   * Uploads an image into the channel (or thread), finds the ts of the message that carries it, and
-   * posts the buttons and context line. Both messages are recorded against the image.
-   */
-  private async postResult(view: ResultView, asked: Where): Promise<void> {
-    const { jobId, text } = view;
-    // `settings private on`: the result goes to its owner's DM with the bot, not to the channel.
-    const where = view.private ? ((await this.directMessage(view.userId)) ?? asked) : asked;
-    const upload = (await this.call('files.uploadV2', () =>
-      this.client.files.uploadV2({
-        channel_id: where.channel,
-        file: readFileSync(view.file),
-        filename: `flowbot-${view.imageId}.png`,
-        title: view.context,
-        initial_comment: text,
-        ...(where.threadTs ? { thread_ts: where.threadTs } : {}),
-      } as Parameters<WebClient['files']['uploadV2']>[0]),
-    )) as { files?: { files?: { id?: string }[] }[] } | undefined;
-    const fileId = upload?.files?.[0]?.files?.[0]?.id;
-    const ts = fileId ? await this.shareTs(fileId, where.channel) : undefined;
-    const store = this.options.bot.conversations;
-    if (ts)
-      store.recordChatMessage({
-        platform: PLATFORM,
-        channelId: where.channel,
-        messageId: ts,
-        imageId: view.imageId,
-        jobId,
-        threadId: where.threadTs ?? null,
-      });
-    const buttons = await this.call('chat.postMessage', () =>
-      this.client.chat.postMessage({
-        channel: where.channel,
-        text,
-        blocks: resultBlocks(view) as never,
-        ...(where.threadTs ? { thread_ts: where.threadTs } : ts ? { thread_ts: ts } : {}),
-      }),
-    );
-    if (buttons?.ts)
-      store.recordChatMessage({
-        platform: PLATFORM,
-        channelId: where.channel,
-        messageId: buttons.ts,
-        imageId: view.imageId,
-        jobId,
-        threadId: where.threadTs ?? ts ?? null,
-      });
-  }
-
-  /** The ts of the message that shares a file in a channel; Slack fills it in shortly after the upload. */
-  private async shareTs(fileId: string, channel: string): Promise<string | undefined> {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const info = (await this.call('files.info', () => this.client.files.info({ file: fileId }))) as
-        | {
-            file?: {
-              shares?: {
-                public?: Record<string, { ts: string }[]>;
-                private?: Record<string, { ts: string }[]>;
-              };
-            };
-          }
-        | undefined;
-      const shares = info?.file?.shares;
-      const ts = shares?.public?.[channel]?.[0]?.ts ?? shares?.private?.[channel]?.[0]?.ts;
-      if (ts) return ts;
-      await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
-    }
-    log.warn('no share ts for an uploaded file; reactions on it will not find the image', { file: fileId });
-    return undefined;
+  /** Shows replies through Delivery, in the channel (and thread) they answer. */
+  private deliver(replies: Reply[], where: Where, userId: string, triggerId?: string): Promise<void> {
+    const place = { userId, channelId: where.channel, threadId: where.threadTs };
+    return this.outbox.deliver(replies, place, { triggerId });
   }
 
   /** Runs a Web API call; errors (429s are retried by the client) are logged with the method and never thrown. */
@@ -554,9 +324,4 @@ export class SlackAdapter {
       return undefined;
     }
   }
-}
-
-function describe(error: unknown): string {
-  const data = (error as { data?: { error?: string }; code?: string }).data;
-  return data?.error ?? (error as Error).message ?? String(error);
 }

@@ -1,48 +1,37 @@
 /** Block Kit for flowbot's results, forms and progress. */
+import type { types } from '@slack/bolt';
 import type { ButtonSpec, ModalSpec, ResultView } from '../../commands/types.js';
 import { isLinkable } from '../links.js';
 
-type Block = Record<string, unknown>;
+type Block = types.KnownBlock;
 
-/** Buttons (at most 5 per actions block, as Slack allows) and the context line. */
-export function resultBlocks(view: ResultView): Block[] {
-  const rows = new Map<number, ButtonSpec[]>();
-  for (const button of view.buttons) {
-    // A link Slack would refuse would cost the whole result message: leave that button out.
-    if (button.url !== undefined && !isLinkable(button.url)) continue;
-    rows.set(button.row, [...(rows.get(button.row) ?? []), button]);
-  }
+/** The result's text, its buttons in the rows Delivery laid out (five per actions block) and the context line. */
+export function resultBlocks(view: ResultView, rows: readonly (readonly ButtonSpec[])[]): Block[] {
   const blocks: Block[] = [{ type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(view.text) } }];
-  for (const [row, buttons] of rows) {
-    for (let i = 0; i < buttons.length; i += 5) {
-      blocks.push({
-        type: 'actions',
-        block_id: `row${row}-${i}`,
-        elements: buttons.slice(i, i + 5).map((b) =>
-          b.url
-            ? {
-                type: 'button',
-                text: { type: 'plain_text', text: b.label },
-                url: b.url,
-                action_id: b.customId,
-              }
-            : {
-                type: 'button',
-                text: { type: 'plain_text', text: b.label },
-                action_id: b.customId,
-                value: b.customId,
-                ...(b.style === 'primary' ? { style: 'primary' } : {}),
-              },
-        ),
-      });
-    }
-  }
+  rows.forEach((row, index) => {
+    // A link Slack would refuse would cost the whole result message: leave that button out.
+    const buttons = row.filter((b) => b.url === undefined || isLinkable(b.url));
+    if (buttons.length > 0)
+      blocks.push({ type: 'actions', block_id: `row${index}`, elements: buttons.map(element) });
+  });
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: escapeMrkdwn(view.context) }] });
   return blocks;
 }
 
+function element(b: ButtonSpec): types.Button {
+  const text = { type: 'plain_text' as const, text: b.label };
+  if (b.url) return { type: 'button', text, url: b.url, action_id: b.customId };
+  return {
+    type: 'button',
+    text,
+    action_id: b.customId,
+    value: b.customId,
+    ...(b.style === 'primary' ? { style: 'primary' as const } : {}),
+  };
+}
+
 /** A Slack modal for a flowbot form. */
-export function modalView(modal: ModalSpec, privateMetadata: string): Block {
+export function modalView(modal: ModalSpec, privateMetadata: string): types.ModalView {
   return {
     type: 'modal',
     callback_id: modal.customId,

@@ -3,18 +3,15 @@
  * turns its requests into internal events, streams job progress over server-sent events, keeps the
  * conversation in the store (so it survives reloads and restarts), and hosts the signed mask editor.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Bot } from '../../commands/bot.js';
-import type { ChatLogEntry } from '../../commands/conversations.js';
-import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../commands/types.js';
-import type { Core } from '../../src/app.js';
+import { blurredCopy, type Outbox } from '../../commands/delivery.js';
+import type { ChatContext, InboundEventInput, Reply } from '../../commands/types.js';
 import { ConfigError, publicMessage } from '../../src/errors.js';
 import type { LinkSigner } from '../../src/links.js';
 import { createLogger } from '../../src/log.js';
-import { watchJobs } from '../jobs.js';
 import {
   allowedHosts,
   checkHost,
@@ -27,12 +24,10 @@ import {
   tokenProof,
   withoutToken,
 } from './guard.js';
-import { finishedEntry, takeStatus } from './status.js';
+import { CHANNEL, PLATFORM, randomId, type WebAnswer, WebSurface } from './surface.js';
 
 const log = createLogger('web');
 const PUBLIC = path.join(import.meta.dirname, 'public');
-const PLATFORM = 'web';
-const CHANNEL = 'playground';
 const USER = 'local';
 const STATIC: Record<string, [file: string, type: string]> = {
   '/': ['index.html', 'text/html; charset=utf-8'],
@@ -43,20 +38,8 @@ const STATIC: Record<string, [file: string, type: string]> = {
 /** What the mask editor's page loads: public, since its signed link is its only credential. */
 const EDITOR_ASSETS = new Set(['/app.css', '/editor.js']);
 
-/** An entry as the page shows it. */
-interface EntryJson {
-  readonly messageId: string;
-  readonly author: string;
-  readonly fromBot: boolean;
-  readonly text: string;
-  readonly replyTo: string | null;
-  readonly jobId: string | null;
-  readonly image: (ResultView & { url: string }) | null;
-}
-
 /** Options of {@link WebAdapter}. */
 export interface WebOptions {
-  readonly core: Core;
   readonly bot: Bot;
   readonly signer: LinkSigner;
   readonly host: string;
@@ -71,11 +54,9 @@ export interface WebOptions {
 export class WebAdapter {
   private readonly options: WebOptions;
   private readonly server: Server;
-  private readonly clients = new Set<ServerResponse>();
-  private readonly lastProgress = new Map<string, number>();
+  private readonly surface: WebSurface;
+  private readonly outbox: Outbox<WebAnswer>;
   private hosts = new Set<string>();
-  /** The latest preview of each running job (any platform), for Slack's progress messages. */
-  private readonly previews = new Map<string, Uint8Array>();
 
   /** Refuses (ConfigError) a non-loopback address without WEB_TOKEN: that would open it to anyone. */
   constructor(options: WebOptions) {
@@ -98,7 +79,8 @@ export class WebAdapter {
         else res.end();
       });
     });
-    this.subscribe();
+    this.surface = new WebSurface(options.bot);
+    this.outbox = options.bot.delivery.attach(this.surface);
   }
 
   /** Starts listening; resolves with the URL. */
@@ -117,7 +99,7 @@ export class WebAdapter {
 
   /** Stops the server and closes event streams. */
   async close(): Promise<void> {
-    for (const client of this.clients) client.end();
+    this.surface.closeAll();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -144,7 +126,7 @@ export class WebAdapter {
     if (req.method === 'GET' && preview)
       return this.preview(preview[1]!, url.searchParams.get('sig') ?? '', res);
     if (req.method === 'GET' && imageMatch && this.signedFor(url, imageMatch[1]!))
-      return this.image(imageMatch[1]!, false, res);
+      return this.image(imageMatch[1]!, url.searchParams, res);
     if (req.method === 'POST' && url.pathname === '/api/editor') {
       checkStateChange(req, this.options.token);
       return this.applyMask(await readJsonBody(req, res), res);
@@ -152,10 +134,9 @@ export class WebAdapter {
     if (!this.admitted(req, url, res)) return;
     if (req.method === 'POST') checkStateChange(req, this.options.token);
     if (req.method === 'GET' && STATIC[url.pathname]) return this.staticFile(url.pathname, res);
-    if (req.method === 'GET' && imageMatch)
-      return this.image(imageMatch[1]!, url.searchParams.has('download'), res);
+    if (req.method === 'GET' && imageMatch) return this.image(imageMatch[1]!, url.searchParams, res);
     if (req.method === 'GET' && url.pathname === '/api/history')
-      return this.json(res, 200, { entries: this.history() });
+      return this.json(res, 200, { entries: this.surface.history() });
     if (req.method === 'GET' && url.pathname === '/api/events') return this.events(req, res);
     const lineage = /^\/api\/images\/([a-z0-9]{4,12})$/.exec(url.pathname);
     if (req.method === 'GET' && lineage) return this.lineage(lineage[1]!, res);
@@ -218,9 +199,7 @@ export class WebAdapter {
     const text = typeof body.text === 'string' ? body.text.trim() : '';
     const replyTo = typeof body.replyTo === 'string' ? body.replyTo : null;
     if (!text) return this.json(res, 400, { error: 'Type a prompt, or /help.' });
-    const user = this.conversations().logChat({
-      platform: PLATFORM,
-      channelId: CHANNEL,
+    const mine = this.surface.add({
       messageId: `u-${randomId()}`,
       author: USER,
       fromBot: false,
@@ -229,7 +208,6 @@ export class WebAdapter {
       jobId: null,
       imageId: null,
     });
-    this.broadcast({ type: 'entry', entry: this.entryJson(user) });
     // Without a chosen message the command layer decides: a command, an edit of the latest image, or a prompt.
     const event: InboundEventInput = replyTo
       ? { kind: 'reply', text, target: { channelId: CHANNEL, messageId: replyTo }, ctx: this.ctx() }
@@ -237,8 +215,7 @@ export class WebAdapter {
     const replies = await this.options.bot.handle(event);
     // The person's own line comes back first: the page shows it before the answers even when this
     // response overtakes its event on the stream.
-    const mine = this.entryJson(user);
-    this.json(res, 200, { mine, replies: replies.map((r) => this.deliver(r, user.messageId)) });
+    this.json(res, 200, { mine, replies: await this.deliver(replies, mine.messageId) });
   }
 
   private async action(body: Record<string, unknown>, res: ServerResponse): Promise<void> {
@@ -253,7 +230,7 @@ export class WebAdapter {
       ctx: this.ctx(),
       ...(fields ? { fields } : {}),
     });
-    this.json(res, 200, { replies: replies.map((r) => this.deliver(r, null)) });
+    this.json(res, 200, { replies: await this.deliver(replies, null) });
   }
 
   private async reaction(body: Record<string, unknown>, res: ServerResponse): Promise<void> {
@@ -265,121 +242,24 @@ export class WebAdapter {
       target: { channelId: CHANNEL, messageId },
       ctx: this.ctx(),
     });
-    this.json(res, 200, { replies: replies.map((r) => this.deliver(r, messageId)) });
+    this.json(res, 200, { replies: await this.deliver(replies, messageId) });
   }
 
-  /** Shows a reply: logged into the conversation, or returned to the page for forms and notes. */
-  private deliver(reply: Reply, replyTo: string | null): unknown {
-    switch (reply.type) {
-      case 'text':
-      case 'dm':
-        return { type: reply.type === 'dm' ? 'note' : 'text', text: reply.text };
-      case 'modal':
-        return { type: 'modal', modal: reply.modal };
-      case 'delete':
-        this.conversations().deleteChatLog(reply.messageId);
-        this.broadcast({ type: 'delete', messageId: reply.messageId });
-        return { type: 'deleted' };
-      case 'image': {
-        const entry = this.postImage(reply.view, `i-${randomId()}`, replyTo);
-        return { type: 'entry', entry };
-      }
-      case 'queued': {
-        // A quick job (an exact edit) may be over already: its answer took the status's place.
-        const answered = finishedEntry(this.conversations(), reply.jobId);
-        if (answered) return { type: 'entry', entry: this.entryJson(answered) };
-        const status = this.conversations().logChat({
-          platform: PLATFORM,
-          channelId: CHANNEL,
-          messageId: `s-${reply.jobId}`,
-          author: 'flowbot',
-          fromBot: true,
-          text: reply.text,
-          replyTo,
-          jobId: reply.jobId,
-          imageId: null,
-        });
-        this.conversations().recordChatMessage({
-          platform: PLATFORM,
-          channelId: CHANNEL,
-          messageId: status.messageId,
-          jobId: reply.jobId,
-        });
-        const entry = this.entryJson(status);
-        this.broadcast({ type: 'entry', entry });
-        return { type: 'entry', entry };
-      }
-    }
+  /** Shows replies through Delivery; what answers this request comes back in its response. */
+  private async deliver(replies: readonly Reply[], replyTo: string | null): Promise<unknown[]> {
+    const answer: WebAnswer = { answers: [] };
+    await this.outbox.deliver(
+      replies,
+      { userId: USER, channelId: CHANNEL, replyTo: replyTo ?? undefined },
+      answer,
+    );
+    return answer.answers;
   }
 
-  /** Posts a result; `replaces` names the status message it takes the place of, on the page too. */
-  private postImage(
-    view: ResultView,
-    messageId: string,
-    replyTo: string | null,
-    replaces?: string,
-  ): EntryJson {
-    this.conversations().recordChatMessage({
-      platform: PLATFORM,
-      channelId: CHANNEL,
-      messageId,
-      imageId: view.imageId,
-      jobId: view.jobId,
-    });
-    const logged = this.conversations().logChat({
-      platform: PLATFORM,
-      channelId: CHANNEL,
-      messageId,
-      author: 'flowbot',
-      fromBot: true,
-      text: view.text,
-      replyTo,
-      jobId: view.jobId,
-      imageId: view.imageId,
-    });
-    const entry = this.entryJson(logged);
-    this.broadcast({ type: 'entry', entry, ...(replaces ? { replaces } : {}) });
-    return entry;
-  }
-
-  private history(): EntryJson[] {
-    return this.conversations()
-      .chatLog(PLATFORM, CHANNEL)
-      .map((e) => this.entryJson(e));
-  }
-
-  private entryJson(entry: ChatLogEntry): EntryJson {
-    let image: EntryJson['image'] = null;
-    if (entry.imageId) {
-      const record = this.conversations().getImage(entry.imageId);
-      if (record) {
-        const view = this.viewFor(record.id, entry.text);
-        if (view) image = { ...view, file: '', url: `/images/${record.id}.png` };
-      }
-    }
-    return {
-      messageId: entry.messageId,
-      author: entry.author,
-      fromBot: entry.fromBot,
-      text: entry.text,
-      replyTo: entry.replyTo,
-      jobId: entry.jobId,
-      image,
-    };
-  }
-
-  private viewFor(imageId: string, text: string): ResultView | undefined {
-    const record = this.conversations().getImage(imageId);
-    if (!record) return undefined;
-    const view = record.jobId ? this.options.bot.resultView(record.jobId) : undefined;
-    if (view && view.imageId === imageId) return { ...view, text };
-    // An older image shown again (undo): build its view through the job-less path.
-    return this.options.bot.imageView(imageId, text);
-  }
-
-  private image(imageId: string, download: boolean, res: ServerResponse): void {
-    const record = this.conversations().getImage(imageId);
-    if (!record) {
+  /** An image's PNG (`?download` as a file; `?blurred=1` its blurred copy, for images held as spoilers). */
+  private async image(imageId: string, query: URLSearchParams, res: ServerResponse): Promise<void> {
+    const file = this.options.bot.imageFile(imageId);
+    if (!file) {
       this.json(res, 404, { error: 'No such image.' });
       return;
     }
@@ -387,13 +267,16 @@ export class WebAdapter {
       'content-type': 'image/png',
       'cache-control': 'public, max-age=31536000, immutable',
     };
-    if (download) headers['content-disposition'] = `attachment; filename="flowbot-${record.id}.png"`;
+    if (query.has('download'))
+      headers['content-disposition'] = `attachment; filename="flowbot-${imageId}.png"`;
+    const png = readFileSync(file);
+    const body = query.get('blurred') === '1' ? await blurredCopy(png) : png;
     res.writeHead(200, headers);
-    res.end(readFileSync(this.options.core.files.resolve(record.filePath)));
+    res.end(body);
   }
 
   private lineage(imageId: string, res: ServerResponse): void {
-    const chain = this.conversations().lineage(imageId);
+    const chain = this.options.bot.lineage(imageId);
     if (chain.length === 0) {
       this.json(res, 404, { error: 'No such image.' });
       return;
@@ -426,13 +309,7 @@ export class WebAdapter {
       connection: 'keep-alive',
     });
     res.write(': connected\n\n');
-    this.clients.add(res);
-    req.on('close', () => this.clients.delete(res));
-  }
-
-  private broadcast(event: Record<string, unknown>): void {
-    const data = `data: ${JSON.stringify(event)}\n\n`;
-    for (const client of this.clients) client.write(data);
+    req.on('close', this.surface.follow(res));
   }
 
   private preview(jobId: string, sig: string, res: ServerResponse): void {
@@ -440,67 +317,13 @@ export class WebAdapter {
       this.json(res, 403, { error: 'Not a valid preview link.' });
       return;
     }
-    const png = this.previews.get(jobId);
+    const png = this.options.bot.delivery.preview(jobId);
     if (!png) {
       this.json(res, 404, { error: 'No preview for that job (it may have finished).' });
       return;
     }
     res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' });
     res.end(png);
-  }
-
-  private subscribe(): void {
-    const queue = this.options.core.queue;
-    queue.on('progress', (job, progress) => progress.preview && this.previews.set(job.id, progress.preview));
-    queue.on('succeeded', (job) => this.previews.delete(job.id));
-    queue.on('failed', (job) => this.previews.delete(job.id));
-    queue.on('cancelled', (job) => this.previews.delete(job.id));
-    watchJobs(this.options.core.queue, PLATFORM, {
-      started: (job) => this.broadcast({ type: 'progress', jobId: job.id, step: 0, total: 1 }),
-      progress: (job, progress) => {
-        const now = Date.now();
-        const last = this.lastProgress.get(job.id) ?? 0;
-        if (now - last < 250 && progress.step < progress.total && !progress.preview) return;
-        this.lastProgress.set(job.id, now);
-        this.broadcast({
-          type: 'progress',
-          jobId: job.id,
-          step: progress.step,
-          total: progress.total,
-          ...(progress.preview
-            ? { preview: `data:image/png;base64,${Buffer.from(progress.preview).toString('base64')}` }
-            : {}),
-        });
-      },
-      notice: (job, text) => this.broadcast({ type: 'notice', jobId: job.id, text }),
-      succeeded: (job) => {
-        this.lastProgress.delete(job.id);
-        const view = this.options.bot.resultView(job.id);
-        if (!view) return;
-        // One message per job: the result takes the status message's place.
-        const status = takeStatus(this.conversations(), job.id);
-        this.postImage(view, `r-${job.id}`, status?.replyTo ?? null, status?.messageId);
-        this.broadcast({ type: 'done', jobId: job.id });
-      },
-      ended: (job, text) => {
-        this.lastProgress.delete(job.id);
-        const status = takeStatus(this.conversations(), job.id);
-        const entry = this.conversations().logChat({
-          platform: PLATFORM,
-          channelId: CHANNEL,
-          messageId: `e-${job.id}`,
-          author: 'flowbot',
-          fromBot: true,
-          text,
-          replyTo: status?.replyTo ?? null,
-          jobId: job.id,
-          imageId: null,
-        });
-        const replaces = status?.messageId;
-        this.broadcast({ type: 'entry', entry: this.entryJson(entry), ...(replaces ? { replaces } : {}) });
-        this.broadcast({ type: 'done', jobId: job.id });
-      },
-    });
   }
 
   // ---- mask editor ------------------------------------------------------------------------------------
@@ -518,7 +341,7 @@ export class WebAdapter {
       );
       return;
     }
-    const record = this.conversations().getImage(grant.value.imageId);
+    const record = this.options.bot.image(grant.value.imageId);
     if (!record) {
       this.json(res, 404, { error: 'No such image.' });
       return;
@@ -561,7 +384,7 @@ export class WebAdapter {
       typeof body.prompt === 'string' ? body.prompt : '',
     );
     const reply = replies[0];
-    if (reply?.type === 'queued' && platform === PLATFORM) this.deliver(reply, null);
+    if (reply?.type === 'queued' && platform === PLATFORM) await this.deliver([reply], null);
     this.json(res, 200, {
       replies: replies.map((r) =>
         r.type === 'text'
@@ -570,14 +393,6 @@ export class WebAdapter {
       ),
     });
   }
-
-  private conversations() {
-    return this.options.bot.conversations;
-  }
-}
-
-function randomId(): string {
-  return randomBytes(6).toString('hex');
 }
 
 function escapeHtml(text: string): string {

@@ -48,7 +48,6 @@ async function discordReply(): Promise<Way> {
   const fake = new FakeDiscord();
   await fake.start();
   const discord = new DiscordAdapter({
-    core: bot.core,
     bot: bot.bot,
     token: 'discord-bench-token',
     apiUrl: `${fake.base}/api`,
@@ -78,7 +77,7 @@ async function discordReply(): Promise<Way> {
 async function maskEditor(): Promise<Way> {
   const { bot, imageId } = await botWithImage();
   const signer = new LinkSigner('bench-secret-0123456789');
-  const web = new WebAdapter({ core: bot.core, bot: bot.bot, signer, host: '127.0.0.1', port: 0 });
+  const web = new WebAdapter({ bot: bot.bot, signer, host: '127.0.0.1', port: 0 });
   const origin = new URL(await web.listen()).origin;
   return {
     attempt: async () => {

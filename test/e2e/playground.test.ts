@@ -47,7 +47,7 @@ describe.skipIf(!available)('playground in a browser', () => {
     bot = createBot(core, (imageId, userId, platform, channelId) =>
       adapter?.editorPath(imageId, userId, platform, channelId),
     );
-    adapter = new WebAdapter({ core, bot, signer, host: '127.0.0.1', port: 0 });
+    adapter = new WebAdapter({ bot, signer, host: '127.0.0.1', port: 0 });
     web = adapter;
     base = await web.listen();
     core.queue.recover();
@@ -80,7 +80,7 @@ describe.skipIf(!available)('playground in a browser', () => {
 
   it('a ?token= login leaves the address bar without the token, and the page works on the cookie', async () => {
     const token = 'a-long-random-web-token-for-the-browser';
-    const guarded = new WebAdapter({ core, bot, signer, host: '127.0.0.1', port: 0, token });
+    const guarded = new WebAdapter({ bot, signer, host: '127.0.0.1', port: 0, token });
     const guardedBase = await guarded.listen();
     const login = await browser.newPage();
     try {
