@@ -92,8 +92,14 @@ export class Delivery {
       setTimeout(() => {
         const resolve = this.awaiting.get(jobId);
         this.awaiting.delete(jobId);
-        const job = this.deps.store.getJob(jobId);
-        resolve?.(job ? this.fallback(job) : undefined);
+        if (!resolve) return;
+        try {
+          const job = this.deps.store.getJob(jobId);
+          resolve(job ? this.fallback(job) : undefined);
+        } catch (error) {
+          resolve(undefined); // the store closed meanwhile (shutting down)
+          log.debug('an expected job was not followed', { job: jobId, error });
+        }
       }, patienceMs).unref();
     }
   }
@@ -238,7 +244,9 @@ export class Delivery {
       return undefined;
     }
     const privately = view.private && surface.limits.privateResults;
-    const into = status && status.private === privately ? status : undefined;
+    // The status becomes the result where both are for the channel; a private result goes to its owner
+    // alone (a DM), and a status as private as an ephemeral reply gives way to a public result.
+    const into = status && !status.private && !privately ? status : undefined;
     const spoiler = view.moderation?.action === 'spoiler';
     const original = readFileSync(view.file);
     const blurred = spoiler && !surface.limits.nativeSpoilers;

@@ -2,7 +2,7 @@
 import type { GenerateParams } from '../src/jobs.js';
 import { tileRefusal } from '../src/pipeline/circular.js';
 import { draftSteps } from '../src/pipeline/draft.js';
-import { sizeFor } from '../src/pipeline/request.js';
+import { sizeFor } from '../src/pipeline/recipe.js';
 import { formatMultiPrompt, isMultiPrompt, parseMultiPrompt } from '../src/prompt/multiprompt.js';
 import { type PromptParams, parsePrompt } from '../src/prompt/params.js';
 import { expandPermutations } from '../src/prompt/permutations.js';

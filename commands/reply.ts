@@ -2,7 +2,7 @@
  * A reply to a result is an edit. The grammar says what was meant; this module turns it into a job on
  * the right image, and every result says in one line how the reply was understood.
  */
-import { sizeFor } from '../src/pipeline/request.js';
+import { sizeFor } from '../src/pipeline/recipe.js';
 import type { ImageRecord } from '../src/store/store.js';
 import { answer } from './ask.js';
 import {

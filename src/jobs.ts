@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { ErrorCode, UserError } from './errors.js';
 import { IMAGE_JOB_KINDS, type ImageJobKind } from './job-params.js';
 import { composeGrid, encodePng, type RgbImage, readImage } from './pipeline/image.js';
-import { pngText } from './pipeline/request.js';
+import { pngText } from './pipeline/recipe.js';
 import type { JobQueue } from './queue/queue.js';
 import type { FileStore } from './store/files.js';
 import type { ImageOperation, ImageRecord, JobRecord, NewImage, Store } from './store/store.js';

@@ -18,7 +18,7 @@ import { type Core, createCore } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { ErrorCode } from '../src/errors.js';
 import { LinkSigner } from '../src/links.js';
-import { ClipTokenizer } from '../src/pipeline/tokenizer.js';
+import { ClipTokenizer } from '../src/pipeline/clip-bpe.js';
 import { WordSet } from '../src/prompt/word-set.js';
 import { FIXTURE_MODELS } from './helpers/bot.js';
 import { tempDir } from './helpers/tmp.js';

@@ -12,7 +12,7 @@ import { readImage } from '../src/pipeline/image.js';
 import { loadModelSpec } from '../src/pipeline/model.js';
 import { OnnxBackend } from '../src/pipeline/onnx.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
-import { schedulerFor } from '../src/pipeline/request.js';
+import { schedulerFor } from '../src/pipeline/recipe.js';
 import type { SchedulerName } from '../src/prompt/params.js';
 import { wireResultSchema } from '../src/work/order.js';
 import { maxDiff } from './helpers/images.js';

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { admitImage, DEFAULT_INTAKE_LIMITS, ImageRefused, inspectImage } from '../src/intake/inspect.js';
 import { encodePng, readMask } from '../src/pipeline/image.js';
-import { pngText } from '../src/pipeline/request.js';
+import { pngText } from '../src/pipeline/recipe.js';
 import { deflatedRun, plainPng, pngChunk, textBombPng, withChunks, zTXt } from './helpers/hostile-images.js';
 import { gradient } from './helpers/images.js';
 import { tempDir } from './helpers/tmp.js';

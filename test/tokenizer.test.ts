@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ClipTokenizer } from '../src/pipeline/tokenizer.js';
+import { ClipTokenizer } from '../src/pipeline/clip-bpe.js';
 
 const fixtures = path.join(import.meta.dirname, 'fixtures');
 const tokenizer = ClipTokenizer.fromFiles(

@@ -50,6 +50,8 @@ export class DiscordSurface implements ChatSurface<DiscordAnswer> {
   readonly limits: SurfaceLimits;
   /** Messages posted through an interaction's webhook, which edits and removals must go through. */
   private readonly viaInteraction = new Map<string, Answerable>();
+  /** Which of those are an interaction's original reply (addressed as `@original`). */
+  private readonly originals = new Set<string>();
   private readonly uploadLimits = new Map<string, number>();
 
   constructor(
@@ -167,7 +169,7 @@ export class DiscordSurface implements ChatSurface<DiscordAnswer> {
     const interaction = this.viaInteraction.get(message.messageId);
     this.viaInteraction.delete(message.messageId);
     try {
-      if (interaction) await interaction.deleteReply(message.messageId);
+      if (interaction) await interaction.deleteReply(this.address(message));
       else await (await this.channel(message.channelId))?.messages.delete(message.messageId);
     } catch (error) {
       log.warn('cannot delete the message', { error });
@@ -181,6 +183,7 @@ export class DiscordSurface implements ChatSurface<DiscordAnswer> {
     if (!answer.answered && ephemeral === answer.privately) {
       answer.answered = true;
       message = await interaction.editReply({ content: text });
+      this.originals.add(message.id);
     } else {
       message = await interaction.followUp({
         content: text,
@@ -200,13 +203,18 @@ export class DiscordSurface implements ChatSurface<DiscordAnswer> {
   ): Promise<Message | undefined> {
     const interaction = this.viaInteraction.get(target.messageId);
     try {
-      if (interaction) return await interaction.editReply({ ...edit, message: target.messageId });
+      if (interaction) return await interaction.editReply({ ...edit, message: this.address(target) });
       const channel = await this.channel(target.channelId);
       return await channel?.messages.edit(target.messageId, edit);
     } catch (error) {
       log.warn('editing a message failed', { error });
       return undefined;
     }
+  }
+
+  /** How an interaction's webhook addresses one of its messages. */
+  private address(message: MessageRef): string {
+    return this.originals.has(message.messageId) ? '@original' : message.messageId;
   }
 
   private async channel(channelId: string): Promise<SendableChannels | undefined> {

@@ -16,7 +16,7 @@ import { composeGrid, encodePng, readImage, readMask } from '../pipeline/image.j
 import { loadModelSpec, loadUpscalerSpec, type ModelSpec, type UpscalerSpec } from '../pipeline/model.js';
 import { OnnxBackend } from '../pipeline/onnx.js';
 import { Pipeline, type PipelineProgress } from '../pipeline/pipeline.js';
-import { pngText, schedulerFor, sizeFor } from '../pipeline/request.js';
+import { pngText, schedulerFor, sizeFor } from '../pipeline/recipe.js';
 import { parsePrompt } from '../prompt/params.js';
 
 /** `vary` without --strength: a subtle variation (the strength of chat's Vary (Subtle)). */

@@ -19,14 +19,14 @@ import type { OnnxBackend, OnnxModel } from './onnx.js';
 import { Previews } from './preview.js';
 import { checkAborted, initialNoise, type RunHooks } from './progress.js';
 import { gaussianNoise, slerp } from './random.js';
-import { roundedSize } from './request.js';
+import { roundedSize } from './recipe.js';
 import type {
   GenerateRequest,
   InpaintRequest,
   PipelineResult,
   UpscaleRequest,
   VaryRequest,
-} from './requests.js';
+} from './operations.js';
 import { createScheduler, img2imgTimesteps, type Scheduler, schedulerLabel } from './schedulers/index.js';
 import { TextEncoders } from './text.js';
 import { superResolve } from './upscale.js';
@@ -39,7 +39,7 @@ export type {
   PipelineResult,
   UpscaleRequest,
   VaryRequest,
-} from './requests.js';
+} from './operations.js';
 
 /** How the pipeline treats memory. */
 export interface PipelineOptions {

@@ -3,7 +3,7 @@
  * equal. The blocklist matches this text, not what was typed: `a &#103;ore scene`, `ｇｏｒｅ` and
  * `g\u200Bore` all reach the model as "gore".
  */
-import { clipClean } from '../pipeline/tokenizer.js';
+import { clipClean } from '../pipeline/clip-bpe.js';
 import { plainPrompt } from './weights.js';
 
 /**

@@ -9,7 +9,7 @@ import { buildCanvas, canvasFor } from '../pipeline/canvas.js';
 import { applyEdit, type ExactEdit } from '../pipeline/edits.js';
 import { type RgbImage, readImage, readMask } from '../pipeline/image.js';
 import type { Pipeline, PipelineResult, RunHooks } from '../pipeline/pipeline.js';
-import { schedulerFor } from '../pipeline/request.js';
+import { schedulerFor } from '../pipeline/recipe.js';
 import type { JobContext } from '../queue/queue.js';
 import type { ModelRegistry } from './models.js';
 import { parseParams, type WorkOrder, type WorkResult } from './order.js';

@@ -9,7 +9,7 @@ import { maxArea } from '../pipeline/budget.js';
 import { canvasFor } from '../pipeline/canvas.js';
 import { editedSize } from '../pipeline/edits.js';
 import type { ModelSpec } from '../pipeline/model.js';
-import { roundedSize } from '../pipeline/request.js';
+import { roundedSize } from '../pipeline/recipe.js';
 import { type ParentInfo, parseParams, type WorkOrder } from './order.js';
 
 /** The images a job makes. */

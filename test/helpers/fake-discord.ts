@@ -54,6 +54,8 @@ export class FakeDiscord {
 
   /** Files people attached to their messages, served at their CDN address (see {@link attach}). */
   private readonly uploads = new Map<string, Buffer>();
+  /** Each interaction token's original reply. */
+  private readonly originals = new Map<string, string>();
 
   constructor() {
     this.server = createServer((req, res) => {
@@ -155,9 +157,19 @@ export class FakeDiscord {
     return this.calls.filter((c) => c.method === method && path.test(c.path));
   }
 
-  /** Messages the bot posted in the channel with a file. */
-  posted(): DiscordCall[] {
-    return this.of('POST', new RegExp(`/channels/${CHANNEL}/messages$`)).filter((c) => c.files.length > 0);
+  /**
+   * Results the bot showed in the channel: messages posted with an image, and messages (a channel
+   * message or an interaction's reply) edited into one.
+   */
+  posted(channelId = CHANNEL): DiscordCall[] {
+    const channel = new RegExp(`^/channels/${channelId}/messages(/\\d+)?$`);
+    const webhook = /^\/webhooks\/\d+\/[^/]+(\/messages\/(@original|\d+))?$/;
+    return this.calls.filter(
+      (c) =>
+        (c.method === 'POST' || c.method === 'PATCH') &&
+        (channel.test(c.path) || (channelId === CHANNEL && webhook.test(c.path))) &&
+        c.files.some((f) => /^(SPOILER_)?flowbot-/.test(f.name)),
+    );
   }
 
   private onGateway(payload: { op: number; d: unknown }): void {
@@ -254,6 +266,27 @@ export class FakeDiscord {
     }
   }
 
+  /** A message edited (or, without an id, created by its first edit); the call records its id. */
+  private edited(
+    id: string | undefined,
+    body: Record<string, unknown>,
+    files: { name: string; data: Buffer }[],
+    channelId = CHANNEL,
+  ): Record<string, unknown> {
+    const fresh = this.message(channelId, body, files);
+    this.messages.delete(fresh.id as string);
+    const before = id ? this.messages.get(id) : undefined;
+    const message = {
+      ...(before ?? {}),
+      ...fresh,
+      id: id ?? fresh.id,
+      attachments: files.length > 0 || body.attachments ? fresh.attachments : (before?.attachments ?? []),
+    };
+    this.messages.set(message.id as string, message);
+    this.calls[this.calls.length - 1]!.messageId = message.id as string;
+    return message;
+  }
+
   /** A message object as Discord returns it. */
   message(
     channelId: string,
@@ -336,9 +369,19 @@ export class FakeDiscord {
         : [204, null];
     }
     const webhook = /^\/webhooks\/\d+\/([^/]+)\/messages\/(@original|\d+)$/.exec(path);
-    if (webhook && (method === 'PATCH' || method === 'GET')) return [200, this.message(CHANNEL, body, files)];
-    if (method === 'POST' && /^\/webhooks\/\d+\/[^/]+$/.test(path))
-      return [200, this.message(CHANNEL, body, files)];
+    if (webhook && (method === 'PATCH' || method === 'GET')) {
+      // An interaction's original reply keeps its id through every edit, as Discord's does.
+      const id = webhook[2] === '@original' ? this.originals.get(webhook[1]!) : webhook[2];
+      const message = this.edited(id, body, files);
+      if (webhook[2] === '@original') this.originals.set(webhook[1]!, message.id as string);
+      return [200, message];
+    }
+    if (webhook && method === 'DELETE') return [204, null];
+    if (method === 'POST' && /^\/webhooks\/\d+\/[^/]+$/.test(path)) {
+      const message = this.message(CHANNEL, body, files);
+      this.calls[this.calls.length - 1]!.messageId = message.id as string;
+      return [200, message];
+    }
     const channelMessages = /^\/channels\/(\d+)\/messages$/.exec(path);
     if (method === 'POST' && channelMessages?.[1] === DM_CHANNEL && this.refuseDirectMessages)
       return [403, { message: 'Cannot send messages to this user', code: 50007 }];
@@ -349,14 +392,7 @@ export class FakeDiscord {
     }
     const oneMessage = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path);
     if (oneMessage && method === 'PATCH')
-      return [
-        200,
-        {
-          ...(this.messages.get(oneMessage[2]!) ?? this.message(oneMessage[1]!, {}, [])),
-          ...body,
-          id: oneMessage[2],
-        },
-      ];
+      return [200, this.edited(oneMessage[2], body, files, oneMessage[1])];
     if (oneMessage && method === 'DELETE') return [204, null];
     if (oneMessage && method === 'GET')
       return [
