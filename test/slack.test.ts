@@ -99,12 +99,18 @@ describe('Slack adapter over HTTP', () => {
     const { meta } = await pngOf(0);
     expect(meta).toMatchObject({ format: 'png', width: 128, height: 128 });
     expect(uploads()[0]!.args).toMatchObject({ channel_id: 'C1' });
+    // One message per job: the status message is updated into the result; the file sits in its thread.
+    const status = fake.of('chat.postMessage')[0]!;
     await waitFor(
-      () => fake.of('chat.postMessage').some((c) => Array.isArray(c.args.blocks)),
+      () => fake.of('chat.update').some((c) => Array.isArray(c.args.blocks)),
       5000,
       'the buttons',
     );
-    const withButtons = fake.of('chat.postMessage').find((c) => Array.isArray(c.args.blocks))!;
+    const withButtons = fake.of('chat.update').find((c) => Array.isArray(c.args.blocks))!;
+    expect(withButtons.args).toMatchObject({ channel: 'C1' });
+    expect(uploads()[0]!.args).toMatchObject({ thread_ts: withButtons.args.ts });
+    expect(fake.of('chat.postMessage').filter((c) => Array.isArray(c.args.blocks))).toEqual([]);
+    expect(status.args.text).toMatch(/^<@U1> /);
     const labels = (withButtons.args.blocks as { type: string; elements?: { text?: { text: string } }[] }[])
       .filter((b) => b.type === 'actions')
       .flatMap((b) => b.elements!.map((e) => e.text!.text));
@@ -148,7 +154,9 @@ describe('Slack adapter over HTTP', () => {
     const up = await pngOf(1);
     // Larger than the 128 px grid message it was asked from.
     expect(up.meta.width).toBe(256);
-    expect(uploads()[1]!.args).toMatchObject({ channel_id: 'C1', thread_ts: grid.ts });
+    // Into the thread the grid's file sits in: under the grid's result message.
+    const gridThread = bot.core.store.findChatMessage('slack', 'C1', grid.ts)!.threadId;
+    expect(uploads()[1]!.args).toMatchObject({ channel_id: 'C1', thread_ts: gridThread });
     const record = bot.core.store.findChatMessage('slack', 'C1', up.ts)!;
     expect(bot.core.store.getImage(record.imageId!)).toMatchObject({ operation: 'upscale', width: 256 });
   });
@@ -466,6 +474,7 @@ describe('Slack progress previews with PUBLIC_URL', () => {
   let slack: SlackAdapter;
   let web: WebAdapter;
   let webBase: string;
+  let eventsUrl: string;
 
   beforeAll(async () => {
     const base = await fake.start();
@@ -483,8 +492,30 @@ describe('Slack progress previews with PUBLIC_URL', () => {
       progressIntervalMs: 0,
       previewUrl: (jobId) => `${webBase}${web.previewPath(jobId)}`,
     });
-    await slack.start();
+    eventsUrl = `http://127.0.0.1:${await slack.start()}/slack/events`;
   });
+
+  /** /imagine through the adapter; resolves once its status message is posted and recorded. */
+  async function imagine(text: string): Promise<{ jobId: string; ts: string }> {
+    const before = fake.of('chat.postMessage').length;
+    const body = new URLSearchParams({
+      command: '/imagine',
+      text,
+      user_id: 'U1',
+      channel_id: 'C1',
+      team_id: 'T1',
+    });
+    const res = await fetch(eventsUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...sign(body.toString()) },
+      body: body.toString(),
+    });
+    expect(res.status).toBe(200);
+    await waitFor(() => fake.of('chat.postMessage').length > before, 5000, 'the status message');
+    const ts = fake.of('chat.postMessage')[before]!.ts!;
+    await waitFor(() => bot.core.store.findChatMessage('slack', 'C1', ts) !== undefined, 5000, 'its record');
+    return { jobId: bot.core.store.findChatMessage('slack', 'C1', ts)!.jobId!, ts };
+  }
 
   afterAll(async () => {
     await slack.stop();
@@ -495,15 +526,7 @@ describe('Slack progress previews with PUBLIC_URL', () => {
   });
 
   it('shows the preview image, served by the playground under a signed link, in the status message', async () => {
-    const [reply] = await bot.bot.handle({
-      kind: 'command',
-      name: 'imagine',
-      text: 'a red apple --steps 4 --seed 1',
-      ctx: { platform: 'slack', userId: 'U1', channelId: 'C1', isAdmin: false },
-    });
-    expect(reply?.type).toBe('queued');
-    const jobId = reply?.type === 'queued' ? reply.jobId : '';
-    bot.core.store.recordChatMessage({ platform: 'slack', channelId: 'C1', messageId: '55.1', jobId });
+    const { jobId } = await imagine('a red apple --steps 4 --seed 1');
     await bot.core.queue.onIdle();
     const updates = fake.of('chat.update').filter((c) => Array.isArray(c.args.blocks));
     expect(updates.length).toBeGreaterThan(0);
@@ -529,25 +552,11 @@ describe('Slack progress previews with PUBLIC_URL', () => {
   it('tells the person in the status message when their job waits for an image worker', async () => {
     bot.core.queue.setConcurrency(0); // what the Redis path does while no worker is running
     try {
-      const [reply] = await bot.bot.handle({
-        kind: 'command',
-        name: 'imagine',
-        text: 'a waiting apple --seed 2',
-        ctx: { platform: 'slack', userId: 'U1', channelId: 'C1', isAdmin: false },
-      });
-      const jobId = reply?.type === 'queued' ? reply.jobId : '';
-      bot.core.store.recordChatMessage({
-        platform: 'slack',
-        channelId: 'C1',
-        messageId: '56.1',
-        jobId,
-      });
+      const { jobId, ts } = await imagine('a waiting apple --seed 2');
       bot.core.queue.notify(jobId, NO_WORKER_NOTICE);
       await waitFor(
         () =>
-          fake
-            .of('chat.update')
-            .some((c) => c.args.ts === '56.1' && c.args.text === `⏳ ${NO_WORKER_NOTICE}`),
+          fake.of('chat.update').some((c) => c.args.ts === ts && c.args.text === `⏳ ${NO_WORKER_NOTICE}`),
         5000,
         'the notice',
       );

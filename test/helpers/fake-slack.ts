@@ -11,6 +11,8 @@ import { type WebSocket, WebSocketServer } from 'ws';
 export interface SlackCall {
   readonly method: string;
   readonly args: Record<string, unknown>;
+  /** The message ts a call posted (chat.postMessage). */
+  readonly ts?: string;
 }
 
 /** The fake server. */
@@ -120,8 +122,10 @@ export class FakeSlack {
     }
     const method = url.pathname.replace(/^\/api\//, '');
     const args = this.parse(req.headers['content-type'] ?? '', raw);
-    this.calls.push({ method, args });
-    return [200, this.respond(method, args)];
+    const answer = this.respond(method, args);
+    const ts = method === 'chat.postMessage' ? (answer as { ts?: string }).ts : undefined;
+    this.calls.push({ method, args, ...(ts ? { ts } : {}) });
+    return [200, answer];
   }
 
   private parse(type: string, raw: Buffer): Record<string, unknown> {
