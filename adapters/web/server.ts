@@ -12,6 +12,7 @@ import type { ChatContext, InboundEventInput, Reply } from '../../commands/types
 import { ConfigError, publicMessage } from '../../src/errors.js';
 import type { LinkSigner } from '../../src/links.js';
 import { createLogger } from '../../src/log.js';
+import { applyDrawnMask, editorPage } from './editor.js';
 import {
   allowedHosts,
   checkHost,
@@ -329,72 +330,16 @@ export class WebAdapter {
   // ---- mask editor ------------------------------------------------------------------------------------
 
   private editorPage(url: URL, res: ServerResponse): void {
-    const grant = this.options.signer.verify(url.searchParams);
-    if (!grant.ok) {
-      const why =
-        grant.error === 'expired'
-          ? 'This editing link has expired (links last 15 minutes).'
-          : 'This editing link is not valid: it was changed or is incomplete.';
-      res.writeHead(grant.error === 'expired' ? 410 : 403, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(
-        `<!doctype html><meta charset="utf-8"><title>flowbot · link problem</title><link rel="stylesheet" href="/app.css"><main class="notice"><h1>Can't open the editor</h1><p id="problem">${why}</p><p>Press “Vary region” on the image again for a fresh link.</p></main>`,
-      );
-      return;
-    }
-    const record = this.options.bot.image(grant.value.imageId);
-    if (!record) {
-      this.json(res, 404, { error: 'No such image.' });
-      return;
-    }
-    // Function replacements: a prompt's "$`" or "$&" must not be read as a replacement pattern.
-    const values: Record<string, string> = {
-      __IMAGE_URL__: escapeHtml(`/images/${record.id}.png?${url.searchParams.toString()}`),
-      __PROMPT__: escapeHtml(record.prompt),
-      __QUERY__: escapeHtml(url.searchParams.toString()),
-      __WIDTH__: String(record.width),
-      __HEIGHT__: String(record.height),
-    };
-    const page = readFileSync(path.join(PUBLIC, 'editor.html'), 'utf8').replace(
-      /__(IMAGE_URL|PROMPT|QUERY|WIDTH|HEIGHT)__/g,
-      (name) => values[name]!,
-    );
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(page);
+    const page = editorPage(this.options.signer, this.options.bot, url.searchParams);
+    res.writeHead(page.status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(page.html);
   }
 
   private async applyMask(body: Record<string, unknown>, res: ServerResponse): Promise<void> {
-    const grant = this.options.signer.verify(
-      new URLSearchParams(typeof body.query === 'string' ? body.query : ''),
-    );
-    if (!grant.ok)
-      return this.json(res, grant.error === 'expired' ? 410 : 403, {
-        error:
-          grant.error === 'expired' ? 'This editing link has expired.' : 'This editing link is not valid.',
-      });
-    const dataUrl = typeof body.mask === 'string' ? body.mask : '';
-    const match = /^data:image\/png;base64,([A-Za-z0-9+/=]+)$/.exec(dataUrl);
-    if (!match) return this.json(res, 400, { error: 'The mask must be a PNG image.' });
-    const bytes = Buffer.from(match[1]!, 'base64');
-    const { userId, platform, channelId, imageId } = grant.value;
-    const ctx = { platform: platform as ChatContext['platform'], userId, channelId, isAdmin: false };
-    const replies = await this.options.bot.applyDrawnMask(
-      ctx,
-      imageId,
-      { name: 'drawing', size: bytes.length, bytes },
-      typeof body.prompt === 'string' ? body.prompt : '',
-    );
-    const reply = replies[0];
-    if (reply?.type === 'queued' && platform === PLATFORM) await this.deliver([reply], null);
-    this.json(res, 200, {
-      replies: replies.map((r) =>
-        r.type === 'text'
-          ? { type: 'text', text: r.text }
-          : { type: r.type, ...(r.type === 'queued' ? { jobId: r.jobId, text: r.text } : {}) },
-      ),
-    });
+    const applied = await applyDrawnMask(this.options.signer, this.options.bot, body);
+    // The playground's own job gets its status card; other platforms' jobs are shown there when done.
+    const reply = applied.replies[0];
+    if (reply?.type === 'queued' && applied.platform === PLATFORM) await this.deliver([reply], null);
+    this.json(res, applied.status, applied.body);
   }
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

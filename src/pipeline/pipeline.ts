@@ -16,10 +16,6 @@ import { blurMask, composeGrid, encodePng, fromTensor, type RgbImage, resizeRgb,
 import { composite, downsampleMask, resizeMask } from './masks.js';
 import type { ModelSpec } from './model.js';
 import type { OnnxBackend, OnnxModel } from './onnx.js';
-import { Previews } from './preview.js';
-import { checkAborted, initialNoise, type RunHooks } from './progress.js';
-import { gaussianNoise, slerp } from './random.js';
-import { roundedSize } from './recipe.js';
 import type {
   GenerateRequest,
   InpaintRequest,
@@ -27,12 +23,15 @@ import type {
   UpscaleRequest,
   VaryRequest,
 } from './operations.js';
+import { Previews } from './preview.js';
+import { checkAborted, initialNoise, type RunHooks } from './progress.js';
+import { gaussianNoise, slerp } from './random.js';
+import { roundedSize } from './recipe.js';
 import { createScheduler, img2imgTimesteps, type Scheduler, schedulerLabel } from './schedulers/index.js';
 import { TextEncoders } from './text.js';
 import { superResolve } from './upscale.js';
 import { DEFAULT_VAE_TILE, Vae } from './vae.js';
 
-export type { PipelineProgress, RunHooks } from './progress.js';
 export type {
   GenerateRequest,
   InpaintRequest,
@@ -40,6 +39,7 @@ export type {
   UpscaleRequest,
   VaryRequest,
 } from './operations.js';
+export type { PipelineProgress, RunHooks } from './progress.js';
 
 /** How the pipeline treats memory. */
 export interface PipelineOptions {

@@ -6,8 +6,8 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { FlowbotError } from '../errors.js';
 import { parseWeights, plainPrompt } from '../prompt/weights.js';
-import { folderError as fail, readJson, type TokenizerSpec } from './folder.js';
 import { ClipTokenizer } from './clip-bpe.js';
+import { folderError as fail, readJson, type TokenizerSpec } from './folder.js';
 
 // Defined in folder.ts, which reads it from a model folder; this module only loads it.
 export type { TokenizerSpec } from './folder.js';

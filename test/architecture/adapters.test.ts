@@ -12,12 +12,31 @@ function sources(dir: string): string[] {
   });
 }
 
+/** Every adapter module but the composition root, which builds the Core and wires the surfaces. */
+const translators = () => sources(adapters).filter((file) => path.basename(file) !== 'main.ts');
+
 describe('adapters only translate', () => {
-  it('reach conversations through the command layer, never the store', () => {
+  it('hold no Core, store, queue or file store: what they post goes through Delivery', () => {
     // dependency-cruiser (npm run check:imports) checks the imports; this checks property access.
-    const offenders = sources(adapters).filter((file) =>
-      /\bcore\.store\b|\.store\.\w+\(/.test(readFileSync(file, 'utf8')),
+    const offenders = translators().filter((file) =>
+      /\bcore\.\w+|\.store\.\w+\(|\.queue\.(on|emit)\(|\.files\.resolve\(/.test(readFileSync(file, 'utf8')),
     );
     expect(offenders.map((f) => path.relative(adapters, f))).toEqual([]);
+  });
+
+  it('each attach one ChatSurface to Delivery', () => {
+    const attaching = translators().filter((file) => /\.delivery\.attach\(/.test(readFileSync(file, 'utf8')));
+    expect(attaching.map((f) => path.relative(adapters, f)).sort()).toEqual([
+      'discord/adapter.ts',
+      'slack/adapter.ts',
+      'web/server.ts',
+    ]);
+  });
+
+  it('keep every file under 400 lines', () => {
+    const long = sources(adapters)
+      .map((file) => [path.relative(adapters, file), readFileSync(file, 'utf8').split('\n').length] as const)
+      .filter(([, lines]) => lines >= 400);
+    expect(long).toEqual([]);
   });
 });

@@ -43,10 +43,25 @@ module.exports = {
     },
     {
       name: 'adapters-only-translate',
-      comment: 'Adapters reach the store through the command layer, never directly.',
+      comment:
+        'Adapters translate events in and surface calls out: they hold no Core, store, queue, file store, ' +
+        'work executor, cluster or pipeline; what they post goes through commands/delivery.ts. The one ' +
+        'exception is adapters/main.ts, the composition root, which builds the Core and wires the surfaces.',
+      severity: 'error',
+      from: { path: '^adapters/', pathNot: '^adapters/main\\.ts$' },
+      to: { path: '^src/(app\\.ts|store/|queue/|work/|cluster/|pipeline/(?!png\\.ts$)|jobs\\.ts)' },
+    },
+    {
+      name: 'adapters-use-the-delivery-port',
+      comment:
+        'Adapters reach the command layer through its entry (bot, index), the Delivery port (delivery, ' +
+        'surface, transcript) and its plain types, never through the commands themselves.',
       severity: 'error',
       from: { path: '^adapters/' },
-      to: { path: '^src/store/' },
+      to: {
+        path: '^commands/',
+        pathNot: '^commands/(bot|index|delivery|surface|transcript|types|actions)\\.ts$',
+      },
     },
   ],
   options: {
