@@ -6,7 +6,7 @@
 import { publicMessage } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
 import type { ImageRecord } from '../src/store/store.js';
-import { type ActionId, decodeAction, encodeAction } from './actions.js';
+import { type ActionId, decodeAction, encodeAction, isRemixAction } from './actions.js';
 import { cancel } from './cancel.js';
 import { type CommandDeps, cellOf, requireImage, single, viewOf, viewOfJob } from './context.js';
 import { Delivery } from './delivery.js';
@@ -34,15 +34,12 @@ import {
 } from './types.js';
 import { biggerThan, upscale } from './upscale.js';
 import { GRID_VARY_STRENGTH, VARY_STRENGTH, vary } from './vary.js';
-import { outpaint, PAN_DIRECTIONS } from './zoom.js';
+import { outpaint } from './zoom.js';
 
 const log = createLogger('commands');
 
 /** Commands by name (slash commands, or "!name" / "name …" in the playground). */
 const COMMANDS = ['imagine', 'settings', 'info', 'cancel', 'queue', 'quota', 'help'] as const;
-
-/** Remix continuations, encoded in the remix form's id. */
-const REMIX_CODES = { vary: 1, reroll: 2, vary_subtle: 3, vary_strong: 4 } as const;
 
 /** The command layer. */
 export class Bot {
@@ -197,23 +194,22 @@ export class Bot {
     const remix = effectiveDefaults(this.deps.store, ctx.userId, ctx.channelId).remix === true;
     switch (action.action) {
       case 'upscale':
-        return image.operation === 'grid'
-          ? this.upscaleCell(ctx, image, action.cell ?? 1)
-          : upscale(this.deps, ctx, image, action.cell === 4 ? 4 : 2);
+        if (image.operation === 'grid') return this.upscaleCell(ctx, image, action.cell ?? 1);
+        // A single image's older Upscale buttons carried the factor as a cell.
+        return upscale(this.deps, ctx, image, (action.scale ?? action.cell) === 4 ? 4 : 2);
       case 'upscale_creative':
         return upscale(this.deps, ctx, single(this.deps, image), 2, true);
       case 'enhance':
         return enhance(this.deps, ctx, image);
       case 'zoom':
-        return outpaint(this.deps, ctx, single(this.deps, image), {
-          kind: 'zoom',
-          factor: action.cell === 15 ? 1.5 : 2,
-        });
+        return outpaint(this.deps, ctx, single(this.deps, image), { kind: 'zoom', factor: action.zoom ?? 2 });
       case 'pan':
         return outpaint(this.deps, ctx, single(this.deps, image), {
           kind: 'pan',
-          direction: PAN_DIRECTIONS[Math.min(3, Math.max(0, (action.cell ?? 1) - 1))]!,
+          direction: action.direction ?? 'left',
         });
+      case 'reveal':
+        return this.reveal(image.id);
       case 'vary':
       case 'vary_subtle':
       case 'vary_strong':
@@ -225,11 +221,11 @@ export class Bot {
             )
           : this.runVary(action, ctx);
       case 'remix_submit': {
-        const code = Math.floor((action.cell ?? 0) / 10);
-        const cell = (action.cell ?? 0) % 10;
-        const name = (Object.entries(REMIX_CODES).find(([, c]) => c === code)?.[0] ??
-          'vary') as keyof typeof REMIX_CODES;
-        const continued: ActionId = { action: name, imageId: action.imageId, ...(cell > 0 ? { cell } : {}) };
+        const continued: ActionId = {
+          action: action.continues ?? 'vary',
+          imageId: action.imageId,
+          ...(action.cell ? { cell: action.cell } : {}),
+        };
         return this.runVary(continued, ctx, fields.prompt?.trim() || undefined);
       }
       case 'region': {
@@ -272,19 +268,28 @@ export class Bot {
   }
 
   private remixForm(action: ActionId, prompt: string): Reply {
-    const code = REMIX_CODES[action.action as keyof typeof REMIX_CODES];
+    const continues = isRemixAction(action.action) ? action.action : 'vary';
     return {
       type: 'modal',
       modal: {
         customId: encodeAction({
           action: 'remix_submit',
           imageId: action.imageId,
-          cell: code * 10 + (action.cell ?? 0),
+          continues,
+          ...(action.cell ? { cell: action.cell } : {}),
         }),
         title: 'Remix prompt',
         fields: [{ id: 'prompt', label: 'Prompt', value: prompt, long: true }],
       },
     };
+  }
+
+  /** "Show" under a blurred image: its original, for the person who pressed it alone. */
+  private reveal(imageId: string): Reply {
+    const view = this.imageView(imageId, 'Shown as it is.');
+    if (!view) return say('That image is gone.');
+    const score = view.moderation?.score ?? 0;
+    return { type: 'image', view: { ...view, private: true, moderation: { action: 'allow', score } } };
   }
 
   private runVary(action: ActionId, ctx: ChatContext, prompt?: string): Reply {

@@ -3,7 +3,6 @@
  * enqueueing with a one-line explanation, finding the image a message or button refers to, and
  * turning stored images into result views.
  */
-import { NO_WORKER_NOTICE, REDIS_WAIT_NOTICE } from '../src/cluster/dispatcher.js';
 import { ErrorCode, UserError } from '../src/errors.js';
 import type { ImageJobResult } from '../src/jobs.js';
 import { gridCellIds, type ImageRecord, type JobRecord } from '../src/store/store.js';
@@ -14,6 +13,7 @@ import { checkHourly, checkJob, checkPerson, checkPromptLength, fitJob, limitsFo
 import { explanationOf } from './progress.js';
 import { adminSettings, userDefaults } from './settings-model.js';
 import type { ChatContext, Reply, ResultView } from './types.js';
+import { waitNotice } from './wait-notices.js';
 
 // Their own module keeps the limits (which use them) and this module out of an import circle.
 export type { CommandDeps, JobRequest } from './deps.js';
@@ -42,8 +42,8 @@ export function checkAllowed(deps: CommandDeps, ctx: ChatContext, prompt?: strin
 function waitingReason(deps: CommandDeps): string | undefined {
   const workers = deps.workers?.();
   if (!workers) return undefined;
-  if (!workers.redisReachable) return REDIS_WAIT_NOTICE;
-  return workers.capacity === 0 ? NO_WORKER_NOTICE : undefined;
+  if (!workers.redisReachable) return waitNotice('redis-unreachable');
+  return workers.capacity === 0 ? waitNotice('no-worker') : undefined;
 }
 
 /** Queues a job and answers with its place in line and the explanation. */

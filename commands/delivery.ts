@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { createLogger } from '../src/log.js';
 import type { JobProgress } from '../src/queue/queue.js';
 import type { JobRecord } from '../src/store/store.js';
+import { revealButton } from './actions.js';
 import { viewOfJob } from './context.js';
 import type { CommandDeps } from './deps.js';
 import { progressText } from './progress.js';
@@ -24,6 +25,7 @@ import type {
 } from './surface.js';
 import { Transcript } from './transcript.js';
 import type { ButtonSpec, Reply, ResultView } from './types.js';
+import { waitNotice } from './wait-notices.js';
 
 const log = createLogger('delivery');
 
@@ -255,7 +257,12 @@ export class Delivery {
       png: blurred ? await blurredCopy(original) : original,
       blurred,
       spoiler,
-      rows: layoutButtons(view.buttons, surface.limits.buttonsPerRow, surface.limits.buttonRows),
+      // A blurred image is revealed by "Show", in a row of its own above the others.
+      rows: layoutButtons(
+        blurred ? [revealButton(view.imageId), ...view.buttons] : view.buttons,
+        surface.limits.buttonsPerRow,
+        surface.limits.buttonRows,
+      ),
       privately,
       into,
     };
@@ -282,8 +289,8 @@ export class Delivery {
       if (progress.preview) this.previews.set(job.id, progress.preview);
       void this.followedJob(job).then((followed) => followed?.progress(job, progress));
     });
-    queue.on('notice', (job, text) => {
-      void this.followedJob(job).then((followed) => followed?.notice(text));
+    queue.on('notice', (job, reason) => {
+      void this.followedJob(job).then((followed) => followed?.notice(waitNotice(reason)));
     });
     queue.on('succeeded', (job) => {
       const view = viewOfJob(this.deps, job.id);

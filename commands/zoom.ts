@@ -10,9 +10,6 @@ import type { ImageRecord } from '../src/store/store.js';
 import { type CommandDeps, enqueue, newSeed, truncate } from './context.js';
 import type { ChatContext, Reply } from './types.js';
 
-/** Directions of the pan buttons, by their cell number in the button id. */
-export const PAN_DIRECTIONS = ['left', 'right', 'up', 'down'] as const;
-
 /** Queues an outpainting of an image. */
 export function outpaint(
   deps: CommandDeps,

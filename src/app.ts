@@ -3,7 +3,7 @@
  * Adapters and the CLI receive this object; nothing else constructs these pieces.
  */
 import path from 'node:path';
-import { NO_WORKER_NOTICE, REDIS_WAIT_NOTICE, RedisExecutor } from './cluster/dispatcher.js';
+import { RedisExecutor } from './cluster/dispatcher.js';
 import { ImageWorker } from './cluster/worker.js';
 import type { Config } from './config.js';
 import { ModelRegistry, registerImageJobs } from './jobs.js';
@@ -161,15 +161,15 @@ function delay(ms: number): Promise<void> {
  */
 function connectCluster(redisUrl: string, queue: JobQueue, models: ModelRegistry): RedisExecutor {
   queue.setConcurrency(0);
-  const waitingNotice = () => (cluster.redisReachable ? NO_WORKER_NOTICE : REDIS_WAIT_NOTICE);
+  const waitingReason = () => (cluster.redisReachable ? 'no-worker' : 'redis-unreachable');
   const cluster = new RedisExecutor({
     redisUrl,
     models,
     onCapacity: (capacity) => {
       queue.setConcurrency(capacity);
-      if (capacity === 0) for (const job of queue.waitingOrder()) queue.notify(job.id, waitingNotice());
+      if (capacity === 0) for (const job of queue.waitingOrder()) queue.notify(job.id, waitingReason());
     },
-    onNotice: (jobId, text) => queue.notify(jobId, text),
+    onNotice: (jobId, reason) => queue.notify(jobId, reason),
   });
   // A job queued while none can start says so in its own reply (commands/context.ts); a job already
   // waiting is told here when the workers go away.

@@ -6,7 +6,10 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordAdapter } from '../adapters/discord/adapter.js';
 import { encodeAction } from '../commands/actions.js';
-import { NO_WORKER_NOTICE } from '../src/cluster/dispatcher.js';
+import { waitNotice } from '../commands/wait-notices.js';
+
+const NO_WORKER_NOTICE = waitNotice('no-worker');
+
 import { readPngText } from '../src/pipeline/png.js';
 import { TestBot } from './helpers/bot.js';
 import { APP, ARTISTS_ROLE, CHANNEL, DM_CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
@@ -517,7 +520,7 @@ describe('Discord adapter', () => {
         'the queued reply',
       );
       await sleep(100);
-      bot.core.queue.notify(jobId, NO_WORKER_NOTICE);
+      bot.core.queue.notify(jobId, 'no-worker');
       await waitFor(() => originalEdits().includes(`⏳ ${NO_WORKER_NOTICE}`), 5000, 'the notice');
     } finally {
       bot.core.queue.setConcurrency(1);

@@ -10,8 +10,11 @@ import { Queue, QueueEvents } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebAdapter } from '../adapters/web/server.js';
 import { createBot } from '../commands/index.js';
+import { waitNotice } from '../commands/wait-notices.js';
 import { createCore } from '../src/app.js';
-import { NO_WORKER_NOTICE, REDIS_WAIT_NOTICE } from '../src/cluster/dispatcher.js';
+
+const NO_WORKER_NOTICE = waitNotice('no-worker');
+
 import { queueNameFor } from '../src/cluster/redis.js';
 import { loadConfig } from '../src/config.js';
 import { LinkSigner } from '../src/links.js';
@@ -299,7 +302,7 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
     await redis.stop();
     await fe.waitLine((line) => line.includes('redisReachable=false'), 10_000, 'outage noticed');
     const queued = await fe.enqueue('bob', params(7));
-    await fe.waitEvent((e) => e.event === 'notice' && e.job === running && e.text === REDIS_WAIT_NOTICE);
+    await fe.waitEvent((e) => e.event === 'notice' && e.job === running && e.reason === 'redis-unreachable');
     await redis.resume();
     for (const job of [running, queued])
       await fe.waitEvent((e) => e.event === 'succeeded' && e.job === job, 90_000);

@@ -10,7 +10,10 @@ import { SlackAdapter } from '../adapters/slack/adapter.js';
 import { WebAdapter } from '../adapters/web/server.js';
 import { encodeAction } from '../commands/actions.js';
 import { adminSettings } from '../commands/settings-model.js';
-import { NO_WORKER_NOTICE } from '../src/cluster/dispatcher.js';
+import { waitNotice } from '../commands/wait-notices.js';
+
+const NO_WORKER_NOTICE = waitNotice('no-worker');
+
 import { LinkSigner } from '../src/links.js';
 import { TestBot } from './helpers/bot.js';
 import { FakeSlack } from './helpers/fake-slack.js';
@@ -553,7 +556,7 @@ describe('Slack progress previews with PUBLIC_URL', () => {
     bot.core.queue.setConcurrency(0); // what the Redis path does while no worker is running
     try {
       const { jobId, ts } = await imagine('a waiting apple --seed 2');
-      bot.core.queue.notify(jobId, NO_WORKER_NOTICE);
+      bot.core.queue.notify(jobId, 'no-worker');
       await waitFor(
         () =>
           fake.of('chat.update').some((c) => c.args.ts === ts && c.args.text === `⏳ ${NO_WORKER_NOTICE}`),

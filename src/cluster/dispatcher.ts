@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ErrorCode, FlowbotError, UserError } from '../errors.js';
 import { createLogger } from '../log.js';
-import type { JobContext } from '../queue/queue.js';
+import type { JobContext, WaitReason } from '../queue/queue.js';
 import type { WorkExecutor } from '../work/executor.js';
 import { expectedShape, type ModelSource } from '../work/expected.js';
 import type { WorkOrder, WorkResult } from '../work/order.js';
@@ -32,15 +32,6 @@ export const POLL_MS = 2000;
 /** How often the live workers are counted. */
 const CAPACITY_MS = 1000;
 
-/** What people are told while their job waits on Redis. */
-export const REDIS_WAIT_NOTICE =
-  'The image queue is unreachable right now. Your job is saved and will start as soon as it is back.';
-/** What people are told while no image worker is running. */
-export const NO_WORKER_NOTICE =
-  'No image worker is running right now. Your job is saved and starts as soon as one connects.';
-/** What people are told when the worker running their job disappears. */
-export const STALLED_NOTICE = 'The worker running your job stopped; it will run again on another worker.';
-
 const progressSchema = z.object({
   step: z.number().int().min(0),
   total: z.number().int().min(0),
@@ -54,8 +45,8 @@ export interface RedisExecutorOptions {
   readonly models: ModelSource;
   /** Called when the workers' total capacity changes (0: no live worker, or Redis unreachable). */
   readonly onCapacity: (capacity: number, redisReachable: boolean) => void;
-  /** Tells the person who asked something about their job, such as a Redis outage. */
-  readonly onNotice: (jobId: string, text: string) => void;
+  /** Tells the person who asked why their job waits or runs again, such as a Redis outage. */
+  readonly onNotice: (jobId: string, reason: WaitReason) => void;
 }
 
 /** A dispatched order the executor is waiting on. */
@@ -211,7 +202,7 @@ export class RedisExecutor implements WorkExecutor {
       events.on('progress', ({ jobId, data }) => this.progress(jobId, data));
       events.on(
         'stalled',
-        ({ jobId }) => this.pending.has(jobId) && this.options.onNotice(jobId, STALLED_NOTICE),
+        ({ jobId }) => this.pending.has(jobId) && this.options.onNotice(jobId, 'worker-stalled'),
       );
       route = { queue, events };
       this.routes.set(model, route);
@@ -261,7 +252,7 @@ export class RedisExecutor implements WorkExecutor {
         if (!told) {
           told = true;
           log.warn('Redis unreachable; the job waits', { job: jobId });
-          this.options.onNotice(jobId, REDIS_WAIT_NOTICE);
+          this.options.onNotice(jobId, 'redis-unreachable');
         }
         await sleep(1000, context.signal);
       }
@@ -317,7 +308,7 @@ export class RedisExecutor implements WorkExecutor {
       if (!isConnectionError(error)) throw error;
       if (!pending.toldWaiting) {
         pending.toldWaiting = true;
-        this.options.onNotice(jobId, REDIS_WAIT_NOTICE);
+        this.options.onNotice(jobId, 'redis-unreachable');
       }
       return;
     }

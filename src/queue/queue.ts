@@ -55,9 +55,15 @@ export interface QueueEvents {
   succeeded: [job: JobRecord, result: unknown];
   failed: [job: JobRecord, error: FlowbotError | Error];
   cancelled: [job: JobRecord];
-  /** Something the person who asked should know while the job waits (a worker outage, say). */
-  notice: [job: JobRecord, text: string];
+  /** Why a job waits, for the person who asked (commands/wait-notices.ts words it). */
+  notice: [job: JobRecord, reason: WaitReason];
 }
+
+/**
+ * Why a job waits or runs again: Redis is unreachable, no image worker is running, or the worker that
+ * ran it stopped. A code, not words: the command layer says it in its own (commands/wait-notices.ts).
+ */
+export type WaitReason = 'redis-unreachable' | 'no-worker' | 'worker-stalled';
 
 /** Options of {@link JobQueue}. */
 export interface QueueOptions {
@@ -111,10 +117,10 @@ export class JobQueue extends EventEmitter<QueueEvents> {
     this.pump();
   }
 
-  /** Tells the owner of a queued or running job something about it (emits `notice`). */
-  notify(jobId: string, text: string): void {
+  /** Tells the owner of a queued or running job why it waits (emits `notice`). */
+  notify(jobId: string, reason: WaitReason): void {
     const job = this.running.get(jobId)?.job ?? this.waitingOrder().find((waiting) => waiting.id === jobId);
-    if (job) this.emit('notice', job, text);
+    if (job) this.emit('notice', job, reason);
   }
 
   /** Registers how jobs of `kind` are run. */

@@ -20,7 +20,7 @@ queue.on('progress', (job, p) =>
 queue.on('succeeded', (job, result) => print({ event: 'succeeded', job: job.id, user: job.userId, result }));
 queue.on('failed', (job) => print({ event: 'failed', job: job.id, error: job.error }));
 queue.on('cancelled', (job) => print({ event: 'cancelled', job: job.id }));
-queue.on('notice', (job, text) => print({ event: 'notice', job: job.id, text }));
+queue.on('notice', (job, reason) => print({ event: 'notice', job: job.id, reason }));
 
 const commands = createInterface({ input: process.stdin });
 commands.on('line', (line) => {
