@@ -51,6 +51,8 @@ export interface Outbox<H> {
 
 /** The delivery service. */
 export class Delivery {
+  /** How to show replies on each attached surface without an answer in progress. */
+  private readonly plainOutboxes = new Map<string, (replies: readonly Reply[], place: Place) => Promise<void>>();
   /** How to follow a job on each attached surface without an answer in progress (after a restart). */
   private readonly followers = new Map<
     string,
@@ -74,6 +76,9 @@ export class Delivery {
   attach<H>(surface: ChatSurface<H>): Outbox<H> {
     this.followers.set(surface.platform, (place, jobId, status) =>
       this.follow(surface, jobId, place, undefined, status),
+    );
+    this.plainOutboxes.set(surface.platform, (replies, place) =>
+      this.deliver(surface, replies, place, undefined),
     );
     return { deliver: (replies, place, handle) => this.deliver(surface, replies, place, handle) };
   }
@@ -104,6 +109,17 @@ export class Delivery {
         }
       }, patienceMs).unref();
     }
+  }
+
+  /**
+   * Shows replies on a platform's surface with no event being answered there (the mask editor answers
+   * for the platform its link came from); false when no surface of that platform is attached.
+   */
+  async deliverTo(platform: Platform, replies: readonly Reply[], place: Place): Promise<boolean> {
+    const outbox = this.plainOutboxes.get(platform);
+    if (!outbox) return false;
+    await outbox(replies, place);
+    return true;
   }
 
   /** True when flowbot posted this message (a reply or reaction on it is for flowbot). */

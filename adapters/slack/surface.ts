@@ -93,49 +93,42 @@ export class SlackSurface implements ChatSurface<SlackAnswer> {
     const asked: Where = { channel: place.channelId, threadTs: place.threadId };
     const where = post.privately ? ((await this.directMessage(view.userId)) ?? asked) : asked;
     const blocks = resultBlocks(view, post.rows);
-    if (post.into) {
-      // One message: the status becomes the result; its file goes into the status message's thread.
-      const threadTs = post.into.threadId ?? post.into.messageId;
-      const file = await this.upload(post, { channel: post.into.channelId, threadTs }, '');
+    // One message: the status (or a new message) says the result with its buttons; an update cannot
+    // carry a file, so the image goes into that message's thread.
+    let message = post.into;
+    if (message) {
+      const { channelId, messageId } = message;
       await this.call('chat.update', () =>
-        this.client().chat.update({
-          channel: post.into!.channelId,
-          ts: post.into!.messageId,
+        this.client().chat.update({ channel: channelId, ts: messageId, text: view.text, blocks }),
+      );
+    } else {
+      const posted = await this.call('chat.postMessage', () =>
+        this.client().chat.postMessage({
+          channel: where.channel,
           text: view.text,
           blocks,
+          ...thread(where.threadTs),
         }),
       );
-      const messages: MessageRef[] = [{ ...post.into, threadId: post.into.threadId }];
-      if (file)
-        messages.push({
-          channelId: post.into.channelId,
-          messageId: file,
-          private: false,
-          threadId: threadTs,
-        });
-      return { messages, replacedStatus: true };
-    }
-    const file = await this.upload(post, where, view.text);
-    const buttons = await this.call('chat.postMessage', () =>
-      this.client().chat.postMessage({
-        channel: where.channel,
-        text: view.text,
-        blocks,
-        ...thread(where.threadTs ?? file),
-      }),
-    );
-    const messages: MessageRef[] = [];
-    const threadId = where.threadTs ?? file;
-    if (file)
-      messages.push({
+      if (!posted?.ts) return { messages: [], replacedStatus: false };
+      message = {
         channelId: where.channel,
-        messageId: file,
+        messageId: posted.ts,
         private: post.privately,
         threadId: where.threadTs,
+      };
+    }
+    const threadTs = message.threadId ?? message.messageId;
+    const file = await this.upload(post, { channel: message.channelId, threadTs });
+    const messages: MessageRef[] = [message];
+    if (file)
+      messages.push({
+        channelId: message.channelId,
+        messageId: file,
+        private: message.private,
+        threadId: threadTs,
       });
-    if (buttons?.ts)
-      messages.push({ channelId: where.channel, messageId: buttons.ts, private: post.privately, threadId });
-    return { messages, replacedStatus: false };
+    return { messages, replacedStatus: post.into !== undefined };
   }
 
   async say(place: Place, text: string): Promise<void> {
@@ -187,14 +180,13 @@ export class SlackSurface implements ChatSurface<SlackAnswer> {
   }
 
   /** Uploads the image; resolves with the ts of the message that shares it. */
-  private async upload(post: ResultPost, where: Where, comment: string): Promise<string | undefined> {
+  private async upload(post: ResultPost, where: Where): Promise<string | undefined> {
     const { view } = post;
     const file = {
       channel_id: where.channel,
       file: post.png,
       filename: `flowbot-${view.imageId}${post.blurred ? '-blurred' : ''}.png`,
       title: view.context,
-      ...(comment ? { initial_comment: comment } : {}),
     };
     const threadTs = where.threadTs;
     const upload = await this.call('files.uploadV2', () =>

@@ -50,6 +50,8 @@ export class WebSurface implements ChatSurface<WebAnswer> {
     nativeSpoilers: false,
   };
   private readonly pages = new Set<ServerResponse>();
+  /** Whether each result posted since start shows its image blurred (moderation's `spoiler`). */
+  private readonly blurred = new Map<string, boolean>();
 
   constructor(private readonly bot: Bot) {}
 
@@ -114,6 +116,7 @@ export class WebSurface implements ChatSurface<WebAnswer> {
     const { view, into } = post;
     const taken = into ? this.bot.delivery.transcript.take(into.messageId) : undefined;
     const messageId = into && view.jobId ? `r-${view.jobId}` : `i-${randomId()}`;
+    this.blurred.set(messageId, post.blurred);
     const replyTo = taken?.replyTo ?? place.replyTo ?? null;
     const entry = this.add(bot(messageId, view.text, replyTo, view.jobId, view.imageId), into?.messageId);
     if (into && view.jobId) this.broadcast({ type: 'done', jobId: view.jobId });
@@ -151,7 +154,8 @@ export class WebSurface implements ChatSurface<WebAnswer> {
   private entryJson(entry: ChatLogEntry): EntryJson {
     const view = entry.imageId ? this.bot.shownView(entry.imageId, entry.text) : undefined;
     // An image moderation marked `spoiler` shows blurred until "Show" is pressed.
-    const blurred = view?.moderation?.action === 'spoiler' ? '?blurred=1' : '';
+    const hidden = this.blurred.get(entry.messageId) ?? view?.moderation?.action === 'spoiler';
+    const blurred = hidden ? '?blurred=1' : '';
     return {
       messageId: entry.messageId,
       author: entry.author,

@@ -56,6 +56,10 @@ export class FakeDiscord {
   private readonly uploads = new Map<string, Buffer>();
   /** Each interaction token's original reply. */
   private readonly originals = new Map<string, string>();
+  /** Interaction tokens whose deferral was ephemeral (flags 64): their original reply is too. */
+  private readonly ephemeralTokens = new Set<string>();
+  /** Messages deleted so far. */
+  readonly deleted = new Set<string>();
 
   constructor() {
     this.server = createServer((req, res) => {
@@ -281,6 +285,7 @@ export class FakeDiscord {
       ...fresh,
       id: id ?? fresh.id,
       attachments: files.length > 0 || body.attachments ? fresh.attachments : (before?.attachments ?? []),
+      flags: typeof body.flags === 'number' ? body.flags : (before?.flags ?? 0),
     };
     this.messages.set(message.id as string, message);
     this.calls[this.calls.length - 1]!.messageId = message.id as string;
@@ -310,7 +315,7 @@ export class FakeDiscord {
       mention_roles: [],
       pinned: false,
       type: reference ? 19 : 0,
-      flags: 0,
+      flags: typeof body.flags === 'number' ? body.flags : 0,
       embeds: [],
       components: body.components ?? [],
       attachments: files.map((f, i) => ({
@@ -364,6 +369,8 @@ export class FakeDiscord {
       ];
     }
     if (method === 'POST' && /^\/interactions\/\d+\/[^/]+\/callback$/.test(path)) {
+      const data = body.data as { flags?: number } | undefined;
+      if (((data?.flags ?? 0) & 64) !== 0) this.ephemeralTokens.add(path.split('/')[3]!);
       return url.searchParams.get('with_response') === 'true'
         ? [200, { interaction: { id: path.split('/')[2], type: 2 }, resource: { type: body.type } }]
         : [204, null];
@@ -372,11 +379,16 @@ export class FakeDiscord {
     if (webhook && (method === 'PATCH' || method === 'GET')) {
       // An interaction's original reply keeps its id through every edit, as Discord's does.
       const id = webhook[2] === '@original' ? this.originals.get(webhook[1]!) : webhook[2];
-      const message = this.edited(id, body, files);
+      const ephemeral = webhook[2] === '@original' && this.ephemeralTokens.has(webhook[1]!);
+      const message = this.edited(id, { ...body, ...(ephemeral ? { flags: 64 } : {}) }, files);
       if (webhook[2] === '@original') this.originals.set(webhook[1]!, message.id as string);
       return [200, message];
     }
-    if (webhook && method === 'DELETE') return [204, null];
+    if (webhook && method === 'DELETE') {
+      const id = webhook[2] === '@original' ? this.originals.get(webhook[1]!) : webhook[2];
+      if (id) this.deleted.add(id);
+      return [204, null];
+    }
     if (method === 'POST' && /^\/webhooks\/\d+\/[^/]+$/.test(path)) {
       const message = this.message(CHANNEL, body, files);
       this.calls[this.calls.length - 1]!.messageId = message.id as string;
@@ -393,7 +405,10 @@ export class FakeDiscord {
     const oneMessage = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path);
     if (oneMessage && method === 'PATCH')
       return [200, this.edited(oneMessage[2], body, files, oneMessage[1])];
-    if (oneMessage && method === 'DELETE') return [204, null];
+    if (oneMessage && method === 'DELETE') {
+      this.deleted.add(oneMessage[2]!);
+      return [204, null];
+    }
     if (oneMessage && method === 'GET')
       return [
         200,

@@ -19,6 +19,8 @@ export interface SlackCall {
 export class FakeSlack {
   readonly calls: SlackCall[] = [];
   readonly uploads = new Map<string, Buffer>();
+  /** Each uploaded file's name. */
+  readonly fileNames = new Map<string, string>();
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private socket: WebSocket | undefined;
@@ -163,6 +165,7 @@ export class FakeSlack {
         return { ok: true, view: { id: 'V1' } };
       case 'files.getUploadURLExternal': {
         const id = `F${++this.fileCounter}`;
+        this.fileNames.set(id, String(args.filename));
         return { ok: true, upload_url: `${this.base}/upload/${id}`, file_id: id };
       }
       case 'files.completeUploadExternal': {
