@@ -52,7 +52,10 @@ export interface Outbox<H> {
 /** The delivery service. */
 export class Delivery {
   /** How to show replies on each attached surface without an answer in progress. */
-  private readonly plainOutboxes = new Map<string, (replies: readonly Reply[], place: Place) => Promise<void>>();
+  private readonly plainOutboxes = new Map<
+    string,
+    (replies: readonly Reply[], place: Place) => Promise<void>
+  >();
   /** How to follow a job on each attached surface without an answer in progress (after a restart). */
   private readonly followers = new Map<
     string,
