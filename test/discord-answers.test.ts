@@ -83,7 +83,7 @@ describe('Discord answers', () => {
     await waitFor(() => fake.posted().length >= count, 30_000, `post ${count}`);
     const post = fake.posted()[count - 1]!;
     await waitFor(
-      () => bot.core.store.findChatMessage('discord', CHANNEL, post.messageId!)?.imageId !== undefined,
+      () => bot.core.store.findChatMessage('discord', CHANNEL, post.messageId!)?.imageId != null,
       10_000,
       'the record',
     );

@@ -108,7 +108,7 @@ describe('outpainting passes the size gate', () => {
         await waitFor(() => fake.posted().length === before + 1, 20_000, 'the panned image');
         const posted = fake.posted().at(-1)!;
         await waitFor(
-          () => bot.core.store.findChatMessage('discord', CHANNEL, posted.messageId!)?.imageId !== undefined,
+          () => bot.core.store.findChatMessage('discord', CHANNEL, posted.messageId!)?.imageId != null,
           10_000,
           'the record',
         );
