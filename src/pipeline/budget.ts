@@ -93,6 +93,19 @@ export function estimateEditMB(width: number, height: number, recolour: boolean)
   return Math.ceil((width * height * EDIT_BYTES_PER_PIXEL[recolour ? 'recolour' : 'sharp']) / 1e6);
 }
 
+/**
+ * Peak bytes per pixel of bringing an edit made at the model's size back to a larger image: the
+ * original and each result (3 bytes a pixel each), the grown image before its last resample (up to
+ * (4/3)² of the area, 3 bytes), and the mask, its feathered copy and the blend's alpha as floats
+ * (12 bytes). An estimate from the buffers the code holds at once, rounded up.
+ */
+const BRING_BACK_BYTES_PER_PIXEL = 24;
+
+/** Estimated peak memory (MB) of bringing `n` edited images back to `width`×`height`. */
+export function estimateBringBackMB(width: number, height: number, n = 1): number {
+  return Math.ceil((width * height * (BRING_BACK_BYTES_PER_PIXEL + 3 * (n - 1))) / 1e6);
+}
+
 /** The largest batch (≤ n) whose estimate fits the budget; 0 when not even one image fits. */
 export function batchWithin(
   spec: ModelSpec,

@@ -14,9 +14,23 @@ import type {
   UpscaleParams,
   VaryParams,
 } from '../job-params.js';
-import { estimateEditMB, estimatePeakMB, largestSize, maxArea } from '../pipeline/budget.js';
-import { canvasFor, describeOutpaint } from '../pipeline/canvas.js';
+import {
+  estimateBringBackMB,
+  estimateEditMB,
+  estimatePeakMB,
+  largestSize,
+  maxArea,
+} from '../pipeline/budget.js';
+import { describeOutpaint } from '../pipeline/canvas.js';
 import type { ModelSpec } from '../pipeline/model.js';
+import {
+  creativeUpscalePlan,
+  fitsModel,
+  outpaintPlan,
+  repaintPlan,
+  type Size,
+  type WorkPlan,
+} from '../pipeline/work-size.js';
 import { DEFAULT_LIMITS as PARSER_LIMITS } from '../prompt/params.js';
 
 /** What a job may ask for. */
@@ -120,17 +134,52 @@ function checkSize(
 }
 
 /**
- * Whether an image can be repainted (img2img or inpainting) at its size: within the model's area, the
- * admin's side and the memory budget. Checked by the gate, and before a repaint's mask is worked out.
+ * Whether an image can be repainted (img2img or inpainting): an image the model handles within its
+ * area, the admin's side and the memory budget; a larger one (an upscale, an upload) within the output
+ * limit, since the repaint works at the model's size and is brought back to the image's. Checked by the
+ * gate, and before a repaint's mask is worked out.
  */
 export function checkRepaint(
   spec: ModelSpec,
   image: { width: number; height: number },
   guidance: number | undefined,
   limits: WorkLimits,
+  n = 1,
 ): UserError | undefined {
   const { width, height } = image;
-  return checkSize(spec, width, height, limits) ?? checkMemory(spec, width, height, guidance, limits);
+  if (fitsModel(spec, image))
+    return checkSize(spec, width, height, limits) ?? checkMemory(spec, width, height, guidance, limits);
+  return (
+    checkOutputSide(`Editing ${width}×${height}`, image, limits) ??
+    checkPlanMemory(spec, repaintPlan(spec, image), guidance, limits, n)
+  );
+}
+
+/** Refuses a result beyond the output limit (MAX_OUTPUT_SIDE); `what` opens the sentence. */
+function checkOutputSide(what: string, result: Size, limits: WorkLimits): UserError | undefined {
+  if (Math.max(result.width, result.height) <= limits.maxOutputSide) return undefined;
+  return new UserError(
+    ErrorCode.OverBudget,
+    `${what} would make an image of ${result.width}×${result.height}; images here can be at most ${limits.maxOutputSide} px a side.`,
+  );
+}
+
+/** The memory of an edit made at its work size and, when it is, brought back to its result's size. */
+function checkPlanMemory(
+  spec: ModelSpec,
+  plan: WorkPlan,
+  guidance: number | undefined,
+  limits: WorkLimits,
+  n = 1,
+): UserError | undefined {
+  const { work, result } = plan;
+  const painting = estimatePeakMB(spec, { ...work, batch: 1, guided: (guidance ?? 2) > 1 });
+  const estimate = painting + (plan.broughtBack ? estimateBringBackMB(result.width, result.height, n) : 0);
+  if (estimate <= limits.memoryBudgetMB) return undefined;
+  return new UserError(
+    ErrorCode.OverBudget,
+    `Editing this ${result.width}×${result.height} image with ${spec.name} needs about ${estimate} MB, more than this server's ${limits.memoryBudgetMB} MB budget.`,
+  );
 }
 
 /**
@@ -185,7 +234,10 @@ function checkMemory(
   );
 }
 
-/** An upscale's output side, and a creative upscale's refine like any image of the model. */
+/**
+ * An upscale's output side, and a creative upscale's refine like any edit of the model: at the upscaled
+ * size when the model handles it, else at the model's size and brought back.
+ */
 function checkUpscale(
   p: UpscaleParams,
   parent: StartImage,
@@ -200,16 +252,8 @@ function checkUpscale(
     );
   }
   if (!p.creative) return undefined;
-  // The creative refine is img2img at the upscaled size: it must fit the model like any image.
   const spec = models.get(parent.model);
-  if (width * height > maxArea(spec)) {
-    const fit = largestSize(spec, width, height);
-    return new UserError(
-      ErrorCode.OverBudget,
-      `Upscale (Creative) with ${spec.name} goes up to ${fit.width}×${fit.height}; ×${p.scale} of this image is ${width}×${height}. Use a plain upscale instead.`,
-    );
-  }
-  return checkMemory(spec, width, height, parent.guidance, limits);
+  return checkPlanMemory(spec, creativeUpscalePlan(spec, parent, p.scale), parent.guidance, limits);
 }
 
 /** Checks a job's steps, count, size, memory and output against the limits. */
@@ -233,18 +277,21 @@ export function checkJobLimits(
     case 'inpaint': {
       const p = job.params;
       const parent = startImage(p.parentId);
-      return checkCounts(p, limits) ?? checkRepaint(models.get(p.model), parent, p.guidance, limits);
+      const n = 'n' in p ? p.n : 1;
+      return checkCounts(p, limits) ?? checkRepaint(models.get(p.model), parent, p.guidance, limits, n);
     }
     case 'outpaint': {
       // The canvas the job will paint passes the same gate as any size asked for.
       const p = job.params;
       const parent = startImage(p.parentId);
       const spec = models.get(p.model);
-      const canvas = canvasFor(parent.width, parent.height, p.outpaint, maxArea(spec), spec.sizeMultiple);
+      const plan = outpaintPlan(spec, parent, p.outpaint);
+      const how = describeOutpaint(p.outpaint);
       return (
         checkCounts(p, limits) ??
-        checkCanvas(spec, canvas, describeOutpaint(p.outpaint), limits) ??
-        checkMemory(spec, canvas.width, canvas.height, p.guidance, limits)
+        checkCanvas(spec, plan.workCanvas, how, limits) ??
+        checkOutputSide(`${how[0]!.toUpperCase()}${how.slice(1)}`, plan.result, limits) ??
+        checkPlanMemory(spec, plan, p.guidance, limits)
       );
     }
     case 'upscale':
