@@ -51,8 +51,25 @@ export function repaintPlan(spec: ModelSpec, image: Size): WorkPlan {
     const rounded = roundedSize(spec, image.width, image.height);
     return { work: rounded, result: rounded, broughtBack: false };
   }
-  const work = largestSize(spec, image.width, image.height);
-  return { work, result: { width: image.width, height: image.height }, broughtBack: true };
+  return {
+    work: withinArea(spec, image),
+    result: { width: image.width, height: image.height },
+    broughtBack: true,
+  };
+}
+
+/**
+ * The largest size of the image's shape within the model's area. A side too short to scale down stays
+ * one size multiple; the other side then shrinks further (the shape stretches, and comes back on return).
+ */
+function withinArea(spec: ModelSpec, image: Size): Size {
+  const fit = largestSize(spec, image.width, image.height);
+  if (fitsModel(spec, fit)) return fit;
+  const m = spec.sizeMultiple;
+  const longest = (short: number) => Math.max(m, Math.floor(maxArea(spec) / short / m) * m);
+  return fit.width >= fit.height
+    ? { width: longest(fit.height), height: fit.height }
+    : { width: fit.width, height: longest(fit.width) };
 }
 
 /**
