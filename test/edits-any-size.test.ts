@@ -7,6 +7,7 @@
 import { get, type IncomingMessage } from 'node:http';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DiscordAdapter } from '../adapters/discord/adapter.js';
 import { WebAdapter } from '../adapters/web/server.js';
 import { encodeAction } from '../commands/actions.js';
 import { type Bot, createBot } from '../commands/index.js';
@@ -15,7 +16,8 @@ import { loadConfig } from '../src/config.js';
 import { LinkSigner } from '../src/links.js';
 import { readImage, readMask } from '../src/pipeline/image.js';
 import type { ImageRecord } from '../src/store/store.js';
-import { FIXTURE_MODELS } from './helpers/bot.js';
+import { FIXTURE_MODELS, TestBot } from './helpers/bot.js';
+import { APP, CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
 import { send } from './helpers/http.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
@@ -184,5 +186,131 @@ describe('edits on an upscaled image, in the playground', () => {
     const zoomed = await press(encodeAction({ action: 'zoom', imageId: upscaled.image.id, cell: 20 }));
     expect(zoomed.text).not.toMatch(SIZE_LECTURE);
     expect(zoomed.result!.image).toMatchObject({ width: 352, height: 192 });
+  });
+});
+
+describe('edits on an upscaled image, in Discord', () => {
+  const t = tempDir();
+  const fake = new FakeDiscord();
+  let bot: TestBot;
+  let discord: DiscordAdapter;
+  const ALICE = user('960000000000000024', 'alice');
+  const member = {
+    user: ALICE,
+    roles: [],
+    joined_at: new Date().toISOString(),
+    deaf: false,
+    mute: false,
+    flags: 0,
+    permissions: '0',
+  };
+
+  function interaction(type: number, data: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+    const id = fake.nextId();
+    fake.dispatch('INTERACTION_CREATE', {
+      id,
+      application_id: APP,
+      type,
+      data,
+      guild_id: GUILD,
+      channel_id: CHANNEL,
+      channel: { id: CHANNEL, type: 0, guild_id: GUILD, name: 'general' },
+      member,
+      token: `token-${id}`,
+      version: 1,
+      app_permissions: '1071698660929',
+      locale: 'en-US',
+      guild_locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: {},
+      context: 0,
+      attachment_size_limit: 10 * 1024 * 1024,
+      ...extra,
+    });
+  }
+
+  function reply(content: string, replyTo: string) {
+    fake.dispatch('MESSAGE_CREATE', {
+      id: fake.nextId(),
+      channel_id: CHANNEL,
+      guild_id: GUILD,
+      author: ALICE,
+      member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
+      content,
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments: [],
+      embeds: [],
+      pinned: false,
+      type: 19,
+      flags: 0,
+      components: [],
+      message_reference: { message_id: replyTo, channel_id: CHANNEL, guild_id: GUILD },
+    });
+  }
+
+  /** The count-th post with a file in the channel, once the adapter recorded its image. */
+  async function result(count: number) {
+    await waitFor(() => fake.posted().length >= count, 30_000, `post ${count}`);
+    const post = fake.posted()[count - 1]!;
+    const record = () => bot.core.store.findChatMessage('discord', CHANNEL, post.messageId!);
+    await waitFor(() => record()?.imageId != null, 10_000, 'the record');
+    return { post, image: bot.core.store.getImage(record()!.imageId!)! };
+  }
+
+  beforeAll(async () => {
+    await fake.start();
+    bot = new TestBot(t.dir);
+    discord = new DiscordAdapter({
+      core: bot.core,
+      bot: bot.bot,
+      token: 'discord-test-token',
+      apiUrl: `${fake.base}/api`,
+      guildId: GUILD,
+      progressIntervalMs: 0,
+    });
+    await discord.start();
+  });
+
+  afterAll(async () => {
+    await discord.stop();
+    await bot.close();
+    await fake.stop();
+    t.cleanup();
+  });
+
+  it('U1 of a 16:9 grid, then "make it night": a result of the upscale\'s size, no lecture, no flags', async () => {
+    interaction(2, {
+      id: '1',
+      name: 'imagine',
+      type: 1,
+      options: [{ name: 'prompt', type: 3, value: 'a lighthouse at dusk --ar 16:9 --steps 2 --seed 11' }],
+    });
+    const grid = await result(1);
+    interaction(
+      3,
+      {
+        custom_id: encodeAction({ action: 'upscale', imageId: grid.image.id, cell: 1 }),
+        component_type: 2,
+      },
+      { message: fake.messages.get(grid.post.messageId!) },
+    );
+    const upscaled = await result(2);
+    expect(upscaled.image).toMatchObject({ operation: 'upscale', width: 352, height: 192 });
+    reply('make it night', upscaled.post.messageId!);
+    const night = await result(3);
+    expect(night.image).toMatchObject({ width: 352, height: 192, parentId: upscaled.image.id });
+    expect(await sharp(night.post.files[0]!.data).metadata()).toMatchObject({ width: 352, height: 192 });
+    const content = String(night.post.body.content);
+    expect(content).toContain('worked at 168×88 and brought back to 352×192');
+    expect(content).not.toMatch(SIZE_LECTURE);
+    expect(content).not.toMatch(/--\w/);
+    // Nothing anywhere in the channel lectured about sizes.
+    const said = fake.calls.map((call) => JSON.stringify(call.body ?? ''));
+    expect(said.some((text) => SIZE_LECTURE.test(text))).toBe(false);
   });
 });
