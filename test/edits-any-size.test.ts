@@ -14,7 +14,7 @@ import { type Bot, createBot } from '../commands/index.js';
 import { type Core, createCore } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { LinkSigner } from '../src/links.js';
-import { readImage, readMask } from '../src/pipeline/image.js';
+import { readImage, readMask, resizeRgb } from '../src/pipeline/image.js';
 import type { ImageRecord } from '../src/store/store.js';
 import { FIXTURE_MODELS, TestBot } from './helpers/bot.js';
 import { APP, CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
@@ -182,10 +182,30 @@ describe('edits on an upscaled image, in the playground', () => {
     }
   });
 
-  it('zoom out 2× on the upscale keeps its size', async () => {
+  it('zoom out 2× on the upscale keeps its size, the upscale in the middle at full resolution', async () => {
     const zoomed = await press(encodeAction({ action: 'zoom', imageId: upscaled.image.id, cell: 20 }));
     expect(zoomed.text).not.toMatch(SIZE_LECTURE);
     expect(zoomed.result!.image).toMatchObject({ width: 352, height: 192 });
+    // The middle 176×96 is the upscale made smaller, not the model's 168×88 painting grown back.
+    const middle = await resizeRgb(await pixelsOf(upscaled.image), 176, 96);
+    const after = await pixelsOf(zoomed.result!.image);
+    for (let y = 0; y < 96; y++) {
+      const start = ((48 + y) * 352 + 88) * 3;
+      const row = Buffer.from(after.pixels.subarray(start, start + 176 * 3));
+      expect(
+        row.equals(Buffer.from(middle.pixels.subarray(y * 176 * 3, (y + 1) * 176 * 3))),
+        `row ${y}`,
+      ).toBe(true);
+    }
+  });
+
+  it('Upscale (Creative) of the upscale refines at the model size and grows to ×2', async () => {
+    const creative = await press(
+      encodeAction({ action: 'upscale_creative', imageId: upscaled.image.id, cell: 2 }),
+    );
+    expect(creative.text).not.toMatch(SIZE_LECTURE);
+    expect(creative.result!.image).toMatchObject({ width: 704, height: 384, operation: 'upscale' });
+    expect(creative.result!.entry.text).toContain('worked at 168×88 and brought back to 704×384');
   });
 });
 
