@@ -108,6 +108,12 @@ describe('bringing a result back', () => {
     expect(grown).toEqual([]);
     expect(await resizeTo(small, { width: 84, height: 42 }, grow)).toMatchObject({ width: 84, height: 42 });
     expect(grown).toEqual([3]);
+    // From a model's size to an upload's: ×4 at a time while it must still grow 1.5× or more.
+    expect(await resizeTo(small, { width: 960, height: 480 }, grow)).toMatchObject({
+      width: 960,
+      height: 480,
+    });
+    expect(grown).toEqual([3, 4, 4, 2]);
   });
 
   it('keeps every pixel outside the mask byte for byte, and takes the edit inside it', async () => {

@@ -114,14 +114,17 @@ export type Grow = (image: RgbImage, scale: 2 | 3 | 4) => Promise<RgbImage>;
 export const GROW_WITH_MODEL_FROM = 1.5;
 
 /**
- * The image at `size`: grown by the super-resolution model (the next whole factor, then resampled to
- * the exact size) when it must grow by {@link GROW_WITH_MODEL_FROM}× or more, else resampled (Lanczos).
+ * The image at `size`: grown by the super-resolution model while it must still grow by
+ * {@link GROW_WITH_MODEL_FROM}× or more (×4 at a time, or the next whole factor), then resampled
+ * (Lanczos) to the exact size; an image that grows less, or shrinks, is only resampled.
  */
 export async function resizeTo(image: RgbImage, size: Size, grow: Grow): Promise<RgbImage> {
-  if (image.width === size.width && image.height === size.height) return image;
-  const factor = Math.max(size.width / image.width, size.height / image.height);
-  const grown =
-    factor >= GROW_WITH_MODEL_FROM ? await grow(image, Math.min(4, Math.ceil(factor)) as 2 | 3 | 4) : image;
+  let grown = image;
+  for (;;) {
+    const factor = Math.max(size.width / grown.width, size.height / grown.height);
+    if (factor < GROW_WITH_MODEL_FROM) break;
+    grown = await grow(grown, factor >= 4 ? 4 : (Math.ceil(factor) as 2 | 3 | 4));
+  }
   return grown.width === size.width && grown.height === size.height
     ? grown
     : resizeRgb(grown, size.width, size.height);
