@@ -127,7 +127,9 @@ export async function computeWork(
         hooks,
       );
       // A whole-image edit changes every pixel: the result is the variation, grown to the image's size.
-      const images = await Promise.all(result.images.map((made) => resizeTo(made, plan.result, grow)));
+      // One at a time: each brought back holds its own full-size buffers.
+      const images: RgbImage[] = [];
+      for (const made of result.images) images.push(await resizeTo(made, plan.result, grow));
       return fromPipeline({ ...result, images });
     }
     case 'inpaint': {
