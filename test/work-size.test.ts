@@ -96,24 +96,45 @@ describe('the size an edit works at', () => {
 });
 
 describe('bringing a result back', () => {
-  it('grows with the super-resolution model from 1.5× and resamples below', async () => {
-    const grown: number[] = [];
-    const grow = async (image: RgbImage, scale: 2 | 3 | 4) => {
-      grown.push(scale);
-      return gradient(image.width * scale, image.height * scale);
-    };
+  it('grows with the super-resolution model while it must grow by half its factor, and resamples the rest', async () => {
+    const runs: number[] = [];
+    const grower = (scale: 2 | 4) => ({
+      scale,
+      grow: async (image: RgbImage) => {
+        runs.push(image.width);
+        return gradient(image.width * scale, image.height * scale);
+      },
+    });
     const small = gradient(40, 20);
-    expect(await resizeTo(small, { width: 40, height: 20 }, grow)).toBe(small);
-    expect(await resizeTo(small, { width: 50, height: 25 }, grow)).toMatchObject({ width: 50, height: 25 });
-    expect(grown).toEqual([]);
-    expect(await resizeTo(small, { width: 84, height: 42 }, grow)).toMatchObject({ width: 84, height: 42 });
-    expect(grown).toEqual([3]);
-    // From a model's size to an upload's: ×4 at a time while it must still grow 1.5× or more.
-    expect(await resizeTo(small, { width: 960, height: 480 }, grow)).toMatchObject({
+    expect(await resizeTo(small, { width: 40, height: 20 }, grower(4))).toBe(small);
+    // A ×4 model: not for 1.9×, once (and averaged down) for 2×, twice from 160 to 960 (then resampled).
+    expect(await resizeTo(small, { width: 76, height: 38 }, grower(4))).toMatchObject({
+      width: 76,
+      height: 38,
+    });
+    expect(runs).toEqual([]);
+    expect(await resizeTo(small, { width: 80, height: 40 }, grower(4))).toMatchObject({
+      width: 80,
+      height: 40,
+    });
+    expect(runs).toEqual([40]);
+    runs.length = 0;
+    expect(await resizeTo(small, { width: 960, height: 480 }, grower(4))).toMatchObject({
       width: 960,
       height: 480,
     });
-    expect(grown).toEqual([3, 4, 4, 2]);
+    expect(runs).toEqual([40, 160]);
+    // A ×2 model from 1.5×; without a model, resampling alone.
+    runs.length = 0;
+    expect(await resizeTo(small, { width: 60, height: 30 }, grower(2))).toMatchObject({
+      width: 60,
+      height: 30,
+    });
+    expect(runs).toEqual([40]);
+    expect(await resizeTo(small, { width: 960, height: 480 }, undefined)).toMatchObject({
+      width: 960,
+      height: 480,
+    });
   });
 
   it('keeps every pixel outside the mask byte for byte, and takes the edit inside it', async () => {

@@ -107,24 +107,28 @@ export function describePlan(plan: WorkPlan): string | undefined {
   return `worked at ${work.width}×${work.height} and brought back to ${result.width}×${result.height}`;
 }
 
-/** Grows an image by a whole factor (2, 3 or 4), as the super-resolution model does. */
-export type Grow = (image: RgbImage, scale: 2 | 3 | 4) => Promise<RgbImage>;
+/** The super-resolution model, as bringing back uses it: its own factor, and a run of it on an image. */
+export interface Grower {
+  /** How many times larger a run makes an image (2, 3 or 4). */
+  readonly scale: 2 | 3 | 4;
+  readonly grow: (image: RgbImage) => Promise<RgbImage>;
+}
 
-/** A factor of at least this much is grown by the super-resolution model; less is resampled. */
+/** The least growth for which the super-resolution model is used; less is resampled. */
 export const GROW_WITH_MODEL_FROM = 1.5;
 
 /**
- * The image at `size`: grown by the super-resolution model while it must still grow by
- * {@link GROW_WITH_MODEL_FROM}× or more (×4 at a time, or the next whole factor), then resampled
- * (Lanczos) to the exact size; an image that grows less, or shrinks, is only resampled.
+ * The image at `size`. It is grown by the super-resolution model while it must still grow by
+ * {@link GROW_WITH_MODEL_FROM}× or more and by at least half the model's factor (a ×4 model runs where
+ * the image must grow 2× or more, and at most overshoots by 2× a side, which the resampling then
+ * averages down), then resampled (Lanczos) to the exact size. Without a model, or to shrink, it is only
+ * resampled.
  */
-export async function resizeTo(image: RgbImage, size: Size, grow: Grow): Promise<RgbImage> {
+export async function resizeTo(image: RgbImage, size: Size, grower: Grower | undefined): Promise<RgbImage> {
   let grown = image;
-  for (;;) {
-    const factor = Math.max(size.width / grown.width, size.height / grown.height);
-    if (factor < GROW_WITH_MODEL_FROM) break;
-    grown = await grow(grown, factor >= 4 ? 4 : (Math.ceil(factor) as 2 | 3 | 4));
-  }
+  const from = grower ? Math.max(GROW_WITH_MODEL_FROM, grower.scale / 2) : Number.POSITIVE_INFINITY;
+  while (Math.max(size.width / grown.width, size.height / grown.height) >= from)
+    grown = await grower!.grow(grown);
   return grown.width === size.width && grown.height === size.height
     ? grown
     : resizeRgb(grown, size.width, size.height);

@@ -12,7 +12,7 @@ import type { Pipeline, PipelineResult, RunHooks } from '../pipeline/pipeline.js
 import { schedulerFor } from '../pipeline/request.js';
 import {
   creativeUpscalePlan,
-  type Grow,
+  type Grower,
   keepUntouched,
   outpaintPlan,
   repaintPlan,
@@ -80,7 +80,7 @@ export async function computeWork(
 ): Promise<WorkResult> {
   const hooks = hooksFor(context, order.previewEvery);
   const { pipeline, models } = deps;
-  const grow = growWith(deps, context.signal);
+  const grow = growerOf(deps, context.signal);
   switch (order.kind) {
     case 'generate': {
       const p = parseParams('generate', order.params);
@@ -240,15 +240,14 @@ async function paint(
   return fromPipeline(result, extra);
 }
 
-/** Grows an image with the super-resolution model (Lanczos when there is none), without progress. */
-function growWith(deps: ComputeDeps, signal: AbortSignal): Grow {
-  return async (image, scale) => {
-    const upscaler = deps.models.upscaler();
-    const grown = await deps.pipeline.upscale(
-      { image, scale, ...(upscaler ? { upscaler } : {}) },
-      { signal },
-    );
-    return grown.images[0]!;
+/** The super-resolution model as bringing back uses it, or undefined for Lanczos alone. */
+function growerOf(deps: ComputeDeps, signal: AbortSignal): Grower | undefined {
+  const upscaler = deps.models.upscaler();
+  if (!upscaler) return undefined;
+  const scale = Math.min(4, upscaler.scale) as 2 | 3 | 4;
+  return {
+    scale,
+    grow: async (image) => (await deps.pipeline.upscale({ image, scale, upscaler }, { signal })).images[0]!,
   };
 }
 
@@ -260,7 +259,7 @@ async function keepingUntouched(
   painted: WorkResult,
   original: { image: RgbImage; mask: Float32Array },
   size: Size,
-  grow: Grow,
+  grow: Grower | undefined,
 ): Promise<WorkResult> {
   const grown = await resizeTo(painted.images[0]!, size, grow);
   return { ...painted, images: [await keepUntouched(original.image, grown, original.mask)] };
@@ -274,7 +273,7 @@ async function creativeAtWorkSize(
   deps: ComputeDeps,
   order: WorkOrder,
   plan: { work: Size; result: Size },
-  grow: Grow,
+  grow: Grower | undefined,
   hooks: RunHooks,
 ): Promise<WorkResult> {
   const p = parseParams('upscale', order.params);

@@ -26,6 +26,7 @@ import type { ModelSpec } from '../pipeline/model.js';
 import {
   creativeUpscalePlan,
   fitsModel,
+  type OutpaintPlan,
   outpaintPlan,
   repaintPlan,
   type Size,
@@ -183,27 +184,32 @@ function checkPlanMemory(
 }
 
 /**
- * Refuses an outpainting canvas beyond the admin's side or the model's area. Canvases are fitted to the
- * area, but a long, thin image's short side cannot shrink below one size multiple, so a chain of pans
- * would otherwise grow past both.
+ * Refuses an outpainting canvas the model cannot paint, or a result that grows past the admin's side.
+ * The canvas the model paints is fitted to its area, but a long, thin image's short side cannot shrink
+ * below one size multiple, so a chain of pans would otherwise grow past it. The result (at the image's
+ * own resolution) may be as large as the image on a side, but grows past `max-side` no further: a zoom
+ * out of a large upscale is fine, a pan that makes it longer than the admin allows is not.
  */
 function checkCanvas(
   spec: ModelSpec,
-  canvas: { width: number; height: number },
+  image: Size,
+  plan: OutpaintPlan,
   how: string,
   limits: WorkLimits,
 ): UserError | undefined {
-  const { width, height } = canvas;
-  const done = `${how[0]!.toUpperCase()}${how.slice(1)}, this image would be ${width}×${height}`;
-  if (width > limits.maxSide || height > limits.maxSide)
+  const done = (size: Size) =>
+    `${how[0]!.toUpperCase()}${how.slice(1)}, this image would be ${size.width}×${size.height}`;
+  const { result, workCanvas } = plan;
+  const grows = (side: 'width' | 'height') => result[side] > limits.maxSide && result[side] > image[side];
+  if (grows('width') || grows('height'))
     return new UserError(
       ErrorCode.FlagValue,
-      `${done}; images here can be at most ${limits.maxSide} px a side.`,
+      `${done(result)}; images here can be at most ${limits.maxSide} px a side.`,
     );
-  if (width * height > maxArea(spec))
+  if (workCanvas.width * workCanvas.height > maxArea(spec))
     return new UserError(
       ErrorCode.OverBudget,
-      `${done}, more than ${spec.name} can paint (${maxArea(spec).toLocaleString('en-US')} pixels in all, at least ${spec.sizeMultiple} px a side). Start from a less narrow image.`,
+      `${done(workCanvas)}, more than ${spec.name} can paint (${maxArea(spec).toLocaleString('en-US')} pixels in all, at least ${spec.sizeMultiple} px a side). Start from a less narrow image.`,
     );
   return undefined;
 }
@@ -289,7 +295,7 @@ export function checkJobLimits(
       const how = describeOutpaint(p.outpaint);
       return (
         checkCounts(p, limits) ??
-        checkCanvas(spec, plan.workCanvas, how, limits) ??
+        checkCanvas(spec, parent, plan, how, limits) ??
         checkOutputSide(`${how[0]!.toUpperCase()}${how.slice(1)}`, plan.result, limits) ??
         checkPlanMemory(spec, plan, p.guidance, limits)
       );
