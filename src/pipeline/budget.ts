@@ -95,16 +95,21 @@ export function estimateEditMB(width: number, height: number, recolour: boolean)
 
 /**
  * Peak bytes per pixel (of the result) of bringing an edit made at the model's size back to a larger
- * image: the decoded original, the mask and its feathered copy as floats, the super-resolution passes
- * and sharp's resampling, and the blend. Measured with `npm run bench -- repaint` on the shipped model:
- * at 4096×2304 the peak RSS rose by about 49 bytes a pixel for img2img and 78 for inpainting; rounded up.
- * Each further result of a variation is held at 3 bytes a pixel while the next is brought back.
+ * image, and the fixed cost of the super-resolution model's session and tiles. Measured with
+ * `npm run bench -- repaint` on the shipped model at 4096×2304: the peak RSS rose by about 18 bytes a
+ * pixel for img2img and 101 for inpainting (the mask, its feathered copy and the blend as floats), and
+ * by about 90 MB at 1280×768 whatever the kind (the upscaler); rounded up.
  */
-const BRING_BACK_BYTES_PER_PIXEL = 80;
+const BRING_BACK = { bytesPerPixel: 30, maskedBytesPerPixel: 110, upscalerMB: 100 } as const;
 
-/** Estimated peak memory (MB) of bringing `n` edited images back to `width`×`height`. */
-export function estimateBringBackMB(width: number, height: number, n = 1): number {
-  return Math.ceil((width * height * (BRING_BACK_BYTES_PER_PIXEL + 3 * (n - 1))) / 1e6);
+/**
+ * Estimated peak memory (MB) of bringing `n` edited images back to `width`×`height`; `masked` for a
+ * region edit or outpainting, whose untouched pixels are blended back in. Each further result of a
+ * variation is held at 3 bytes a pixel while the next is brought back.
+ */
+export function estimateBringBackMB(width: number, height: number, n = 1, masked = false): number {
+  const perPixel = masked ? BRING_BACK.maskedBytesPerPixel : BRING_BACK.bytesPerPixel;
+  return BRING_BACK.upscalerMB + Math.ceil((width * height * (perPixel + 3 * (n - 1))) / 1e6);
 }
 
 /** The largest batch (≤ n) whose estimate fits the budget; 0 when not even one image fits. */

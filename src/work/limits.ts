@@ -145,14 +145,14 @@ export function checkRepaint(
   image: { width: number; height: number },
   guidance: number | undefined,
   limits: WorkLimits,
-  n = 1,
+  bringing: BringingBack = { n: 1, masked: true },
 ): UserError | undefined {
   const { width, height } = image;
   if (fitsModel(spec, image))
     return checkSize(spec, width, height, limits) ?? checkMemory(spec, width, height, guidance, limits);
   return (
     checkOutputSide(`Editing ${width}×${height}`, image, limits) ??
-    checkPlanMemory(spec, repaintPlan(spec, image), guidance, limits, n)
+    checkPlanMemory(spec, repaintPlan(spec, image), guidance, limits, bringing)
   );
 }
 
@@ -165,17 +165,27 @@ function checkOutputSide(what: string, result: Size, limits: WorkLimits): UserEr
   );
 }
 
+/**
+ * What bringing an edit back holds: `n` results, and for a region edit or outpainting (`masked`) the
+ * mask the untouched pixels are blended back through. Unknown (before a reply is read) counts as masked.
+ */
+export interface BringingBack {
+  readonly n: number;
+  readonly masked: boolean;
+}
+
 /** The memory of an edit made at its work size and, when it is, brought back to its result's size. */
 function checkPlanMemory(
   spec: ModelSpec,
   plan: WorkPlan,
   guidance: number | undefined,
   limits: WorkLimits,
-  n = 1,
+  bringing: BringingBack,
 ): UserError | undefined {
   const { work, result } = plan;
   const painting = estimatePeakMB(spec, { ...work, batch: 1, guided: (guidance ?? 2) > 1 });
-  const estimate = painting + (plan.broughtBack ? estimateBringBackMB(result.width, result.height, n) : 0);
+  const back = estimateBringBackMB(result.width, result.height, bringing.n, bringing.masked);
+  const estimate = painting + (plan.broughtBack ? back : 0);
   if (estimate <= limits.memoryBudgetMB) return undefined;
   return new UserError(
     ErrorCode.OverBudget,
@@ -259,7 +269,8 @@ function checkUpscale(
   }
   if (!p.creative) return undefined;
   const spec = models.get(parent.model);
-  return checkPlanMemory(spec, creativeUpscalePlan(spec, parent, p.scale), parent.guidance, limits);
+  const plan = creativeUpscalePlan(spec, parent, p.scale);
+  return checkPlanMemory(spec, plan, parent.guidance, limits, { n: 1, masked: false });
 }
 
 /** Checks a job's steps, count, size, memory and output against the limits. */
@@ -283,8 +294,10 @@ export function checkJobLimits(
     case 'inpaint': {
       const p = job.params;
       const parent = startImage(p.parentId);
-      const n = 'n' in p ? p.n : 1;
-      return checkCounts(p, limits) ?? checkRepaint(models.get(p.model), parent, p.guidance, limits, n);
+      const bringing = { n: 'n' in p ? p.n : 1, masked: job.kind === 'inpaint' };
+      return (
+        checkCounts(p, limits) ?? checkRepaint(models.get(p.model), parent, p.guidance, limits, bringing)
+      );
     }
     case 'outpaint': {
       // The canvas the job will paint passes the same gate as any size asked for.
@@ -297,7 +310,7 @@ export function checkJobLimits(
         checkCounts(p, limits) ??
         checkCanvas(spec, parent, plan, how, limits) ??
         checkOutputSide(`${how[0]!.toUpperCase()}${how.slice(1)}`, plan.result, limits) ??
-        checkPlanMemory(spec, plan, p.guidance, limits)
+        checkPlanMemory(spec, plan, p.guidance, limits, { n: 1, masked: true })
       );
     }
     case 'upscale':

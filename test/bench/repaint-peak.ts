@@ -94,7 +94,7 @@ const risenMB = peak();
 const made = result.images[0]!;
 const estimateMB =
   estimatePeakMB(spec, { ...plan.work, batch: 1, guided: spec.defaults.guidance > 1 }) +
-  (plan.broughtBack ? estimateBringBackMB(w, h, 1) : 0);
+  (plan.broughtBack ? estimateBringBackMB(w, h, 1, kind === 'inpaint') : 0);
 console.log(
   JSON.stringify({
     ms: Math.round(ms),
