@@ -14,6 +14,7 @@ import { explanationOf } from './progress.js';
 import { adminSettings, userDefaults } from './settings-model.js';
 import type { ChatContext, Reply, ResultView } from './types.js';
 import { waitNotice } from './wait-notices.js';
+import { withWorkNote } from './work-note.js';
 
 // Their own module keeps the limits (which use them) and this module out of an import circle.
 export type { CommandDeps, JobRequest } from './deps.js';
@@ -68,8 +69,9 @@ export function enqueueAll(deps: CommandDeps, ctx: ChatContext, asked: readonly 
       })
       .find((refusal) => refusal !== undefined) ?? checkPerson(deps, ctx, requests);
   if (refused) return [{ type: 'text', text: refused.message, ephemeral: true }];
+  const noted = requests.map((request) => withWorkNote(deps, request));
   const result = deps.queue.enqueueAll(
-    requests.map((request) => ({
+    noted.map((request) => ({
       kind: request.kind,
       userId: ctx.userId,
       channelId: ctx.channelId,
@@ -85,7 +87,7 @@ export function enqueueAll(deps: CommandDeps, ctx: ChatContext, asked: readonly 
       : position <= 1
         ? 'starting now'
         : `#${position} in the queue`;
-    return { type: 'queued', jobId: job.id, position, text: `${requests[i]!.params.explanation} · ${place}` };
+    return { type: 'queued', jobId: job.id, position, text: `${noted[i]!.params.explanation} · ${place}` };
   });
 }
 

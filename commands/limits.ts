@@ -83,8 +83,9 @@ export function checkJob(deps: CommandDeps, request: JobRequest, limits: Limits)
 }
 
 /**
- * Whether an image can be repainted (img2img or inpainting) at its size: within the model's area and the
- * memory budget. Checked by the gate, and before a repaint's mask is worked out.
+ * Whether an image can be repainted (img2img or inpainting): one the model paints within its area and
+ * the memory budget, a larger one (an upscale) within the output limit and the budget of working at the
+ * model's size and bringing the result back. Checked by the gate, and before a repaint's mask is worked out.
  */
 export function checkRepaint(
   deps: CommandDeps,

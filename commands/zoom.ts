@@ -1,11 +1,11 @@
 /**
- * Zoom out, pan and widen: outpainting. The image is placed on a larger canvas (within the model's
- * size), the new area is masked and painted with the image's prompt (or the reply's), and the
- * original pixels are kept.
+ * Zoom out, pan and widen: outpainting. The image is placed on a larger canvas, the new area is masked
+ * and painted with the image's prompt (or the reply's), and the original pixels are kept (at their own
+ * resolution when the canvas is larger than the model paints: see `src/pipeline/work-size.ts`).
  */
 
-import { maxArea } from '../src/pipeline/budget.js';
-import { canvasFor, describeOutpaint, type Outpaint } from '../src/pipeline/canvas.js';
+import { describeOutpaint, type Outpaint } from '../src/pipeline/canvas.js';
+import { outpaintPlan } from '../src/pipeline/work-size.js';
 import type { ImageRecord } from '../src/store/store.js';
 import { type CommandDeps, enqueue, newSeed, truncate } from './context.js';
 import type { ChatContext, Reply } from './types.js';
@@ -19,7 +19,8 @@ export function outpaint(
   prompt?: string,
 ): Reply {
   const spec = deps.models.get(image.model);
-  const canvas = canvasFor(image.width, image.height, how, maxArea(spec), spec.sizeMultiple);
+  // The result's size: the canvas the model paints, or the canvas at the image's own resolution.
+  const canvas = outpaintPlan(spec, image, how).result;
   const seed = newSeed();
   const text = prompt?.trim() || image.prompt;
   const explanation = `${describeOutpaint(how)[0]!.toUpperCase()}${describeOutpaint(how).slice(1)}: "${truncate(text, 160)}" · ${canvas.width}×${canvas.height}, the new area painted · seed ${seed} · from #${image.id}`;

@@ -123,7 +123,7 @@ describe('outpainting passes the size gate', () => {
       replyOnDiscord(head.messageId, 'pan left');
       await waitFor(() => refusals().length === before + 1, 10_000, 'the refusal');
       expect(refusals().at(-1)).toBe(
-        'Panned left, this image would be 288×56; images here can be at most 256 px a side.',
+        'Panned left, this image would be 324×64; images here can be at most 256 px a side.',
       );
       expect(jobsOf()).toBe(jobs);
     } finally {

@@ -93,6 +93,25 @@ export function estimateEditMB(width: number, height: number, recolour: boolean)
   return Math.ceil((width * height * EDIT_BYTES_PER_PIXEL[recolour ? 'recolour' : 'sharp']) / 1e6);
 }
 
+/**
+ * Peak bytes per pixel (of the result) of bringing an edit made at the model's size back to a larger
+ * image, and the fixed cost of the super-resolution model's session and tiles. Measured with
+ * `npm run bench -- repaint` on the shipped model at 4096×2304: the peak RSS rose by about 18 bytes a
+ * pixel for img2img and 101 for inpainting (the mask, its feathered copy and the blend as floats), and
+ * by about 90 MB at 1280×768 whatever the kind (the upscaler); rounded up.
+ */
+const BRING_BACK = { bytesPerPixel: 30, maskedBytesPerPixel: 110, upscalerMB: 100 } as const;
+
+/**
+ * Estimated peak memory (MB) of bringing `n` edited images back to `width`×`height`; `masked` for a
+ * region edit or outpainting, whose untouched pixels are blended back in. Each further result of a
+ * variation is held at 3 bytes a pixel while the next is brought back.
+ */
+export function estimateBringBackMB(width: number, height: number, n = 1, masked = false): number {
+  const perPixel = masked ? BRING_BACK.maskedBytesPerPixel : BRING_BACK.bytesPerPixel;
+  return BRING_BACK.upscalerMB + Math.ceil((width * height * (perPixel + 3 * (n - 1))) / 1e6);
+}
+
 /** The largest batch (≤ n) whose estimate fits the budget; 0 when not even one image fits. */
 export function batchWithin(
   spec: ModelSpec,

@@ -4,15 +4,27 @@
  */
 import { ErrorCode, UserError } from '../errors.js';
 import { backgroundMask } from '../masks/background.js';
-import { maxArea } from '../pipeline/budget.js';
-import { buildCanvas, canvasFor } from '../pipeline/canvas.js';
+import { buildCanvas } from '../pipeline/canvas.js';
 import { applyEdit, type ExactEdit } from '../pipeline/edits.js';
-import { type RgbImage, readImage, readMask } from '../pipeline/image.js';
+import { type RgbImage, readImage, readMask, resizeRgb } from '../pipeline/image.js';
+import { resizeMask } from '../pipeline/masks.js';
 import type { Pipeline, PipelineResult, RunHooks } from '../pipeline/pipeline.js';
 import { schedulerFor } from '../pipeline/recipe.js';
+import {
+  creativeUpscalePlan,
+  type Grower,
+  keepUntouched,
+  outpaintPlan,
+  repaintPlan,
+  resizeTo,
+  type Size,
+} from '../pipeline/work-size.js';
 import type { JobContext } from '../queue/queue.js';
 import type { ModelRegistry } from './models.js';
 import { parseParams, type WorkOrder, type WorkResult } from './order.js';
+
+/** The strength of a creative upscale's img2img pass. */
+const CREATIVE_STRENGTH = 0.25;
 
 /** What computing needs: the pipeline and the models. */
 export interface ComputeDeps {
@@ -68,6 +80,7 @@ export async function computeWork(
 ): Promise<WorkResult> {
   const hooks = hooksFor(context, order.previewEvery);
   const { pipeline, models } = deps;
+  const grow = growerOf(deps, context.signal);
   switch (order.kind) {
     case 'generate': {
       const p = parseParams('generate', order.params);
@@ -95,10 +108,12 @@ export async function computeWork(
     case 'variation': {
       const p = parseParams('variation', order.params);
       const spec = models.get(p.model);
+      const image = await inputImage(order);
+      const plan = repaintPlan(spec, image);
       const result = await pipeline.vary(
         {
           model: spec,
-          image: await inputImage(order),
+          image: plan.broughtBack ? await resizeRgb(image, plan.work.width, plan.work.height) : image,
           prompt: p.prompt,
           negativePrompt: p.negativePrompt,
           seed: p.seed,
@@ -111,27 +126,47 @@ export async function computeWork(
         },
         hooks,
       );
-      return fromPipeline(result);
+      // A whole-image edit changes every pixel: the result is the variation, grown to the image's size.
+      // One at a time: each brought back holds its own full-size buffers.
+      const images: RgbImage[] = [];
+      for (const made of result.images) images.push(await resizeTo(made, plan.result, grow));
+      return fromPipeline({ ...result, images });
     }
     case 'inpaint': {
       const p = parseParams('inpaint', order.params);
       if (!order.mask) throw new UserError(ErrorCode.ImageNotFound, `The mask ${p.maskId} no longer exists.`);
       const image = await inputImage(order);
       const mask = await readMask(Buffer.from(order.mask), image);
-      return paint(deps, p, { image, mask }, hooks);
+      const plan = repaintPlan(models.get(p.model), image);
+      if (!plan.broughtBack) return paint(deps, p, { image, mask }, hooks);
+      const { width, height } = plan.work;
+      const small = {
+        image: await resizeRgb(image, width, height),
+        mask: await resizeMask(mask, image.width, image.height, width, height),
+      };
+      const painted = await paint(deps, p, small, hooks);
+      return keepingUntouched(painted, { image, mask }, plan.result, grow);
     }
     case 'outpaint': {
       const p = parseParams('outpaint', order.params);
-      const parent = parentOf(order);
-      const spec = models.get(p.model);
-      const canvas = canvasFor(parent.width, parent.height, p.outpaint, maxArea(spec), spec.sizeMultiple);
-      const built = await buildCanvas(await inputImage(order), canvas);
-      return paint(deps, p, built, hooks, { outpaint: p.outpaint, place: canvas.place });
+      const plan = outpaintPlan(models.get(p.model), parentOf(order), p.outpaint);
+      const image = await inputImage(order);
+      const built = await buildCanvas(image, plan.workCanvas);
+      const canvas = plan.fullCanvas ?? plan.workCanvas;
+      const extra = { outpaint: p.outpaint, place: canvas.place };
+      const painted = await paint(deps, p, built, hooks, extra);
+      if (!plan.fullCanvas) return painted;
+      // The image's own pixels go back in at full resolution; only the new area is the model's.
+      return keepingUntouched(painted, await buildCanvas(image, plan.fullCanvas), plan.result, grow);
     }
     case 'upscale': {
       const p = parseParams('upscale', order.params);
       const parent = parentOf(order);
       const upscaler = models.upscaler();
+      if (p.creative) {
+        const plan = creativeUpscalePlan(models.get(parent.model), parent, p.scale);
+        if (plan.broughtBack) return creativeAtWorkSize(deps, order, plan, grow, hooks);
+      }
       const result = await pipeline.upscale(
         {
           image: await inputImage(order),
@@ -144,7 +179,7 @@ export async function computeWork(
                   prompt: parent.prompt,
                   negativePrompt: parent.negativePrompt,
                   seed: p.seed,
-                  strength: 0.25,
+                  strength: CREATIVE_STRENGTH,
                 },
               }
             : {}),
@@ -203,4 +238,66 @@ async function paint(
     hooks,
   );
   return fromPipeline(result, extra);
+}
+
+/** The super-resolution model as bringing back uses it, or undefined for Lanczos alone. */
+function growerOf(deps: ComputeDeps, signal: AbortSignal): Grower | undefined {
+  const upscaler = deps.models.upscaler();
+  if (!upscaler) return undefined;
+  const scale = Math.min(4, upscaler.scale) as 2 | 3 | 4;
+  return {
+    scale,
+    grow: async (image) => (await deps.pipeline.upscale({ image, scale, upscaler }, { signal })).images[0]!,
+  };
+}
+
+/**
+ * A repaint made at the work size, brought back to `size` over the original: outside the mask the
+ * original's own pixels, inside it the repaint grown to the original's resolution.
+ */
+async function keepingUntouched(
+  painted: WorkResult,
+  original: { image: RgbImage; mask: Float32Array },
+  size: Size,
+  grow: Grower | undefined,
+): Promise<WorkResult> {
+  const grown = await resizeTo(painted.images[0]!, size, grow);
+  return { ...painted, images: [await keepUntouched(original.image, grown, original.mask)] };
+}
+
+/**
+ * A creative upscale too large for the model to refine: the image is brought to the largest size of its
+ * shape the model handles, refined there with the same light img2img pass, and grown to the upscaled size.
+ */
+async function creativeAtWorkSize(
+  deps: ComputeDeps,
+  order: WorkOrder,
+  plan: { work: Size; result: Size },
+  grow: Grower | undefined,
+  hooks: RunHooks,
+): Promise<WorkResult> {
+  const p = parseParams('upscale', order.params);
+  const parent = parentOf(order);
+  const start = await resizeTo(await inputImage(order), plan.work, grow);
+  const refined = await deps.pipeline.vary(
+    {
+      model: deps.models.get(parent.model),
+      image: start,
+      prompt: parent.prompt,
+      negativePrompt: parent.negativePrompt,
+      seed: p.seed,
+      strength: CREATIVE_STRENGTH,
+      n: 1,
+    },
+    hooks,
+  );
+  const upscaler = deps.models.upscaler();
+  return {
+    images: [await resizeTo(refined.images[0]!, plan.result, grow)],
+    seeds: [],
+    steps: refined.steps,
+    guidance: refined.guidance,
+    scheduler: `${upscaler ? `sr:${upscaler.name}` : 'lanczos'}+${refined.scheduler}`,
+    extra: { scale: p.scale, creative: true },
+  };
 }

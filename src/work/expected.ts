@@ -5,11 +5,10 @@
  * images for one.
  */
 import { ErrorCode, FlowbotError, UserError } from '../errors.js';
-import { maxArea } from '../pipeline/budget.js';
-import { canvasFor } from '../pipeline/canvas.js';
 import { editedSize } from '../pipeline/edits.js';
 import type { ModelSpec } from '../pipeline/model.js';
 import { roundedSize } from '../pipeline/recipe.js';
+import { creativeUpscalePlan, outpaintPlan, repaintPlan } from '../pipeline/work-size.js';
 import { type ParentInfo, parseParams, type WorkOrder } from './order.js';
 
 /** The images a job makes. */
@@ -39,29 +38,23 @@ export function expectedShape(order: WorkOrder, models: ModelSource): ResultShap
     }
     case 'variation': {
       const p = parseParams('variation', order.params);
-      const parent = parentOf(order);
-      return { count: p.n, ...roundedSize(models.get(p.model), parent.width, parent.height) };
+      return { count: p.n, ...repaintPlan(models.get(p.model), parentOf(order)).result };
     }
     case 'inpaint': {
       const p = parseParams('inpaint', order.params);
-      const parent = parentOf(order);
-      return { count: 1, ...roundedSize(models.get(p.model), parent.width, parent.height) };
+      return { count: 1, ...repaintPlan(models.get(p.model), parentOf(order)).result };
     }
     case 'outpaint': {
       const p = parseParams('outpaint', order.params);
-      const parent = parentOf(order);
-      const spec = models.get(p.model);
-      const canvas = canvasFor(parent.width, parent.height, p.outpaint, maxArea(spec), spec.sizeMultiple);
-      return { count: 1, ...roundedSize(spec, canvas.width, canvas.height) };
+      return { count: 1, ...outpaintPlan(models.get(p.model), parentOf(order), p.outpaint).result };
     }
     case 'upscale': {
       const p = parseParams('upscale', order.params);
       const parent = parentOf(order);
-      const [width, height] = [parent.width * p.scale, parent.height * p.scale];
-      // The creative refine is an img2img pass, at the model's rounding of the upscaled size.
+      // The creative refine is an img2img pass: its plan gives the size (the model's rounding, or exact).
       return p.creative
-        ? { count: 1, ...roundedSize(models.get(parent.model), width, height) }
-        : { count: 1, width, height };
+        ? { count: 1, ...creativeUpscalePlan(models.get(parent.model), parent, p.scale).result }
+        : { count: 1, width: parent.width * p.scale, height: parent.height * p.scale };
     }
     case 'edit': {
       const p = parseParams('edit', order.params);

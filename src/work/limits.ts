@@ -14,9 +14,24 @@ import type {
   UpscaleParams,
   VaryParams,
 } from '../job-params.js';
-import { estimateEditMB, estimatePeakMB, largestSize, maxArea } from '../pipeline/budget.js';
-import { canvasFor, describeOutpaint } from '../pipeline/canvas.js';
+import {
+  estimateBringBackMB,
+  estimateEditMB,
+  estimatePeakMB,
+  largestSize,
+  maxArea,
+} from '../pipeline/budget.js';
+import { describeOutpaint } from '../pipeline/canvas.js';
 import type { ModelSpec } from '../pipeline/model.js';
+import {
+  creativeUpscalePlan,
+  fitsModel,
+  type OutpaintPlan,
+  outpaintPlan,
+  repaintPlan,
+  type Size,
+  type WorkPlan,
+} from '../pipeline/work-size.js';
 import { DEFAULT_LIMITS as PARSER_LIMITS } from '../prompt/params.js';
 
 /** What a job may ask for. */
@@ -120,41 +135,91 @@ function checkSize(
 }
 
 /**
- * Whether an image can be repainted (img2img or inpainting) at its size: within the model's area, the
- * admin's side and the memory budget. Checked by the gate, and before a repaint's mask is worked out.
+ * Whether an image can be repainted (img2img or inpainting): an image the model handles within its
+ * area, the admin's side and the memory budget; a larger one (an upscale, an upload) within the output
+ * limit, since the repaint works at the model's size and is brought back to the image's. Checked by the
+ * gate, and before a repaint's mask is worked out.
  */
 export function checkRepaint(
   spec: ModelSpec,
   image: { width: number; height: number },
   guidance: number | undefined,
   limits: WorkLimits,
+  bringing: BringingBack = { n: 1, masked: true },
 ): UserError | undefined {
   const { width, height } = image;
-  return checkSize(spec, width, height, limits) ?? checkMemory(spec, width, height, guidance, limits);
+  if (fitsModel(spec, image))
+    return checkSize(spec, width, height, limits) ?? checkMemory(spec, width, height, guidance, limits);
+  return (
+    checkOutputSide(`Editing ${width}×${height}`, image, limits) ??
+    checkPlanMemory(spec, repaintPlan(spec, image), guidance, limits, bringing)
+  );
+}
+
+/** Refuses a result beyond the output limit (MAX_OUTPUT_SIDE); `what` opens the sentence. */
+function checkOutputSide(what: string, result: Size, limits: WorkLimits): UserError | undefined {
+  if (Math.max(result.width, result.height) <= limits.maxOutputSide) return undefined;
+  return new UserError(
+    ErrorCode.OverBudget,
+    `${what} would make an image of ${result.width}×${result.height}; images here can be at most ${limits.maxOutputSide} px a side.`,
+  );
 }
 
 /**
- * Refuses an outpainting canvas beyond the admin's side or the model's area. Canvases are fitted to the
- * area, but a long, thin image's short side cannot shrink below one size multiple, so a chain of pans
- * would otherwise grow past both.
+ * What bringing an edit back holds: `n` results, and for a region edit or outpainting (`masked`) the
+ * mask the untouched pixels are blended back through. Unknown (before a reply is read) counts as masked.
+ */
+export interface BringingBack {
+  readonly n: number;
+  readonly masked: boolean;
+}
+
+/** The memory of an edit made at its work size and, when it is, brought back to its result's size. */
+function checkPlanMemory(
+  spec: ModelSpec,
+  plan: WorkPlan,
+  guidance: number | undefined,
+  limits: WorkLimits,
+  bringing: BringingBack,
+): UserError | undefined {
+  const { work, result } = plan;
+  const painting = estimatePeakMB(spec, { ...work, batch: 1, guided: (guidance ?? 2) > 1 });
+  const back = estimateBringBackMB(result.width, result.height, bringing.n, bringing.masked);
+  const estimate = painting + (plan.broughtBack ? back : 0);
+  if (estimate <= limits.memoryBudgetMB) return undefined;
+  return new UserError(
+    ErrorCode.OverBudget,
+    `Editing this ${result.width}×${result.height} image with ${spec.name} needs about ${estimate} MB, more than this server's ${limits.memoryBudgetMB} MB budget.`,
+  );
+}
+
+/**
+ * Refuses an outpainting canvas the model cannot paint, or a result that grows past the admin's side.
+ * The canvas the model paints is fitted to its area, but a long, thin image's short side cannot shrink
+ * below one size multiple, so a chain of pans would otherwise grow past it. The result (at the image's
+ * own resolution) may be as large as the image on a side, but grows past `max-side` no further: a zoom
+ * out of a large upscale is fine, a pan that makes it longer than the admin allows is not.
  */
 function checkCanvas(
   spec: ModelSpec,
-  canvas: { width: number; height: number },
+  image: Size,
+  plan: OutpaintPlan,
   how: string,
   limits: WorkLimits,
 ): UserError | undefined {
-  const { width, height } = canvas;
-  const done = `${how[0]!.toUpperCase()}${how.slice(1)}, this image would be ${width}×${height}`;
-  if (width > limits.maxSide || height > limits.maxSide)
+  const done = (size: Size) =>
+    `${how[0]!.toUpperCase()}${how.slice(1)}, this image would be ${size.width}×${size.height}`;
+  const { result, workCanvas } = plan;
+  const grows = (side: 'width' | 'height') => result[side] > limits.maxSide && result[side] > image[side];
+  if (grows('width') || grows('height'))
     return new UserError(
       ErrorCode.FlagValue,
-      `${done}; images here can be at most ${limits.maxSide} px a side.`,
+      `${done(result)}; images here can be at most ${limits.maxSide} px a side.`,
     );
-  if (width * height > maxArea(spec))
+  if (workCanvas.width * workCanvas.height > maxArea(spec))
     return new UserError(
       ErrorCode.OverBudget,
-      `${done}, more than ${spec.name} can paint (${maxArea(spec).toLocaleString('en-US')} pixels in all, at least ${spec.sizeMultiple} px a side). Start from a less narrow image.`,
+      `${done(workCanvas)}, more than ${spec.name} can paint (${maxArea(spec).toLocaleString('en-US')} pixels in all, at least ${spec.sizeMultiple} px a side). Start from a less narrow image.`,
     );
   return undefined;
 }
@@ -185,7 +250,10 @@ function checkMemory(
   );
 }
 
-/** An upscale's output side, and a creative upscale's refine like any image of the model. */
+/**
+ * An upscale's output side, and a creative upscale's refine like any edit of the model: at the upscaled
+ * size when the model handles it, else at the model's size and brought back.
+ */
 function checkUpscale(
   p: UpscaleParams,
   parent: StartImage,
@@ -200,16 +268,9 @@ function checkUpscale(
     );
   }
   if (!p.creative) return undefined;
-  // The creative refine is img2img at the upscaled size: it must fit the model like any image.
   const spec = models.get(parent.model);
-  if (width * height > maxArea(spec)) {
-    const fit = largestSize(spec, width, height);
-    return new UserError(
-      ErrorCode.OverBudget,
-      `Upscale (Creative) with ${spec.name} goes up to ${fit.width}×${fit.height}; ×${p.scale} of this image is ${width}×${height}. Use a plain upscale instead.`,
-    );
-  }
-  return checkMemory(spec, width, height, parent.guidance, limits);
+  const plan = creativeUpscalePlan(spec, parent, p.scale);
+  return checkPlanMemory(spec, plan, parent.guidance, limits, { n: 1, masked: false });
 }
 
 /** Checks a job's steps, count, size, memory and output against the limits. */
@@ -233,18 +294,23 @@ export function checkJobLimits(
     case 'inpaint': {
       const p = job.params;
       const parent = startImage(p.parentId);
-      return checkCounts(p, limits) ?? checkRepaint(models.get(p.model), parent, p.guidance, limits);
+      const bringing = { n: 'n' in p ? p.n : 1, masked: job.kind === 'inpaint' };
+      return (
+        checkCounts(p, limits) ?? checkRepaint(models.get(p.model), parent, p.guidance, limits, bringing)
+      );
     }
     case 'outpaint': {
       // The canvas the job will paint passes the same gate as any size asked for.
       const p = job.params;
       const parent = startImage(p.parentId);
       const spec = models.get(p.model);
-      const canvas = canvasFor(parent.width, parent.height, p.outpaint, maxArea(spec), spec.sizeMultiple);
+      const plan = outpaintPlan(spec, parent, p.outpaint);
+      const how = describeOutpaint(p.outpaint);
       return (
         checkCounts(p, limits) ??
-        checkCanvas(spec, canvas, describeOutpaint(p.outpaint), limits) ??
-        checkMemory(spec, canvas.width, canvas.height, p.guidance, limits)
+        checkCanvas(spec, parent, plan, how, limits) ??
+        checkOutputSide(`${how[0]!.toUpperCase()}${how.slice(1)}`, plan.result, limits) ??
+        checkPlanMemory(spec, plan, p.guidance, limits, { n: 1, masked: true })
       );
     }
     case 'upscale':

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark in one process and prints its figures. Speed is reported here,
  * as figures and ratios taken in one run, never asserted in tests. `npm run bench -- scale-out` (or
- * `queue`, `pipeline`, `blocklist`, `edits`, `intake`, `encoder`, `chaos`, `peers`) runs one group.
+ * `queue`, `pipeline`, `blocklist`, `edits`, `intake`, `encoder`, `chaos`, `peers`, `repaint`) runs one group.
  */
 import os from 'node:os';
 import { benchBlocklist } from './blocklist.js';
@@ -13,6 +13,7 @@ import { benchIntake } from './intake.js';
 import { benchPeers } from './peers.js';
 import { pipelineBenches } from './pipeline.js';
 import { type BenchResult, benchQueue } from './queue.js';
+import { repaintBenches } from './repaint.js';
 
 const groups: Record<string, (() => Promise<BenchResult>)[]> = {
   queue: [() => benchQueue(1000)],
@@ -24,6 +25,7 @@ const groups: Record<string, (() => Promise<BenchResult>)[]> = {
   encoder: encoderBenches(),
   chaos: [benchChaos],
   peers: [benchPeers],
+  repaint: repaintBenches(),
 };
 const only = process.argv[2];
 if (only && !groups[only]) {
