@@ -86,13 +86,17 @@ for (const folder of ['sd15', 'sdxl', 'sd3', 'flux-schnell']) {
 }
 
 describe('LoRA weights and the merged-session cache', () => {
-  const ref = JSON.parse(readFileSync(path.join(root, 'references', 'loras-sd15.json'), 'utf8')) as LoraReference;
+  const ref = JSON.parse(
+    readFileSync(path.join(root, 'references', 'loras-sd15.json'), 'utf8'),
+  ) as LoraReference;
   const c = ref.cases[0]!;
 
   it('weight 0 gives the same bytes as no LoRA', async () => {
     const plain = await run('sd15', c, []);
     const zero = await run('sd15', c, [{ name: 'tiny-style', weight: 0 }]);
-    expect(Buffer.from(zero.result.images[0]!.pixels).equals(Buffer.from(plain.result.images[0]!.pixels))).toBe(true);
+    expect(
+      Buffer.from(zero.result.images[0]!.pixels).equals(Buffer.from(plain.result.images[0]!.pixels)),
+    ).toBe(true);
     const applied = await run('sd15', c, [{ name: 'tiny-style', weight: 1 }]);
     expect(maxDiff(applied.result.images[0]!, plain.result.images[0]!)).toBeGreaterThan(10);
   });

@@ -66,7 +66,9 @@ const SUFFIXES = [
 const peftMetadata = z.record(z.string(), z.unknown());
 
 /** PEFT's config as diffusers saves it (`lora_adapter_metadata`): alpha and rank per component prefix. */
-function peftScales(file: SafetensorsFile): (prefix: string, module: string, rank: number) => number | undefined {
+function peftScales(
+  file: SafetensorsFile,
+): (prefix: string, module: string, rank: number) => number | undefined {
   const raw = file.metadata.lora_adapter_metadata;
   let config: Record<string, unknown> = {};
   if (raw) {
@@ -79,7 +81,10 @@ function peftScales(file: SafetensorsFile): (prefix: string, module: string, ran
   return (prefix, module, rank) => {
     const component = prefix.slice(0, -1);
     const pattern = config[`${component}.alpha_pattern`];
-    let alpha = typeof config[`${component}.lora_alpha`] === 'number' ? (config[`${component}.lora_alpha`] as number) : undefined;
+    let alpha =
+      typeof config[`${component}.lora_alpha`] === 'number'
+        ? (config[`${component}.lora_alpha`] as number)
+        : undefined;
     if (pattern && typeof pattern === 'object') {
       for (const [key, value] of Object.entries(pattern as Record<string, unknown>)) {
         if (typeof value === 'number' && (module === key || module.endsWith(`.${key}`))) alpha = value;
@@ -90,7 +95,9 @@ function peftScales(file: SafetensorsFile): (prefix: string, module: string, ran
   };
 }
 
-function componentOf(key: string): { component: LoraComponent; prefix: string; underscored: boolean } | undefined {
+function componentOf(
+  key: string,
+): { component: LoraComponent; prefix: string; underscored: boolean } | undefined {
   for (const [prefix, component] of Object.entries(KOHYA_PREFIXES)) {
     if (key.startsWith(prefix)) return { component, prefix, underscored: true };
   }
@@ -151,7 +158,11 @@ export function readLoraLayers(file: SafetensorsFile): LoraContents {
 /** What the keys alone say about the model the LoRA was made for. */
 function familyHint(keys: readonly string[]): LoraFamilyHint | undefined {
   const has = (pattern: RegExp) => keys.some((k) => pattern.test(k));
-  if (has(/single_transformer_blocks|lora_unet_(double|single)_blocks|^(diffusion_model|transformer)\.(double|single)_blocks/))
+  if (
+    has(
+      /single_transformer_blocks|lora_unet_(double|single)_blocks|^(diffusion_model|transformer)\.(double|single)_blocks/,
+    )
+  )
     return 'flux';
   if (has(/joint_blocks|context_block|lora_transformer_/)) return 'sd3';
   if (has(/^lora_te2_|^text_encoder_2\./) && has(/^lora_unet_|^unet\./)) return 'sdxl';

@@ -69,7 +69,11 @@ export class LoraLibrary {
     throw new UserError(
       ErrorCode.FlagValue,
       `There is no LoRA named "${use.name}" for ${path.basename(modelDir)}.` +
-        (suggestion ? ` Did you mean ${suggestion}?` : known.length > 0 ? ` Available: ${known.slice(0, 10).join(', ')}.` : ' No LoRAs are installed for it.'),
+        (suggestion
+          ? ` Did you mean ${suggestion}?`
+          : known.length > 0
+            ? ` Available: ${known.slice(0, 10).join(', ')}.`
+            : ' No LoRAs are installed for it.'),
     );
   }
 }

@@ -66,7 +66,9 @@ export function weightSites(model: OnnxFile): Map<string, WeightSite> {
       node.opType === 'Conv' || (node.opType === 'Gemm' && intAttribute(node, 'transB') === 1)
         ? 'out-in'
         : 'in-out';
-    const fromName = initializer.name.endsWith('.weight') ? initializer.name.slice(0, -'.weight'.length) : undefined;
+    const fromName = initializer.name.endsWith('.weight')
+      ? initializer.name.slice(0, -'.weight'.length)
+      : undefined;
     for (const module of [fromName, moduleOfNode(node.name)]) {
       if (!module || sites.has(module)) continue;
       sites.set(module, { initializer, layout });
@@ -116,7 +118,14 @@ function readWeight(initializer: OnnxInitializer, modelFile: string): Float32Arr
 }
 
 /** weights += c × up × down, in the weight's layout. */
-function addUpdate(weights: Float32Array, layout: Layout, up: Float32Array, down: Float32Array, rank: number, c: number): void {
+function addUpdate(
+  weights: Float32Array,
+  layout: Layout,
+  up: Float32Array,
+  down: Float32Array,
+  rank: number,
+  c: number,
+): void {
   const inner = down.length / rank;
   const out = up.length / rank;
   if (layout === 'out-in') {
@@ -148,7 +157,11 @@ function addUpdate(weights: Float32Array, layout: Layout, up: Float32Array, down
  * Merges the layers into the model's weights (in place in `model`); `modelFile` locates external
  * data. Layers of weight 0 change nothing and are skipped.
  */
-export function mergeLayers(model: OnnxFile, modelFile: string, layers: readonly WeightedLayer[]): MergeReport {
+export function mergeLayers(
+  model: OnnxFile,
+  modelFile: string,
+  layers: readonly WeightedLayer[],
+): MergeReport {
   const sites = weightSites(model);
   const byWeight = new Map<string, { site: WeightSite; layers: WeightedLayer[] }>();
   const unmatched: WeightedLayer[] = [];

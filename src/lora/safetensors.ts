@@ -138,7 +138,7 @@ function parseHeader(
     if (!(dtype in DTYPE_BYTES)) throw refuse(`"${name}" has dtype ${dtype}; LoRAs are F32, F16 or BF16`);
     const elements = shape.reduce((a, b) => a * b, 1);
     const [begin, end] = offsets;
-    if (end < begin || end > dataBytes || (end - begin) !== elements * DTYPE_BYTES[dtype as SafetensorsDtype]) {
+    if (end < begin || end > dataBytes || end - begin !== elements * DTYPE_BYTES[dtype as SafetensorsDtype]) {
       throw refuse(`the header lies about the length of "${name}" (bytes ${begin}–${end} of ${dataBytes})`);
     }
     tensors.set(name, { dtype: dtype as SafetensorsDtype, shape, begin, end });

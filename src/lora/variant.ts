@@ -109,10 +109,18 @@ export class LoraMerger {
           if (total > 0 && mine.length === total) {
             refuseUnmatched(spec, o.lora.name, component, o.contents.familyHint);
           }
-          missed.set(o.lora.name, mine.reduce((n, u) => n + u.layer.keys.length, 0));
+          missed.set(
+            o.lora.name,
+            mine.reduce((n, u) => n + u.layer.keys.length, 0),
+          );
         }
         this.unmatched.set(`${path.resolve(file)}#${name}`, missed);
-        log.info('merged LoRAs', { file, loras: name, layers: report.merged, unmatched: report.unmatched.length });
+        log.info('merged LoRAs', {
+          file,
+          loras: name,
+          layers: report.merged,
+          unmatched: report.unmatched.length,
+        });
         return model.write();
       },
     };
@@ -137,9 +145,12 @@ export class LoraMerger {
     for (const o of opened) {
       let missed = o.contents.unreadKeys.length;
       for (const layer of o.contents.layers) if (!files[layer.component]) missed += layer.keys.length;
-      for (const [file, variant] of byFile) missed += this.unmatched.get(`${file}#${variant.name}`)?.get(o.lora.name) ?? 0;
+      for (const [file, variant] of byFile)
+        missed += this.unmatched.get(`${file}#${variant.name}`)?.get(o.lora.name) ?? 0;
       if (missed > 0)
-        notes.push(`${o.lora.name}: ${missed} of ${o.contents.totalKeys} LoRA keys matched no weight of this model`);
+        notes.push(
+          `${o.lora.name}: ${missed} of ${o.contents.totalKeys} LoRA keys matched no weight of this model`,
+        );
     }
     return notes;
   }
@@ -165,7 +176,12 @@ function refuseOtherFamily(spec: ModelSpec, name: string, hint: LoraFamilyHint |
   );
 }
 
-function refuseUnmatched(spec: ModelSpec, name: string, component: LoraComponent, hint: LoraFamilyHint | undefined): never {
+function refuseUnmatched(
+  spec: ModelSpec,
+  name: string,
+  component: LoraComponent,
+  hint: LoraFamilyHint | undefined,
+): never {
   const made = hint ? ` It was made for ${FAMILY_NAMES[hint]}` : ' It was made for another model';
   throw new UserError(
     ErrorCode.FlagValue,

@@ -53,7 +53,10 @@ export interface ModelVariant {
 }
 
 /** Chains two rewrites (a LoRA merge, then circular padding for `--tile`). */
-export function chainVariants(first: ModelVariant | undefined, second: ModelVariant | undefined): ModelVariant | undefined {
+export function chainVariants(
+  first: ModelVariant | undefined,
+  second: ModelVariant | undefined,
+): ModelVariant | undefined {
   if (!first || !second) return first ?? second;
   return {
     name: `${first.name}+${second.name}`,
@@ -81,7 +84,8 @@ function weightBytes(file: string): number {
   let bytes = statSync(file).size;
   const dir = path.dirname(file);
   for (const name of readdirSync(dir)) {
-    if (name !== path.basename(file) && name.startsWith(path.basename(file))) bytes += statSync(path.join(dir, name)).size;
+    if (name !== path.basename(file) && name.startsWith(path.basename(file)))
+      bytes += statSync(path.join(dir, name)).size;
   }
   return bytes;
 }

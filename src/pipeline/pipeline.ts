@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { ErrorCode, FlowbotError, UserError } from '../errors.js';
-import { type LoraVariants, LoraMerger } from '../lora/variant.js';
+import { LoraMerger, type LoraVariants } from '../lora/variant.js';
 import { batchWithin } from './budget.js';
 import { chaosCells, chaosNoise, DEFAULT_CHAOS } from './chaos.js';
 import { circularFor } from './circular.js';

@@ -94,7 +94,9 @@ export class TextEncoders {
         return tokens.weights;
       });
       const release = model.hold();
-      const out = await model.run({ input_ids: { data: ids, dims: [group.length, length] } }).finally(release);
+      const out = await model
+        .run({ input_ids: { data: ids, dims: [group.length, length] } })
+        .finally(release);
       for (let k = 0; k < group.length; k++) {
         const picked: Record<string, HostTensor> = {};
         for (const name of names) picked[name] = weigh(batchItem(out[name]!, k, group.length), weights[k]!);
