@@ -5,6 +5,7 @@
  * react to them and the 15-minute interaction-token limit does not matter. Every button id carries the
  * image and the action, so buttons keep working after a restart.
  */
+
 import { readFileSync } from 'node:fs';
 import {
   type ButtonInteraction,
@@ -32,6 +33,7 @@ import type { Core } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
 import { downloader } from '../download.js';
 import { watchJobs } from '../jobs.js';
+import { answerAutocomplete } from './autocomplete.js';
 import { rolesOf } from './members.js';
 import { answerText } from './private.js';
 import {
@@ -86,7 +88,10 @@ export function imagineCommand() {
       o.setName('steps').setDescription('Denoising steps').setMinValue(1).setMaxValue(150),
     )
     .addStringOption((o) => o.setName('model').setDescription('Model').setAutocomplete(true))
-    .addStringOption((o) => o.setName('style').setDescription('Style word, e.g. 3d'));
+    .addStringOption((o) => o.setName('style').setDescription('Style word, e.g. 3d'))
+    .addStringOption((o) =>
+      o.setName('lora').setDescription('LoRAs as name:weight, e.g. detail:0.8').setAutocomplete(true),
+    );
 }
 
 /** Other commands, with their text argument. */
@@ -231,12 +236,7 @@ export class DiscordAdapter {
       this.uploadLimits.set(channelId, interaction.attachmentSizeLimit);
     }
     if (interaction.isAutocomplete()) {
-      const typed = String(interaction.options.getFocused()).toLowerCase();
-      const models = this.options.core.models
-        .list()
-        .filter((m) => m.includes(typed))
-        .slice(0, 25);
-      await interaction.respond(models.map((m) => ({ name: m, value: m })));
+      await answerAutocomplete(this.options.core, interaction);
       return;
     }
     if (interaction.isChatInputCommand()) {
@@ -575,6 +575,7 @@ function imagineText(interaction: ChatInputCommandInteraction): string {
   if (steps !== null) parts.push(`--steps ${steps}`);
   if (model) parts.push(`--model ${model}`);
   if (style) parts.push(`--style ${style}`);
+  for (const lora of (o.getString('lora') ?? '').split(/\s+/).filter(Boolean)) parts.push(`--lora ${lora}`);
   if (negative) parts.push(`--no ${negative}`);
   return parts.join(' ');
 }
