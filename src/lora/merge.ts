@@ -19,10 +19,8 @@ import {
   type OnnxInitializer,
   TensorDataType,
 } from '../pipeline/onnx-file.js';
+import { type AddUpdate, jsAddUpdate, type Layout } from './gemm.js';
 import type { LoraLayer } from './keys.js';
-
-/** How a weight is laid out: [out, in, …] (Gemm with transB, Conv) or [in, out] (MatMul). */
-type Layout = 'out-in' | 'in-out';
 
 /** A weight a LoRA layer can change. */
 interface WeightSite {
@@ -117,51 +115,16 @@ function readWeight(initializer: OnnxInitializer, modelFile: string): Float32Arr
   throw new Error(`${initializer.name}: data type ${initializer.dataType} cannot take a LoRA`);
 }
 
-/** weights += c × up × down, in the weight's layout. */
-function addUpdate(
-  weights: Float32Array,
-  layout: Layout,
-  up: Float32Array,
-  down: Float32Array,
-  rank: number,
-  c: number,
-): void {
-  const inner = down.length / rank;
-  const out = up.length / rank;
-  if (layout === 'out-in') {
-    for (let o = 0; o < out; o++) {
-      const row = o * inner;
-      for (let r = 0; r < rank; r++) {
-        const a = c * up[o * rank + r]!;
-        if (a === 0) continue;
-        const from = r * inner;
-        for (let k = 0; k < inner; k++) weights[row + k]! += a * down[from + k]!;
-      }
-    }
-    return;
-  }
-  const upT = new Float32Array(rank * out);
-  for (let o = 0; o < out; o++) for (let r = 0; r < rank; r++) upT[r * out + o] = c * up[o * rank + r]!;
-  for (let k = 0; k < inner; k++) {
-    const row = k * out;
-    for (let r = 0; r < rank; r++) {
-      const a = down[r * inner + k]!;
-      if (a === 0) continue;
-      const from = r * out;
-      for (let o = 0; o < out; o++) weights[row + o]! += a * upT[from + o]!;
-    }
-  }
-}
-
 /**
  * Merges the layers into the model's weights (in place in `model`); `modelFile` locates external
  * data. Layers of weight 0 change nothing and are skipped.
  */
-export function mergeLayers(
+export async function mergeLayers(
   model: OnnxFile,
   modelFile: string,
   layers: readonly WeightedLayer[],
-): MergeReport {
+  addUpdate: AddUpdate = jsAddUpdate,
+): Promise<MergeReport> {
   const sites = weightSites(model);
   const byWeight = new Map<string, { site: WeightSite; layers: WeightedLayer[] }>();
   const unmatched: WeightedLayer[] = [];
@@ -178,10 +141,13 @@ export function mergeLayers(
   }
   let merged = 0;
   for (const { site, layers: group } of byWeight.values()) {
-    const weights = readWeight(site.initializer, modelFile);
+    let weights = readWeight(site.initializer, modelFile);
     for (const { layer, weight, read } of group) {
       const rank = layer.downShape[0]!;
-      addUpdate(weights, site.layout, read(layer.upKey), read(layer.downKey), rank, weight * layer.scale);
+      const up = read(layer.upKey);
+      const scale = weight * layer.scale;
+      for (let i = 0; i < up.length; i++) up[i]! *= scale;
+      weights = await addUpdate(weights, site.layout, up, read(layer.downKey), rank);
       merged++;
     }
     const { name, dims, dataType } = site.initializer;

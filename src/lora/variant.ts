@@ -13,6 +13,7 @@ import { createLogger } from '../log.js';
 import type { FamilyId, ModelSpec } from '../pipeline/families/types.js';
 import type { ModelVariant } from '../pipeline/onnx.js';
 import { OnnxFile } from '../pipeline/onnx-file.js';
+import type { AddUpdate } from './gemm.js';
 import { type LoraComponent, type LoraContents, type LoraFamilyHint, readLoraLayers } from './keys.js';
 import type { ResolvedLora } from './library.js';
 import { mergeLayers, type WeightedLayer } from './merge.js';
@@ -59,8 +60,12 @@ export class LoraMerger {
   /** Unmatched keys per variant key, then per LoRA name. */
   private readonly unmatched = new Map<string, Map<string, number>>();
 
-  constructor(options: { maxMB?: number } = {}) {
+  private readonly addUpdate: AddUpdate | undefined;
+
+  /** `addUpdate`: the merge's arithmetic (ONNX Runtime's Gemm through the backend; JavaScript without). */
+  constructor(options: { maxMB?: number; addUpdate?: AddUpdate } = {}) {
     this.maxBytes = (options.maxMB ?? DEFAULT_LORA_MAX_MB) * 1024 * 1024;
+    this.addUpdate = options.addUpdate;
   }
 
   /** Opens the LoRAs (header checks, size limit) and refuses those of another family. */
@@ -93,14 +98,14 @@ export class LoraMerger {
     return {
       name,
       evictable: true,
-      rewrite: (bytes, file) => {
+      rewrite: async (bytes, file) => {
         const model = OnnxFile.read(bytes);
         const layers: WeightedLayer[] = active.flatMap((o) =>
           o.contents.layers
             .filter((layer) => layer.component === component)
             .map((layer) => ({ layer, weight: o.lora.weight, read: (key: string) => o.file.float32(key) })),
         );
-        const report = mergeLayers(model, file, layers);
+        const report = await mergeLayers(model, file, layers, this.addUpdate);
         this.merges++;
         const missed = new Map<string, number>();
         for (const o of active) {

@@ -44,7 +44,7 @@ export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
 export interface ModelVariant {
   /** Tells the cached sessions apart, e.g. "circular". */
   readonly name: string;
-  readonly rewrite: (bytes: Uint8Array, file: string) => Uint8Array;
+  readonly rewrite: (bytes: Uint8Array, file: string) => Uint8Array | Promise<Uint8Array>;
   /**
    * Sessions of evictable variants (LoRA merges: one per set of LoRAs) are kept within
    * `mergedSessionBudgetMB`, least recently used first out; others stay until disposed.
@@ -60,7 +60,7 @@ export function chainVariants(
   if (!first || !second) return first ?? second;
   return {
     name: `${first.name}+${second.name}`,
-    rewrite: (bytes, file) => second.rewrite(first.rewrite(bytes, file), file),
+    rewrite: async (bytes, file) => second.rewrite(await first.rewrite(bytes, file), file),
     ...(first.evictable || second.evictable ? { evictable: true } : {}),
   };
 }
@@ -393,6 +393,22 @@ export class OnnxBackend {
     return pending;
   }
 
+  /**
+   * A small model flowbot writes itself (the LoRA merge's Gemm), created from `make()`'s bytes on first
+   * use and kept under `key`.
+   */
+  loadBytes(key: string, make: () => Uint8Array): Promise<OnnxModel> {
+    let pending = this.sessions.get(key);
+    if (!pending) {
+      pending = ort.InferenceSession.create(make(), this.sessionOptions()).then(
+        (session) => new OnnxModel(key, session),
+      );
+      this.sessions.set(key, pending);
+      pending.catch(() => this.sessions.delete(key));
+    }
+    return pending;
+  }
+
   /** Number of sessions of evictable variants held now. */
   get mergedSessions(): number {
     return this.merged.size;
@@ -433,7 +449,7 @@ export class OnnxBackend {
       throw new FlowbotError(ErrorCode.ModelInvalid, `Model file ${file} does not exist`);
     try {
       // A rewritten model is created from its bytes; its external data is still found beside the file.
-      const source = variant ? variant.rewrite(await readFile(file), file) : file;
+      const source = variant ? await variant.rewrite(await readFile(file), file) : file;
       const session = (options: ort.InferenceSession.SessionOptions) =>
         typeof source === 'string'
           ? ort.InferenceSession.create(source, options)

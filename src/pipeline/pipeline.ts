@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { ErrorCode, FlowbotError, UserError } from '../errors.js';
+import { ortAddUpdate } from '../lora/gemm.js';
 import { LoraMerger, type LoraVariants } from '../lora/variant.js';
 import { batchWithin } from './budget.js';
 import { chaosCells, chaosNoise, DEFAULT_CHAOS } from './chaos.js';
@@ -97,7 +98,10 @@ export class Pipeline {
     this.previews = new Previews(this.vae);
     this.releaseTextEncoders = options.releaseTextEncoders ?? false;
     this.memoryBudgetMB = options.memoryBudgetMB ?? Number.POSITIVE_INFINITY;
-    this.loras = new LoraMerger(options.loraMaxMB !== undefined ? { maxMB: options.loraMaxMB } : {});
+    this.loras = new LoraMerger({
+      addUpdate: ortAddUpdate(backend),
+      ...(options.loraMaxMB !== undefined ? { maxMB: options.loraMaxMB } : {}),
+    });
   }
 
   /** Sum of session.run times of every model loaded so far, for the efficiency benchmark. */
