@@ -106,6 +106,11 @@ export class Bot {
     return this.deps.models.list();
   }
 
+  /** The LoRA names usable with `model` (the default model when none is given), for autocomplete. */
+  loraNames(model?: string | null): string[] {
+    return this.deps.models.loraNames(model ?? this.deps.defaultModel);
+  }
+
   /** A mask drawn in the web editor: saved as a drawing, then the region is repainted. */
   async applyDrawnMask(
     ctx: ChatContext,

@@ -10,6 +10,7 @@ import { gridButtons, singleButtons } from './actions.js';
 import { blocklistRefusal } from './blocklist.js';
 import { type CommandDeps, type JobRequest, requireImage } from './deps.js';
 import { checkHourly, checkJob, checkPerson, checkPromptLength, fitJob, limitsFor } from './limits.js';
+import { loraNotes, withLoras } from './loras.js';
 import { explanationOf } from './progress.js';
 import { adminSettings, userDefaults } from './settings-model.js';
 import type { ChatContext, Reply, ResultView } from './types.js';
@@ -58,7 +59,7 @@ export function enqueue(deps: CommandDeps, ctx: ChatContext, asked: JobRequest):
  */
 export function enqueueAll(deps: CommandDeps, ctx: ChatContext, asked: readonly JobRequest[]): Reply[] {
   const limits = limitsFor(deps, ctx);
-  const requests = asked.map((request) => fitJob(request, limits));
+  const requests = asked.map((request) => fitJob(withLoras(deps, request), limits));
   const refused =
     requests
       .map((request) => {
@@ -183,7 +184,7 @@ export function viewOfJob(deps: CommandDeps, jobId: string): ResultView | undefi
   const id = shownImageOf(job);
   const image = id ? deps.store.getImage(id) : undefined;
   if (!image) return undefined;
-  return viewOf(deps, image, explanationOf(job));
+  return viewOf(deps, image, explanationOf(job) + loraNotes(image.extra));
 }
 
 /** The image a finished job shows: its grid when it made several, else its one image. */

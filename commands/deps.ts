@@ -41,6 +41,11 @@ export interface CommandDeps {
   readonly host?: { readonly memoryBudgetMB: number; readonly maxOutputSide: number };
   /** With Redis: the image workers now live, and how many jobs they run at once (undefined until counted). */
   readonly workers?: () => { live: number; capacity: number; redisReachable: boolean } | undefined;
+  /**
+   * With Redis: the LoRA names live workers that have the model announce (undefined: this host's files
+   * decide).
+   */
+  readonly loraNames?: (model: string) => string[];
   /** Reads replies by meaning where the rule table is unsure; the rules alone without it. */
   readonly meaning?: IntentMatcher;
 }

@@ -1,5 +1,6 @@
 /** `imagine <prompt with flags>`: a grid of `--n` images (default 4). */
 import type { GenerateParams } from '../src/jobs.js';
+import type { LoraUse } from '../src/lora/library.js';
 import { tileRefusal } from '../src/pipeline/circular.js';
 import { draftSteps } from '../src/pipeline/draft.js';
 import { sizeFor } from '../src/pipeline/recipe.js';
@@ -8,6 +9,7 @@ import { type PromptParams, parsePrompt } from '../src/prompt/params.js';
 import { expandPermutations } from '../src/prompt/permutations.js';
 import { type CommandDeps, enqueueAll, newSeed, truncate } from './context.js';
 import { capDefaults, limitsFor } from './limits.js';
+import { defaultLoras } from './loras.js';
 import { effectiveDefaults } from './settings-model.js';
 import { type ChatContext, type Reply, say } from './types.js';
 
@@ -65,7 +67,13 @@ export function generationFrom(
     ...(params.chaos !== undefined ? { chaos: params.chaos } : {}),
     ...(params.draft ? { draft: true } : {}),
     ...(params.tile ? { tile: true } : {}),
+    ...loraParams(params.loras ?? defaultLoras(defaults.lora)),
   };
+}
+
+/** `loras` when there are any (weight-0 ones too: asked for, and recorded). */
+function loraParams(loras: readonly LoraUse[] | undefined): { loras?: LoraUse[] } {
+  return loras && loras.length > 0 ? { loras: [...loras] } : {};
 }
 
 /**

@@ -36,6 +36,11 @@ export function createBot(
             const live = cluster.liveWorkers.length;
             return { live, capacity: cluster.capacity, redisReachable: cluster.redisReachable };
           },
+          // LoRAs are checked against what live workers announce (none announced yet: this host's).
+          loraNames: (model: string) =>
+            core.cluster!.liveWorkers.some((w) => w.loras !== undefined)
+              ? core.cluster!.loraNames(model)
+              : core.models.loraNames(model),
         }
       : {}),
     ...(editorLink ? { editorLink } : {}),

@@ -1,4 +1,5 @@
 /** `info <image id>` (or ✉️): the seed, every parameter and the lineage. */
+import { lorasOfExtra } from '../src/lora/facts.js';
 import type { CommandDeps } from './context.js';
 import { type ChatContext, type Reply, say } from './types.js';
 
@@ -13,6 +14,11 @@ export function describeImage(deps: CommandDeps, imageId: string): string | unde
     ...(image.negativePrompt ? [`Negative: ${image.negativePrompt}`] : []),
     `Seed ${image.seed} · ${image.steps} steps · cfg ${image.guidance} · ${image.scheduler} · model ${image.model}${image.strength !== null ? ` · strength ${image.strength}` : ''}`,
   ];
+  const loras = lorasOfExtra(image.extra);
+  if (loras.length > 0)
+    lines.push(
+      `LoRAs: ${loras.map((l) => `${l.name} ${l.weight}${l.hash ? ` (${l.hash})` : ''}`).join(', ')}`,
+    );
   if (image.maskId) {
     const mask = deps.store.getMask(image.maskId);
     if (mask) lines.push(`Mask: ${mask.source} "${mask.spec}"`);

@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS as PARSER_LIMITS } from '../src/prompt/params.js';
 import type { ImageRecord } from '../src/store/store.js';
 import { checkJobLimits, checkRepaint as checkRepaintLimits, type WorkLimits } from '../src/work/limits.js';
 import { type CommandDeps, type JobRequest, requireImage } from './deps.js';
+import { checkLoras } from './loras.js';
 import { modelAccessRefusal } from './model-access.js';
 import { dailyQuotaRefusal } from './quota.js';
 import { adminSettings, type Defaults } from './settings-model.js';
@@ -79,7 +80,10 @@ export function fitJob(request: JobRequest, limits: Limits): JobRequest {
 
 /** Checks a job's steps, size, memory and output against the limits; the gate every queued job passes. */
 export function checkJob(deps: CommandDeps, request: JobRequest, limits: Limits): UserError | undefined {
-  return checkJobLimits(request, { models: deps.models, startImage: (id) => requireImage(deps, id) }, limits);
+  return (
+    checkJobLimits(request, { models: deps.models, startImage: (id) => requireImage(deps, id) }, limits) ??
+    checkLoras(deps, request)
+  );
 }
 
 /**

@@ -18,6 +18,8 @@ export const defaultsSchema = z
     n: z.number().int().min(1).max(LIMIT_CEILINGS.maxN),
     remix: z.boolean(),
     private: z.boolean(),
+    /** LoRAs added to every prompt that names none: "tiny-style:0.8 detail:-0.5". */
+    lora: z.string().max(400),
   })
   .partial();
 
@@ -52,6 +54,8 @@ export const adminSchema = z
     roleQuotas: z.record(roleKey, z.number().int().min(0).max(100_000)),
     /** Models only some people may use: the roles (Discord) or admins (any platform). */
     modelAccess: z.record(z.string().regex(/^[a-z0-9._-]{1,64}$/), modelAccessSchema),
+    /** The only LoRAs people may use (`settings admin loras allow …`); all when absent. */
+    loras: z.array(z.string().regex(/^[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,99}$/)).max(500),
   })
   .partial();
 

@@ -10,9 +10,11 @@
  *   settings admin quota 50/day [@role] | settings admin quota-reset @user   (commands/quota.ts)
  *   settings admin model sdxl roles @artists | admins | everyone             (commands/model-access.ts)
  */
+import { UserError } from '../src/errors.js';
 import { blocklistEntryProblem, unusableBlocklistEntries } from './blocklist.js';
 import type { CommandDeps } from './context.js';
 import { limitsFor } from './limits.js';
+import { parseLoraList, setLoraAllowList } from './loras.js';
 import { setModelAccess } from './model-access.js';
 import { resetQuota, setQuota } from './quota.js';
 import {
@@ -40,6 +42,8 @@ const KEY_ALIASES: Record<string, keyof Defaults> = {
   count: 'n',
   remix: 'remix',
   private: 'private',
+  lora: 'lora',
+  loras: 'lora',
 };
 const ADMIN_KEYS: Record<
   string,
@@ -62,6 +66,7 @@ const RANGES: Record<string, string> = {
   n: 'an integer 1–4',
   remix: 'on or off',
   private: 'on or off',
+  lora: 'LoRAs as name:weight, e.g. tiny-style:0.8',
   jobsPerHour: 'an integer 1–10000',
   maxSteps: 'an integer 1–150',
   maxN: 'an integer 1–4',
@@ -130,6 +135,10 @@ function setDefault(deps: CommandDeps, scope: 'user' | 'channel', scopeId: strin
     deps.store.setSetting(scope, scopeId, key, undefined);
     return say(`${who} ${key} default is cleared.`);
   }
+  if (key === 'lora') {
+    const loras = parseLoraList(raw);
+    if (loras instanceof UserError) return say(loras.message);
+  }
   const value = coerce(key, raw);
   const check = defaultsSchema.shape[key].safeParse(value);
   if (!check.success) return say(`Expected ${RANGES[key]} for ${key} but received "${raw}".`);
@@ -159,6 +168,7 @@ function setAdmin(deps: CommandDeps, ctx: ChatContext, words: string[]): Reply {
   if (name === 'quota') return setQuota(deps, ctx, words.slice(1));
   if (name === 'quota-reset') return resetQuota(deps, words.slice(1));
   if (name === 'model') return setModelAccess(deps, ctx, words.slice(1));
+  if (name === 'loras' || name === 'lora') return setLoraAllowList(deps, words.slice(1));
   const current = adminSettings(deps.store);
   if (name === 'channels' || name === 'blocklist') {
     const list = [...(current[name] ?? [])];
@@ -183,7 +193,7 @@ function setAdmin(deps: CommandDeps, ctx: ChatContext, words: string[]): Reply {
   const key = name ? ADMIN_KEYS[name] : undefined;
   if (!key)
     return say(
-      `Unknown admin setting "${name ?? ''}". Admin settings: channels, blocklist, ${Object.keys(ADMIN_KEYS).join(', ')}, quota, quota-reset, model.`,
+      `Unknown admin setting "${name ?? ''}". Admin settings: channels, blocklist, ${Object.keys(ADMIN_KEYS).join(', ')}, quota, quota-reset, model, loras.`,
     );
   if (!verb || /^(off|reset|none)$/i.test(verb)) {
     deps.store.setSetting('global', 'admin', key, undefined);

@@ -55,11 +55,13 @@ export function createCompute(config: Config, options: CoreOptions = {}) {
     executionProvider: config.executionProvider,
     threads: options.threads ?? config.onnxThreads,
     deviceId: config.deviceId,
+    mergedSessionBudgetMB: config.loraCacheMB,
   });
   const pipeline = new Pipeline(backend, {
     vaeTile: config.vaeTile,
     releaseTextEncoders: config.releaseTextEncoders,
     memoryBudgetMB: config.memoryBudgetMB,
+    loraMaxMB: config.loraMaxMB,
   });
   const models = new ModelRegistry(config.modelsDir, config.upscaler);
   return { backend, pipeline, models };

@@ -25,6 +25,8 @@ export interface Config {
   readonly vaeTile: number;
   readonly releaseTextEncoders: boolean;
   readonly memoryBudgetMB: number;
+  readonly loraMaxMB: number;
+  readonly loraCacheMB: number;
   readonly maxOutputSide: number;
   readonly queueConcurrency: number;
   readonly redisUrl: string | undefined;
@@ -155,6 +157,23 @@ export const SETTINGS: readonly SettingSpec[] = [
     schema: integer(256, 4_194_304),
     defaultValue: Math.max(256, Math.floor(os.totalmem() / 2 / 1e6)),
     description: "Peak memory one job may plan for; half the host's RAM by default.",
+  },
+  {
+    env: 'LORA_MAX_MB',
+    key: 'loraMaxMB',
+    expected: 'an integer from 1 to 16384 (megabytes)',
+    schema: integer(1, 16_384),
+    defaultValue: 1024,
+    description: 'Largest LoRA file flowbot reads; larger ones are refused with a message.',
+  },
+  {
+    env: 'LORA_CACHE_MB',
+    key: 'loraCacheMB',
+    expected: 'an integer from 0 to 4194304 (megabytes)',
+    schema: integer(0, 4_194_304),
+    defaultValue: Math.max(256, Math.floor(os.totalmem() / 4 / 1e6)),
+    description:
+      "Weights of the LoRA-merged sessions kept for reuse (one per model and set of LoRAs), least recently used out first; a quarter of the host's RAM by default.",
   },
   {
     env: 'MAX_OUTPUT_SIDE',

@@ -24,6 +24,14 @@ const model = modelNameSchema;
 /** `--tile`: seamless tiles (variations of a tile stay tiles). */
 const tile = z.boolean().optional();
 
+/** LoRA names as they cross a boundary: names, never paths (`lora/library.ts` checks them again). */
+export const loraNameSchema = z.string().regex(/^[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,99}$/);
+/** LoRAs and their weights (`<lora:name:0.8>`, `--lora`), kept by variations, zooms and creative upscales. */
+const loras = z
+  .array(z.object({ name: loraNameSchema, weight: z.number().min(-4).max(4) }))
+  .max(8)
+  .optional();
+
 /** Parameters shared by every image job. */
 const common = {
   /** One line saying how flowbot understood the request; shown with the result. */
@@ -38,6 +46,7 @@ const prompted = {
   steps,
   guidance,
   model,
+  loras,
 };
 
 /** A text-to-image job. */
@@ -88,6 +97,8 @@ export const upscaleParamsSchema = z.object({
   scale: z.union([z.literal(2), z.literal(4)]),
   creative: z.boolean(),
   seed,
+  /** The parent's LoRAs, for the creative pass. */
+  loras,
 });
 
 /** An exact edit of an image ("darker", "mirror", a plain backdrop colour): sharp, no diffusion. */

@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { ErrorCode, UserError } from './errors.js';
 import { IMAGE_JOB_KINDS, type ImageJobKind } from './job-params.js';
+import { lorasOfExtra } from './lora/facts.js';
 import { composeGrid, encodePng, type RgbImage, readImage } from './pipeline/image.js';
 import { pngText } from './pipeline/recipe.js';
 import type { JobQueue } from './queue/queue.js';
@@ -65,6 +66,7 @@ async function writeImageFile(
       height: image.height,
       ...(facts.strength ? { strength: facts.strength } : {}),
       parent: facts.parentId ?? null,
+      ...(lorasOfExtra(facts.extra).length > 0 ? { loras: lorasOfExtra(facts.extra) } : {}),
     }),
   );
   const file = await deps.files.save('images', png);

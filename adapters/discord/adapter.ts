@@ -26,6 +26,7 @@ import type { Place } from '../../commands/surface.js';
 import type { ChatContext, InboundEventInput } from '../../commands/types.js';
 import { createLogger } from '../../src/log.js';
 import { downloader } from '../download.js';
+import { answerAutocomplete } from './autocomplete.js';
 import { rolesOf } from './members.js';
 import { NO_MENTIONS } from './render.js';
 import { type DiscordAnswer, DiscordSurface } from './surface.js';
@@ -72,7 +73,10 @@ export function imagineCommand() {
       o.setName('steps').setDescription('Denoising steps').setMinValue(1).setMaxValue(150),
     )
     .addStringOption((o) => o.setName('model').setDescription('Model').setAutocomplete(true))
-    .addStringOption((o) => o.setName('style').setDescription('Style word, e.g. 3d'));
+    .addStringOption((o) => o.setName('style').setDescription('Style word, e.g. 3d'))
+    .addStringOption((o) =>
+      o.setName('lora').setDescription('LoRAs as name:weight, e.g. detail:0.8').setAutocomplete(true),
+    );
 }
 
 /** Other commands, with their text argument. */
@@ -211,12 +215,7 @@ export class DiscordAdapter {
       this.surface.noteUploadLimit(channelId, interaction.attachmentSizeLimit);
     }
     if (interaction.isAutocomplete()) {
-      const typed = String(interaction.options.getFocused()).toLowerCase();
-      const models = this.options.bot
-        .modelNames()
-        .filter((m) => m.includes(typed))
-        .slice(0, 25);
-      await interaction.respond(models.map((m) => ({ name: m, value: m })));
+      await answerAutocomplete(this.options.bot, interaction);
       return;
     }
     if (interaction.isChatInputCommand()) {
@@ -347,6 +346,7 @@ function imagineText(interaction: ChatInputCommandInteraction): string {
   if (steps !== null) parts.push(`--steps ${steps}`);
   if (model) parts.push(`--model ${model}`);
   if (style) parts.push(`--style ${style}`);
+  for (const lora of (o.getString('lora') ?? '').split(/\s+/).filter(Boolean)) parts.push(`--lora ${lora}`);
   if (negative) parts.push(`--no ${negative}`);
   return parts.join(' ');
 }

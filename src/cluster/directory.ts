@@ -9,7 +9,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { MAX_WORKER_CONCURRENCY } from '../config.js';
-import { modelNameSchema } from '../job-params.js';
+import { loraNameSchema, modelNameSchema } from '../job-params.js';
 import { createLogger } from '../log.js';
 import { HEARTBEAT_TTL_MS, KEYS } from './redis.js';
 
@@ -22,7 +22,19 @@ export const workerInfoSchema = z.object({
   pid: z.number().int().nonnegative(),
   concurrency: z.number().int().min(1).max(MAX_WORKER_CONCURRENCY),
   models: z.array(modelNameSchema).max(1000),
+  /** The LoRA names it has for each of its models (its own `loras/` and the shared ones). */
+  loras: z.record(modelNameSchema, z.array(loraNameSchema).max(1000)).optional(),
+  /** The model + LoRA sets it merged most recently ({@link loraSetKey}): their sessions are warm. */
+  merged: z.array(z.string().max(2000)).max(64).optional(),
 });
+
+/** A model and its LoRAs with their weights, as workers announce the merged sessions they hold. */
+export function loraSetKey(model: string, loras: readonly { name: string; weight: number }[]): string {
+  return `${model}|${loras
+    .filter((l) => l.weight !== 0)
+    .map((l) => `${l.name}@${l.weight}`)
+    .join(',')}`;
+}
 
 /** What a worker tells the front-end about itself. */
 export type WorkerInfo = z.infer<typeof workerInfoSchema>;

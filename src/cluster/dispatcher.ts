@@ -21,8 +21,8 @@ import type { JobContext, WaitReason } from '../queue/queue.js';
 import type { WorkExecutor } from '../work/executor.js';
 import { expectedShape, type ModelSource } from '../work/expected.js';
 import type { WorkOrder, WorkResult } from '../work/order.js';
-import { countWorkers, MalformedHeartbeatLog, type WorkerInfo } from './directory.js';
-import { BlobStore, Connections, KEYS, queueNameFor } from './redis.js';
+import { countWorkers, loraSetKey, MalformedHeartbeatLog, type WorkerInfo } from './directory.js';
+import { BlobStore, Connections, KEYS, queueNameFor, workerQueueName } from './redis.js';
 import { failureFromWire, orderToWire, resultFromWire } from './wire.js';
 
 const log = createLogger('dispatcher');
@@ -70,6 +70,8 @@ export class RedisExecutor implements WorkExecutor {
   private readonly redis: Redis;
   private readonly blobs: BlobStore;
   private readonly routes = new Map<string, Route>();
+  /** Jobs sent to one worker's own queue (LoRA jobs), by id: where to find them to cancel. */
+  private readonly queued = new Map<string, string>();
   private readonly pending = new Map<string, Pending>();
   private workers: WorkerInfo[] = [];
   private capacityTimer: NodeJS.Timeout | undefined;
@@ -113,7 +115,9 @@ export class RedisExecutor implements WorkExecutor {
 
   async run(unrouted: WorkOrder, context: JobContext): Promise<WorkResult> {
     const order = { ...unrouted, model: this.modelQueueFor(unrouted) };
-    const route = this.route(order.model);
+    const worker = this.loraWorkerFor(order);
+    const route = worker ? this.routeTo(workerQueueName(worker)) : this.route(order.model);
+    if (worker) this.queued.set(order.jobId, workerQueueName(worker));
     for (;;) {
       let returned: unknown;
       try {
@@ -152,6 +156,33 @@ export class RedisExecutor implements WorkExecutor {
     );
   }
 
+  /**
+   * The worker a job with LoRAs goes to: one with the model and every LoRA file, preferring one that
+   * announced this model + LoRA set as merged (its session is warm). Undefined for a job without LoRAs
+   * (or before any worker announced its LoRAs: an older worker); a LoRA no worker has is refused.
+   */
+  private loraWorkerFor(order: WorkOrder): string | undefined {
+    const loras = (order.params as { loras?: { name: string; weight: number }[] }).loras;
+    if (!loras || loras.length === 0 || this.workers.every((w) => w.loras === undefined)) return undefined;
+    const able = this.workers.filter(
+      (w) => w.models.includes(order.model) && loras.every((l) => w.loras?.[order.model]?.includes(l.name)),
+    );
+    if (able.length === 0) {
+      const missing = loras.find((l) => !this.workers.some((w) => w.loras?.[order.model]?.includes(l.name)));
+      throw new UserError(
+        ErrorCode.WorkerUnavailable,
+        `No image worker has the LoRA "${missing?.name ?? loras[0]!.name}" for ${order.model} right now. Ask the admin to add it to a worker.`,
+      );
+    }
+    const key = loraSetKey(order.model, loras);
+    return (able.find((w) => w.merged?.includes(key)) ?? able[0]!).id;
+  }
+
+  /** LoRA names the live workers with the model announce (for the front-end's gate). */
+  loraNames(model: string): string[] {
+    return [...new Set(this.workers.flatMap((w) => w.loras?.[model] ?? []))].sort();
+  }
+
   /** Cancels a dispatched job wherever it is: removed if waiting, aborted on its worker if running. */
   async cancel(jobId: string, model: string): Promise<void> {
     try {
@@ -160,7 +191,8 @@ export class RedisExecutor implements WorkExecutor {
         .set(KEYS.cancelled(jobId), '1', 'EX', 24 * 3600)
         .publish(KEYS.cancelChannel, jobId)
         .exec();
-      const job = await this.route(model).queue.getJob(jobId);
+      const own = this.queued.get(jobId);
+      const job = await (own ? this.routeTo(own) : this.route(model)).queue.getJob(jobId);
       if (job && (await job.getState()) === 'waiting') await job.remove().catch(() => undefined);
     } catch (error) {
       // The job is already settled here; should a worker still run it, its result is never collected.
@@ -190,9 +222,12 @@ export class RedisExecutor implements WorkExecutor {
   // ---- dispatching ------------------------------------------------------------------------------------
 
   private route(model: string): Route {
-    let route = this.routes.get(model);
+    return this.routeTo(queueNameFor(model));
+  }
+
+  private routeTo(name: string): Route {
+    let route = this.routes.get(name);
     if (!route) {
-      const name = queueNameFor(model);
       const queue = new Queue(name, { connection: this.connections.open('producer') });
       queue.on('error', (error) => log.debug('queue connection problem', { queue: name, error }));
       const events = new QueueEvents(name, { connection: this.connections.open('blocking') });
@@ -205,7 +240,7 @@ export class RedisExecutor implements WorkExecutor {
         ({ jobId }) => this.pending.has(jobId) && this.options.onNotice(jobId, 'worker-stalled'),
       );
       route = { queue, events };
-      this.routes.set(model, route);
+      this.routes.set(name, route);
     }
     return route;
   }
@@ -234,6 +269,7 @@ export class RedisExecutor implements WorkExecutor {
     } finally {
       context.signal.removeEventListener('abort', onAbort);
       this.pending.delete(order.jobId);
+      this.queued.delete(order.jobId);
     }
   }
 

@@ -24,6 +24,11 @@ export const KEYS = {
   blob: (sha256: string) => `flowbot:blob:${sha256}`,
 } as const;
 
+/** The BullMQ queue of one worker: jobs with LoRAs go to a worker that has them. */
+export function workerQueueName(workerId: string): string {
+  return `flowbot-worker-${workerId.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+}
+
 /** The BullMQ queue of one model folder. Upscales go to their parent's model. */
 export function queueNameFor(model: string): string {
   return `flowbot-model-${model}`;

@@ -25,8 +25,12 @@ import type { JobProgress } from '../queue/queue.js';
 import { type ComputeDeps, computeWork } from '../work/compute.js';
 import { checkJobLimits, type LimitedJob, type StartImage, type WorkLimits } from '../work/limits.js';
 import { parseParams, type WireOrder } from '../work/order.js';
-import { announceWorker, type WorkerInfo, withdrawWorker } from './directory.js';
-import { BlobStore, Connections, HEARTBEAT_TTL_MS, KEYS, queueNameFor } from './redis.js';
+import { announceWorker, loraSetKey, type WorkerInfo, withdrawWorker } from './directory.js';
+import { BlobStore, Connections, HEARTBEAT_TTL_MS, KEYS, queueNameFor, workerQueueName } from './redis.js';
+
+/** Merged model + LoRA sets a worker announces (the backend keeps at most 8 merged sessions). */
+const MERGED_ANNOUNCED = 8;
+
 import { failureToWire, orderFromWire, resultToWire } from './wire.js';
 
 const log = createLogger('worker');
@@ -78,6 +82,8 @@ export class ImageWorker {
   private readonly blobs: BlobStore;
   private readonly slots: Slots;
   private readonly running = new Map<string, AbortController>();
+  /** The model + LoRA sets merged most recently, newest last (announced: their sessions are warm). */
+  private readonly merged: string[] = [];
   private readonly workers: Worker[] = [];
   private readonly connections: Connections;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -123,6 +129,18 @@ export class ImageWorker {
       worker.on('error', (error) => log.warn('worker connection problem', { queue: model, error }));
       this.workers.push(worker);
     }
+    // Its own queue: jobs with LoRAs are sent to a worker that has their files.
+    const own = new Worker(workerQueueName(this.info.id), (job, token) => this.process(job, token), {
+      connection: this.connections.open('blocking'),
+      concurrency: this.options.concurrency,
+      lockDuration,
+      stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
+      maxStalledCount: 2,
+      removeOnComplete: { age: 24 * 3600 },
+      removeOnFail: { age: 24 * 3600 },
+    });
+    own.on('error', (error) => log.warn('worker connection problem', { queue: 'own', error }));
+    this.workers.push(own);
     await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
     await this.beat();
     this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_TTL_MS / 3);
@@ -150,10 +168,28 @@ export class ImageWorker {
 
   private async beat(): Promise<void> {
     try {
-      await announceWorker(this.redis, this.info);
+      await announceWorker(this.redis, this.description());
     } catch (error) {
       log.debug('heartbeat failed; Redis unreachable', { error });
     }
+  }
+
+  /** The heartbeat: the fixed description, the LoRAs on disk now and the merged sets held. */
+  private description(): WorkerInfo {
+    const loras: Record<string, string[]> = {};
+    for (const model of this.info.models) loras[model] = this.deps.models.loraNames(model).slice(0, 1000);
+    return { ...this.info, loras, merged: [...this.merged] };
+  }
+
+  /** Remembers a job's model + LoRA set as merged (its sessions are now cached here). */
+  private rememberMerged(order: { model: string; params: unknown }): void {
+    const loras = (order.params as { loras?: { name: string; weight: number }[] }).loras;
+    if (!loras || loras.length === 0) return;
+    const key = loraSetKey(order.model, loras);
+    const at = this.merged.indexOf(key);
+    if (at >= 0) this.merged.splice(at, 1);
+    this.merged.push(key);
+    if (this.merged.length > MERGED_ANNOUNCED) this.merged.shift();
   }
 
   /**
@@ -233,6 +269,7 @@ export class ImageWorker {
         },
       });
       controller.signal.throwIfAborted();
+      this.rememberMerged(order);
       const wire = await resultToWire(result, this.blobs);
       await progress;
       log.info('job done', { job: jobId, worker: this.info.id, ms: Date.now() - started });

@@ -147,7 +147,7 @@ export function wrapConvolutions(model: OnnxFile): CircularReport {
 }
 
 /** The `--tile` form of a model file, for `OnnxBackend.load`: its padded convolutions wrap around. */
-export const CIRCULAR: ModelVariant = {
+export const CIRCULAR: ModelVariant & { rewrite: (bytes: Uint8Array, file: string) => Uint8Array } = {
   name: 'circular',
   rewrite: (bytes, file) => {
     const model = OnnxFile.read(bytes);

@@ -271,7 +271,10 @@ export class OnnxFile {
 
   /** Replaces the initializer of that name (a weight edit), keeping its place. */
   replaceInitializer(name: string, fields: readonly ProtoField[]): void {
-    const index = this.initializers().findIndex((i) => i.name === name);
+    const index = this.initializerFields.findIndex((fields) => {
+      const nameField = fields.find((f) => f.field === TENSOR.name);
+      return nameField !== undefined && textOf(nameField) === name;
+    });
     if (index === -1) throw new Error(`no initializer "${name}"`);
     this.initializerFields[index] = fields;
   }

@@ -6,7 +6,7 @@
  * from float32, and checks every run's inputs against the model's own input metadata so that a wrong
  * model gives an error naming the file, the input, and what was expected and received.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -44,7 +44,25 @@ export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
 export interface ModelVariant {
   /** Tells the cached sessions apart, e.g. "circular". */
   readonly name: string;
-  readonly rewrite: (bytes: Uint8Array, file: string) => Uint8Array;
+  readonly rewrite: (bytes: Uint8Array, file: string) => Uint8Array | Promise<Uint8Array>;
+  /**
+   * Sessions of evictable variants (LoRA merges: one per set of LoRAs) are kept within
+   * `mergedSessionBudgetMB`, least recently used first out; others stay until disposed.
+   */
+  readonly evictable?: boolean;
+}
+
+/** Chains two rewrites (a LoRA merge, then circular padding for `--tile`). */
+export function chainVariants(
+  first: ModelVariant | undefined,
+  second: ModelVariant | undefined,
+): ModelVariant | undefined {
+  if (!first || !second) return first ?? second;
+  return {
+    name: `${first.name}+${second.name}`,
+    rewrite: async (bytes, file) => second.rewrite(await first.rewrite(bytes, file), file),
+    ...(first.evictable || second.evictable ? { evictable: true } : {}),
+  };
 }
 
 /** Options of the backend. */
@@ -54,6 +72,22 @@ export interface BackendOptions {
   readonly threads?: number;
   /** Which GPU the CUDA provider uses. */
   readonly deviceId?: number;
+  /** Memory (MB, estimated from the files' weights) the evictable variants' sessions may hold. */
+  readonly mergedSessionBudgetMB?: number;
+}
+
+/** Sessions of evictable variants kept at most, whatever their size. */
+const MAX_MERGED_SESSIONS = 8;
+
+/** Bytes of a model file and its external data files beside it (an estimate of a session's weights). */
+function weightBytes(file: string): number {
+  let bytes = statSync(file).size;
+  const dir = path.dirname(file);
+  for (const name of readdirSync(dir)) {
+    if (name !== path.basename(file) && name.startsWith(path.basename(file)))
+      bytes += statSync(path.join(dir, name)).size;
+  }
+  return bytes;
 }
 
 /** A loaded model. */
@@ -65,6 +99,9 @@ export class OnnxModel {
   runMs = 0;
   runs = 0;
   private readonly session: ort.InferenceSession;
+  /** Holds taken by operations using this model now; an evicted session waits for them to end. */
+  private holds = 0;
+  private disposeWhenIdle = false;
 
   constructor(file: string, session: ort.InferenceSession) {
     this.file = file;
@@ -120,6 +157,24 @@ export class OnnxModel {
   /** Releases the native session. */
   async dispose(): Promise<void> {
     await this.session.release();
+  }
+
+  /** Marks the model in use until the returned function is called (evictions wait for it). */
+  hold(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      if (this.holds === 0 && this.disposeWhenIdle) void this.dispose().catch(() => undefined);
+    };
+  }
+
+  /** Disposes now, or when the last hold is released. */
+  async disposeIdle(): Promise<void> {
+    if (this.holds > 0) this.disposeWhenIdle = true;
+    else await this.dispose();
   }
 
   private prepare(info: ValueInfo, tensor: HostTensor): ort.Tensor {
@@ -291,10 +346,14 @@ export class OnnxBackend {
   private readonly threads: number;
   private readonly deviceId: number;
   private readonly sessions = new Map<string, Promise<OnnxModel>>();
+  /** Evictable sessions' keys, least recently used first, with their estimated megabytes. */
+  private readonly merged = new Map<string, number>();
+  private readonly mergedBudgetMB: number;
 
   constructor(options: BackendOptions) {
     this.threads = options.threads ?? 0;
     this.deviceId = options.deviceId ?? 0;
+    this.mergedBudgetMB = options.mergedSessionBudgetMB ?? Number.POSITIVE_INFINITY;
     if (options.executionProvider === 'cuda' && !cudaAvailable()) {
       log.warn(
         "EXECUTION_PROVIDER=cuda was asked for, but ONNX Runtime's CUDA libraries are not installed; running on the CPU. Reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm install on a host with CUDA 12.",
@@ -321,9 +380,53 @@ export class OnnxBackend {
     if (!pending) {
       pending = this.create(resolved, variant);
       this.sessions.set(key, pending);
+      pending.catch(() => {
+        this.sessions.delete(key);
+        this.merged.delete(key);
+      });
+      if (variant?.evictable) this.keepMerged(key, resolved);
+    } else if (this.merged.has(key)) {
+      const mb = this.merged.get(key)!;
+      this.merged.delete(key);
+      this.merged.set(key, mb);
+    }
+    return pending;
+  }
+
+  /**
+   * A small model flowbot writes itself (the LoRA merge's Gemm), created from `make()`'s bytes on first
+   * use and kept under `key`.
+   */
+  loadBytes(key: string, make: () => Uint8Array): Promise<OnnxModel> {
+    let pending = this.sessions.get(key);
+    if (!pending) {
+      pending = ort.InferenceSession.create(make(), this.sessionOptions()).then(
+        (session) => new OnnxModel(key, session),
+      );
+      this.sessions.set(key, pending);
       pending.catch(() => this.sessions.delete(key));
     }
     return pending;
+  }
+
+  /** Number of sessions of evictable variants held now. */
+  get mergedSessions(): number {
+    return this.merged.size;
+  }
+
+  /** Records a new evictable session and releases the least recently used beyond the budget. */
+  private keepMerged(key: string, file: string): void {
+    this.merged.set(key, existsSync(file) ? weightBytes(file) / 1024 / 1024 : 0);
+    let total = [...this.merged.values()].reduce((a, b) => a + b, 0);
+    for (const [oldest, mb] of this.merged) {
+      if (oldest === key || (total <= this.mergedBudgetMB && this.merged.size <= MAX_MERGED_SESSIONS)) break;
+      this.merged.delete(oldest);
+      total -= mb;
+      const pending = this.sessions.get(oldest);
+      this.sessions.delete(oldest);
+      log.info('released a merged session (least recently used)', { key: oldest });
+      pending?.then((model) => model.disposeIdle()).catch(() => undefined);
+    }
   }
 
   private sessionOptions(): ort.InferenceSession.SessionOptions {
@@ -346,7 +449,7 @@ export class OnnxBackend {
       throw new FlowbotError(ErrorCode.ModelInvalid, `Model file ${file} does not exist`);
     try {
       // A rewritten model is created from its bytes; its external data is still found beside the file.
-      const source = variant ? variant.rewrite(await readFile(file), file) : file;
+      const source = variant ? await variant.rewrite(await readFile(file), file) : file;
       const session = (options: ort.InferenceSession.SessionOptions) =>
         typeof source === 'string'
           ? ort.InferenceSession.create(source, options)
@@ -382,6 +485,7 @@ export class OnnxBackend {
     for (const [key, pending] of [...this.sessions]) {
       if (!key.startsWith(prefix)) continue;
       this.sessions.delete(key);
+      this.merged.delete(key);
       await pending.then((model) => model.dispose()).catch(() => undefined);
     }
   }

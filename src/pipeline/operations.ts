@@ -1,4 +1,5 @@
 /** What each pipeline operation takes and gives back. */
+import type { ResolvedLora } from '../lora/library.js';
 import type { RgbImage } from './image.js';
 import type { ModelSpec, UpscalerSpec } from './model.js';
 import type { SchedulerConfig } from './schedulers/index.js';
@@ -23,6 +24,8 @@ export interface GenerateRequest {
   readonly chaos?: number;
   /** Seamless tiles: the denoiser and the VAE decoder wrap around the edges (`circular.ts`). */
   readonly tile?: boolean;
+  /** LoRAs merged into the denoiser and text encoders (`lora/`), in order, with their weights. */
+  readonly loras?: readonly ResolvedLora[];
 }
 
 /** Image-to-image parameters. */
@@ -63,4 +66,6 @@ export interface PipelineResult {
   readonly guidance: number;
   readonly scheduler: string;
   readonly timings: Readonly<Record<string, number>>;
+  /** Things the person should know about how it was made ("3 of 264 LoRA keys matched no weight"). */
+  readonly notes?: readonly string[];
 }

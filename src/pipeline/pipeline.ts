@@ -4,7 +4,10 @@
  * latent resolution, runs the shared denoising loop (`denoise.ts`) and decodes with the VAE
  * (`vae.ts`, tiled for large images). Super-resolution lives in `upscale.ts`.
  */
+import path from 'node:path';
 import { ErrorCode, FlowbotError, UserError } from '../errors.js';
+import { ortAddUpdate } from '../lora/gemm.js';
+import { LoraMerger, type LoraVariants } from '../lora/variant.js';
 import { batchWithin } from './budget.js';
 import { chaosCells, chaosNoise, DEFAULT_CHAOS } from './chaos.js';
 import { circularFor } from './circular.js';
@@ -15,7 +18,7 @@ import type { DenoiserAdapter, LatentGeometry, ModelFamily, PromptConditioning }
 import { blurMask, composeGrid, encodePng, fromTensor, type RgbImage, resizeRgb, toTensor } from './image.js';
 import { composite, downsampleMask, resizeMask } from './masks.js';
 import type { ModelSpec } from './model.js';
-import type { OnnxBackend, OnnxModel } from './onnx.js';
+import { chainVariants, type OnnxBackend, type OnnxModel } from './onnx.js';
 import type {
   GenerateRequest,
   InpaintRequest,
@@ -49,6 +52,8 @@ export interface PipelineOptions {
   readonly releaseTextEncoders?: boolean;
   /** Peak memory to plan for (MB): n images are denoised in batches whose estimate fits. */
   readonly memoryBudgetMB?: number;
+  /** Largest LoRA file accepted, in MB. */
+  readonly loraMaxMB?: number;
 }
 
 const MAX_SEED = 4_294_967_296;
@@ -69,6 +74,10 @@ interface Prepared {
   readonly textMs: number;
   /** `--tile`: the denoiser and the decoder wrap around the edges. */
   readonly tile: boolean;
+  /** Notes for the result (LoRA keys that matched nothing). */
+  readonly notes: readonly string[];
+  /** Ends the operation's hold on the denoiser (a merged session evicted meanwhile is released then). */
+  readonly release: () => void;
 }
 
 /** The pipeline; one per process, sharing one ONNX backend. */
@@ -79,6 +88,8 @@ export class Pipeline {
   private readonly previews: Previews;
   private readonly releaseTextEncoders: boolean;
   private readonly memoryBudgetMB: number;
+  /** Merges LoRAs into sessions; `loras.merges` counts the merges done. */
+  readonly loras: LoraMerger;
 
   constructor(backend: OnnxBackend, options: PipelineOptions = {}) {
     this.backend = backend;
@@ -87,6 +98,10 @@ export class Pipeline {
     this.previews = new Previews(this.vae);
     this.releaseTextEncoders = options.releaseTextEncoders ?? false;
     this.memoryBudgetMB = options.memoryBudgetMB ?? Number.POSITIVE_INFINITY;
+    this.loras = new LoraMerger({
+      addUpdate: ortAddUpdate(backend),
+      ...(options.loraMaxMB !== undefined ? { maxMB: options.loraMaxMB } : {}),
+    });
   }
 
   /** Sum of session.run times of every model loaded so far, for the efficiency benchmark. */
@@ -289,18 +304,26 @@ export class Pipeline {
       imageHeight: height,
       imageWidth: width,
     };
-    const model = await this.backend.load(spec.files.denoiser, circularFor(spec, request.tile));
+    const loras: LoraVariants | undefined =
+      request.loras && request.loras.length > 0 ? this.loras.variants(spec, request.loras) : undefined;
+    const variantOf = (file: string) => loras?.byFile.get(path.resolve(file));
+    const denoiserVariant = chainVariants(variantOf(spec.files.denoiser), circularFor(spec, request.tile));
+    const model = await this.backend.load(spec.files.denoiser, denoiserVariant);
+    const release = model.hold();
     const adapter = family.denoiser(model, spec, geometry, guidance);
     const textStart = performance.now();
     const guided = family.guided(spec, guidance);
     const conditioning = await encodeConditioning(
       family,
-      this.text,
+      loras ? this.text.withVariants(variantOf) : this.text,
       spec,
       request.prompt,
       request.negativePrompt ?? '',
       guided,
-    );
+    ).catch((error: unknown) => {
+      release();
+      throw error;
+    });
     if (this.releaseTextEncoders) await this.releaseText(spec);
     const textMs = performance.now() - textStart;
     const schedulerConfig = request.scheduler ?? spec.scheduler;
@@ -321,6 +344,8 @@ export class Pipeline {
       guidance,
       textMs,
       tile,
+      notes: loras ? loras.notes() : [],
+      release,
     };
   }
 
@@ -350,7 +375,7 @@ export class Pipeline {
       conditioning: prepared.conditioning,
       guidance: prepared.guidance,
       preview: (latents) => this.previews.render(spec, latents, run.n, geometry.height, geometry.width),
-    });
+    }).finally(prepared.release);
     run.hooks.onLatents?.(final);
     const decodeStart = performance.now();
     const latentSize = spec.latent.channels * geometry.height * geometry.width;
@@ -403,5 +428,6 @@ function result(
       decode: run.decodeMs,
       total: performance.now() - meta.started,
     },
+    ...(prepared.notes.length > 0 ? { notes: prepared.notes } : {}),
   };
 }

@@ -2,7 +2,9 @@
  * From what a person asked (prompt flags) to what the pipeline runs: sizes from aspect ratios,
  * scheduler names to diffusers configs, PNG parameter text.
  */
+
 import { ErrorCode, UserError } from '../errors.js';
+import { type LoraFact, loraHashesField, loraTags } from '../lora/facts.js';
 import type { PromptParams, SchedulerName } from '../prompt/params.js';
 import type { ModelSpec } from './model.js';
 import { convertibleConfig, FOLDER_SCHEDULER_KEY, type SchedulerConfig } from './schedulers/index.js';
@@ -92,6 +94,8 @@ export interface ImageRecipe {
   readonly operation: string;
   readonly strength?: number | null;
   readonly parent?: string | null;
+  /** LoRAs it was made with (A1111's `<lora:…>` tags and `Lora hashes`). */
+  readonly loras?: readonly LoraFact[];
 }
 
 /**
@@ -99,7 +103,8 @@ export interface ImageRecipe {
  * image tools read, and `flowbot` as JSON.
  */
 export function pngText(recipe: ImageRecipe): Record<string, string> {
-  const lines = [recipe.prompt];
+  const tags = recipe.loras && recipe.loras.length > 0 ? ` ${loraTags(recipe.loras)}` : '';
+  const lines = [recipe.prompt + tags];
   if (recipe.negativePrompt) lines.push(`Negative prompt: ${recipe.negativePrompt}`);
   const fields = [
     `Steps: ${recipe.steps}`,
@@ -110,6 +115,8 @@ export function pngText(recipe: ImageRecipe): Record<string, string> {
     `Model: ${recipe.model}`,
   ];
   if (recipe.strength) fields.push(`Denoising strength: ${recipe.strength}`);
+  const hashesField = recipe.loras ? loraHashesField(recipe.loras) : undefined;
+  if (hashesField) fields.push(hashesField);
   lines.push(fields.join(', '));
   return { parameters: lines.join('\n'), flowbot: JSON.stringify(recipe) };
 }

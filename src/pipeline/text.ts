@@ -4,7 +4,7 @@
  */
 import { ErrorCode, FlowbotError } from '../errors.js';
 import { isDynamic, requireInputs } from './families/inputs.js';
-import type { HostTensor, OnnxBackend, OnnxModel } from './onnx.js';
+import type { HostTensor, ModelVariant, OnnxBackend, OnnxModel } from './onnx.js';
 import { loadTokenizer, type PromptTokenizer, type TokenizerSpec } from './tokenizers.js';
 
 /** The outputs of one text, keyed by output name. */
@@ -31,10 +31,23 @@ export function penultimateHiddenState(model: OnnxModel): string {
 /** Runs text encoders, caching tokenizers. */
 export class TextEncoders {
   private readonly backend: OnnxBackend;
-  private readonly tokenizers = new Map<string, PromptTokenizer>();
+  private readonly tokenizers: Map<string, PromptTokenizer>;
+  /** The form of each encoder file to load (LoRA merges), when a request has one. */
+  private readonly variantOf: (file: string) => ModelVariant | undefined;
 
-  constructor(backend: OnnxBackend) {
+  constructor(
+    backend: OnnxBackend,
+    variantOf: (file: string) => ModelVariant | undefined = () => undefined,
+    tokenizers = new Map<string, PromptTokenizer>(),
+  ) {
     this.backend = backend;
+    this.variantOf = variantOf;
+    this.tokenizers = tokenizers;
+  }
+
+  /** These encoders loading each file in the form `variantOf` gives (sharing the tokenizers). */
+  withVariants(variantOf: (file: string) => ModelVariant | undefined): TextEncoders {
+    return new TextEncoders(this.backend, variantOf, this.tokenizers);
   }
 
   /** The tokenizer a spec describes, loaded once. */
@@ -58,7 +71,7 @@ export class TextEncoders {
     texts: readonly string[],
     choose: (model: OnnxModel) => readonly string[],
   ): Promise<EncoderOutputs[]> {
-    const model = await this.backend.load(file);
+    const model = await this.backend.load(file, this.variantOf(file));
     const [input] = requireInputs(model, ['input_ids']);
     const tokenizer = this.tokenizer(tokenizerSpec);
     const names = choose(model);
@@ -80,7 +93,10 @@ export class TextEncoders {
         ids.set(tokens.ids, k * length);
         return tokens.weights;
       });
-      const out = await model.run({ input_ids: { data: ids, dims: [group.length, length] } });
+      const release = model.hold();
+      const out = await model
+        .run({ input_ids: { data: ids, dims: [group.length, length] } })
+        .finally(release);
       for (let k = 0; k < group.length; k++) {
         const picked: Record<string, HostTensor> = {};
         for (const name of names) picked[name] = weigh(batchItem(out[name]!, k, group.length), weights[k]!);

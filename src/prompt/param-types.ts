@@ -4,6 +4,7 @@
  * the other in a circle.
  */
 import type { UserError } from '../errors.js';
+import type { LoraUse } from '../lora/library.js';
 
 /** Schedulers a user may name with `--scheduler`. */
 export const SCHEDULER_NAMES = [
@@ -51,6 +52,8 @@ export interface PromptParams {
   readonly tile?: boolean;
   /** The model's fastest good setting, with an Enhance button for the full image (`--draft`). */
   readonly draft?: boolean;
+  /** LoRAs and their weights (`<lora:name:0.8>` in the text, `--lora name:0.8`). */
+  readonly loras?: readonly LoraUse[];
 }
 
 /** Options of {@link parsePrompt}. */

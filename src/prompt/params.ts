@@ -9,6 +9,7 @@
 import { ErrorCode, UserError } from '../errors.js';
 import { err, ok, type Result } from '../result.js';
 import { parseDecimal, parseInteger, valueError } from './flag-values.js';
+import { addLora, extractLoraTags, formatLoraFlags, LORA_FLAG } from './lora-syntax.js';
 import { closest } from './suggest.js';
 import { formatToolkitFlags, TOOLKIT_FLAGS, toolkitConflict } from './toolkit-flags.js';
 
@@ -201,7 +202,7 @@ const CORE_FLAGS: readonly FlagSpec[] = [
   },
 ];
 
-const FLAGS: readonly FlagSpec[] = [...CORE_FLAGS, ...TOOLKIT_FLAGS];
+const FLAGS: readonly FlagSpec[] = [...CORE_FLAGS, ...TOOLKIT_FLAGS, LORA_FLAG];
 
 const FLAG_BY_NAME = new Map<string, FlagSpec>(
   FLAGS.flatMap((flag) => [flag.name, ...flag.aliases].map((n) => [n, flag])),
@@ -280,7 +281,7 @@ function parseUnsafe(input: string, options: ParseOptions): Result<PromptParams,
   for (const occurrence of flags) {
     const spec = FLAG_BY_NAME.get(occurrence.name);
     if (!spec) return err(unknownFlag(occurrence.name));
-    if (seen.has(spec.name) && spec.name !== 'no') {
+    if (seen.has(spec.name) && spec.name !== 'no' && spec.name !== 'lora') {
       return err(
         new UserError(ErrorCode.FlagRepeated, `--${spec.name} is given twice; keep one.`, {
           flag: spec.name,
@@ -300,7 +301,19 @@ function parseUnsafe(input: string, options: ParseOptions): Result<PromptParams,
   }
   const conflict = toolkitConflict(draft);
   if (conflict) return err(conflict);
-  const text = prompt.join(' ').trim();
+  const tagged = extractLoraTags(prompt.join(' ').trim());
+  if (tagged instanceof UserError) return err(tagged);
+  const text = tagged.text;
+  if (tagged.loras.length > 0) {
+    // Tags first, in the order written, then --lora flags; a name given both ways is refused.
+    let loras = tagged.loras;
+    for (const use of draft.loras ?? []) {
+      const added = addLora(loras, use);
+      if (added instanceof UserError) return err(added);
+      loras = added;
+    }
+    draft.loras = loras;
+  }
   if (text.length > limits.maxPromptLength) {
     return err(
       new UserError(
@@ -334,6 +347,7 @@ export function formatPrompt(params: PromptParams): string {
   if (params.scheduler !== undefined) parts.push(`--scheduler ${params.scheduler}`);
   if (params.style !== undefined) parts.push(`--style ${params.style}`);
   parts.push(...formatToolkitFlags(params));
+  parts.push(...formatLoraFlags(params.loras));
   if (params.negativePrompt !== undefined) parts.push(`--no ${params.negativePrompt}`);
   return parts.filter((part) => part !== '').join(' ');
 }

@@ -3,11 +3,14 @@
  * and every Redis worker run this same function, so a job gives the same pixels on either path.
  */
 import { ErrorCode, UserError } from '../errors.js';
+import { loraFacts } from '../lora/facts.js';
+import type { LoraUse, ResolvedLora } from '../lora/library.js';
 import { backgroundMask } from '../masks/background.js';
 import { buildCanvas } from '../pipeline/canvas.js';
 import { applyEdit, type ExactEdit } from '../pipeline/edits.js';
 import { type RgbImage, readImage, readMask, resizeRgb } from '../pipeline/image.js';
 import { resizeMask } from '../pipeline/masks.js';
+import type { ModelSpec } from '../pipeline/model.js';
 import type { Pipeline, PipelineResult, RunHooks } from '../pipeline/pipeline.js';
 import { schedulerFor } from '../pipeline/recipe.js';
 import {
@@ -62,6 +65,7 @@ function parentOf(order: WorkOrder) {
 }
 
 function fromPipeline(result: PipelineResult, extra?: Record<string, unknown>): WorkResult {
+  if (extra && Object.keys(extra).length === 0) extra = undefined;
   return {
     images: result.images,
     seeds: result.seeds,
@@ -70,6 +74,28 @@ function fromPipeline(result: PipelineResult, extra?: Record<string, unknown>): 
     scheduler: result.scheduler,
     ...(extra ? { extra } : {}),
   };
+}
+
+/** The job's LoRAs with this host's files (`{}` when it has none, so requests stay unchanged). */
+function lorasFor(
+  models: ModelRegistry,
+  spec: ModelSpec,
+  loras: readonly LoraUse[] | undefined,
+): { loras?: ResolvedLora[] } {
+  if (!loras || loras.length === 0) return {};
+  return { loras: loras.map((use) => models.loras.resolve(use, spec.dir)) };
+}
+
+/** What the images record of their LoRAs (with A1111's hashes) and the merge's notes. */
+function loraExtra(
+  models: ModelRegistry,
+  spec: ModelSpec,
+  loras: readonly LoraUse[] | undefined,
+  result: PipelineResult,
+): Record<string, unknown> | undefined {
+  const resolved = lorasFor(models, spec, loras).loras;
+  if (!resolved) return undefined;
+  return { loras: loraFacts(resolved), ...(result.notes ? { notes: result.notes.slice(0, 8) } : {}) };
 }
 
 /** Runs one work order and returns its images. Parameters are validated first. */
@@ -100,10 +126,11 @@ export async function computeWork(
           ...(p.jitter ? { jitter: p.jitter } : {}),
           ...(p.chaos !== undefined ? { chaos: p.chaos } : {}),
           ...(p.tile ? { tile: true } : {}),
+          ...lorasFor(models, spec, p.loras),
         },
         hooks,
       );
-      return fromPipeline(result);
+      return fromPipeline(result, loraExtra(models, spec, p.loras, result));
     }
     case 'variation': {
       const p = parseParams('variation', order.params);
@@ -123,6 +150,7 @@ export async function computeWork(
           n: p.n,
           scheduler: schedulerFor(spec, p.scheduler),
           ...(p.tile ? { tile: true } : {}),
+          ...lorasFor(models, spec, p.loras),
         },
         hooks,
       );
@@ -130,7 +158,7 @@ export async function computeWork(
       // One at a time: each brought back holds its own full-size buffers.
       const images: RgbImage[] = [];
       for (const made of result.images) images.push(await resizeTo(made, plan.result, grow));
-      return fromPipeline({ ...result, images });
+      return fromPipeline({ ...result, images }, loraExtra(models, spec, p.loras, result));
     }
     case 'inpaint': {
       const p = parseParams('inpaint', order.params);
@@ -176,6 +204,7 @@ export async function computeWork(
             ? {
                 refine: {
                   model: models.get(parent.model),
+                  ...lorasFor(models, models.get(parent.model), p.loras),
                   prompt: parent.prompt,
                   negativePrompt: parent.negativePrompt,
                   seed: p.seed,
@@ -186,7 +215,11 @@ export async function computeWork(
         },
         hooks,
       );
-      return fromPipeline(result, { scale: p.scale, creative: p.creative });
+      return fromPipeline(result, {
+        scale: p.scale,
+        creative: p.creative,
+        ...(p.creative ? loraExtra(models, models.get(parent.model), p.loras, result) : {}),
+      });
     }
     case 'edit': {
       const p = parseParams('edit', order.params);
@@ -219,14 +252,24 @@ async function editExactly(image: RgbImage, edit: ExactEdit): Promise<WorkResult
 /** Repaints the mask of an image with the job's prompt (inpainting and outpainting). */
 async function paint(
   deps: ComputeDeps,
-  p: { model: string; prompt: string; negativePrompt: string; seed: number; steps: number; guidance: number },
+  p: {
+    model: string;
+    prompt: string;
+    negativePrompt: string;
+    seed: number;
+    steps: number;
+    guidance: number;
+    loras?: readonly LoraUse[] | undefined;
+  },
   painted: { image: RgbImage; mask: Float32Array },
   hooks: RunHooks,
   extra?: Record<string, unknown>,
 ): Promise<WorkResult> {
+  const spec = deps.models.get(p.model);
   const result = await deps.pipeline.inpaint(
     {
-      model: deps.models.get(p.model),
+      model: spec,
+      ...lorasFor(deps.models, spec, p.loras),
       ...painted,
       prompt: p.prompt,
       negativePrompt: p.negativePrompt,
@@ -237,7 +280,7 @@ async function paint(
     },
     hooks,
   );
-  return fromPipeline(result, extra);
+  return fromPipeline(result, { ...extra, ...loraExtra(deps.models, spec, p.loras, result) });
 }
 
 /** The super-resolution model as bringing back uses it, or undefined for Lanczos alone. */

@@ -6,6 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, UserError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { LoraLibrary } from '../lora/library.js';
 import { loadModelSpec, loadUpscalerSpec, type ModelSpec, type UpscalerSpec } from '../pipeline/model.js';
 
 const log = createLogger('models');
@@ -14,11 +15,20 @@ const log = createLogger('models');
 export class ModelRegistry {
   private readonly cache = new Map<string, ModelSpec>();
   private upscalerSpec: UpscalerSpec | null | undefined;
+  /** The LoRA files under MODELS_DIR/loras and each model folder's loras/. */
+  readonly loras: LoraLibrary;
 
   constructor(
     private readonly modelsDir: string,
     private readonly upscalerName: string,
-  ) {}
+  ) {
+    this.loras = new LoraLibrary(modelsDir);
+  }
+
+  /** LoRA names usable with a model (its own and the shared ones). */
+  loraNames(model: string): string[] {
+    return this.loras.list(path.join(this.modelsDir, model));
+  }
 
   /** The model folder `name`; a friendly error when there is none. */
   get(name: string): ModelSpec {

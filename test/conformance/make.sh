@@ -10,6 +10,11 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/pip" install --upgrade pip
   "$venv/bin/pip" install -r "$here/requirements.txt"
 fi
+# `npm run conformance:make -- loras [folder…]`: the LoRA fixtures and their diffusers references.
+if [ "${1:-}" = "loras" ]; then
+  shift
+  exec "$venv/bin/python" "$here/make_loras.py" "$@"
+fi
 # `npm run conformance:make -- peers`: the full-size SD 1.5 folder of `npm run bench -- peers` instead.
 if [ "${1:-}" = "peers" ]; then
   shift
