@@ -251,7 +251,10 @@ export class DiscordAdapter {
         kind: 'command',
         name: interaction.commandName,
         text,
-        ctx: this.ctx(interaction.user, channelId, isAdmin, roles),
+        ctx: {
+          ...this.ctx(interaction.user, channelId, isAdmin, roles),
+          ...ageRestricted(interaction.channel),
+        },
       });
       await this.answerInteraction(interaction, replies);
       return;
@@ -577,4 +580,10 @@ function imagineText(interaction: ChatInputCommandInteraction): string {
   if (style) parts.push(`--style ${style}`);
   if (negative) parts.push(`--no ${negative}`);
   return parts.join(' ');
+}
+
+/** Discord's age-restricted ("NSFW") mark of a channel, for image moderation's default; nothing when unknown. */
+function ageRestricted(channel: unknown): { channelNsfw?: boolean } {
+  const nsfw = channel && typeof channel === 'object' && 'nsfw' in channel ? channel.nsfw : undefined;
+  return typeof nsfw === 'boolean' ? { channelNsfw: nsfw } : {};
 }
