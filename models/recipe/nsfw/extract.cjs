@@ -16,4 +16,6 @@ const shard = require(path.join(modelDir, 'group1-shard1of1.min.js'));
 fs.mkdirSync(out, { recursive: true });
 fs.writeFileSync(path.join(out, 'topology.json'), JSON.stringify(modelJson));
 fs.writeFileSync(path.join(out, 'weights.bin'), Buffer.from(shard, 'base64'));
-console.log(`nsfwjs ${version}: ${Object.keys(modelJson).join(', ')}; ${Buffer.from(shard, 'base64').length} weight bytes`);
+console.log(
+  `nsfwjs ${version}: ${Object.keys(modelJson).join(', ')}; ${Buffer.from(shard, 'base64').length} weight bytes`,
+);
