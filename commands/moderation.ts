@@ -10,8 +10,13 @@
  *   settings admin nsfw reset            back to the default
  */
 import { ErrorCode, UserError } from '../src/errors.js';
-import type { ImageRecord } from '../src/store/store.js';
-import { MODERATION_ACTIONS, type ModerationAction, type Store } from '../src/store/store.js';
+import {
+  gridCellIds,
+  type ImageRecord,
+  MODERATION_ACTIONS,
+  type ModerationAction,
+  type Store,
+} from '../src/store/store.js';
 import type { CommandDeps } from './deps.js';
 import { type ChatContext, type ModerationView, type Reply, say } from './types.js';
 
@@ -82,6 +87,12 @@ export function moderationOf(deps: CommandDeps, image: ImageRecord): ModerationV
     : { action: 'spoiler' as const, threshold: DEFAULT_NSFW_THRESHOLD };
   const action = decideModeration(verdict.score, policy);
   deps.store.moderation.recordDecision(image.id, action, policy.threshold);
+  // A grid's cells are shown with it: each is decided now too, by its own score, under the same policy.
+  for (const cellId of gridCellIds(image)) {
+    const cell = deps.store.moderation.get(cellId);
+    if (cell && !cell.action)
+      deps.store.moderation.recordDecision(cellId, decideModeration(cell.score, policy), policy.threshold);
+  }
   return { action, score: verdict.score };
 }
 

@@ -84,9 +84,16 @@ describe('the moderation classifier against nsfwjs', () => {
   }, 120_000);
 
   it('reads decoded pixels and file bytes alike, and batches give the single results', async () => {
-    const { data, info } = await sharp(images[0]!.png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(images[0]!.png)
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const pixels = { width: info.width, height: info.height, pixels: new Uint8Array(data) };
-    const [fromPixels, fromBytes, other] = await classifier.classify([pixels, images[0]!.png, images[20]!.png]);
+    const [fromPixels, fromBytes, other] = await classifier.classify([
+      pixels,
+      images[0]!.png,
+      images[20]!.png,
+    ]);
     expect(fromPixels!.score).toBeCloseTo(fromBytes!.score, 5);
     const [alone] = await classifier.classify([images[20]!.png]);
     expect(other!.score).toBeCloseTo(alone!.score, 5);

@@ -20,7 +20,10 @@ export async function shippedSamples(): Promise<NamedImage[]> {
   const out: NamedImage[] = [];
   for (let i = 0; i < 16; i++) {
     const region = { left: (i % 4) * 128, top: Math.floor(i / 4) * 128, width: 128, height: 128 };
-    out.push({ name: `shipped-${i}`, png: new Uint8Array(await sharp(file).extract(region).png().toBuffer()) });
+    out.push({
+      name: `shipped-${i}`,
+      png: new Uint8Array(await sharp(file).extract(region).png().toBuffer()),
+    });
   }
   return out;
 }

@@ -22,7 +22,11 @@ export async function loadNsfwjs(): Promise<NSFWJS> {
 }
 
 /** nsfwjs' class probabilities (Drawing, Hentai, Neutral, Porn, Sexy) for a prepared 224² tensor. */
-export async function nsfwjsProbabilities(model: NSFWJS, input: Float32Array, side = 224): Promise<Float32Array> {
+export async function nsfwjsProbabilities(
+  model: NSFWJS,
+  input: Float32Array,
+  side = 224,
+): Promise<Float32Array> {
   const batch = tf.tensor4d(input, [1, side, side, 3]);
   const out = model.model.predict(batch) as tf.Tensor;
   const data = (await out.data()) as Float32Array;
