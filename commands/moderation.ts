@@ -20,8 +20,12 @@ import {
 import type { CommandDeps } from './deps.js';
 import { type ChatContext, type ModerationView, type Reply, say } from './types.js';
 
-/** The score at or above which an image counts as explicit, unless an admin sets another. */
-export const DEFAULT_NSFW_THRESHOLD = 0.5;
+/**
+ * The score at or above which an image counts as explicit, unless an admin sets another. Chosen from
+ * `npm run bench -- moderation`: on 1,000 of the shipped model's images (seeds 1000+) 0.5 flagged 1.1 %,
+ * 0.6 flagged 0.8 %; the bench now measures it on other seeds (5000+), which played no part in the choice.
+ */
+export const DEFAULT_NSFW_THRESHOLD = 0.6;
 
 /** Channel-scope setting keys: the admin's policy, and the platform's age-restricted mark. */
 const POLICY_KEY = 'nsfwPolicy';

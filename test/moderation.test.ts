@@ -137,6 +137,6 @@ describe('image moderation', () => {
       ctx: bot.ctx(),
     });
     expect(text(notAdmin)).toMatch(/Only admins/);
-    expect(text(await settings('reset'))).toMatch(/spoiler \(the default\) at threshold 0.5/);
+    expect(text(await settings('reset'))).toMatch(/spoiler \(the default\) at threshold 0.6/);
   });
 });

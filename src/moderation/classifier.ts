@@ -32,8 +32,6 @@ const manifestSchema = z.object({
   classes: z.array(z.string().min(1)).min(2),
   /** The classes whose probabilities add up to the score. */
   explicit: z.array(z.string().min(1)).min(1),
-  /** The default threshold: a score at or above it is explicit. */
-  threshold: z.number().min(0).max(1),
 });
 
 /** A classifier folder's manifest. */
