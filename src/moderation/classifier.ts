@@ -16,7 +16,7 @@ import type { RgbImage } from '../pipeline/image.js';
 import type { OnnxBackend, OnnxModel } from '../pipeline/onnx.js';
 
 /** The manifest every classifier folder has. */
-export const CLASSIFIER_MANIFEST = 'model.json';
+export const CLASSIFIER_MANIFEST = 'classifier.json';
 
 const manifestSchema = z.object({
   format: z.literal('flowbot-image-classifier'),
@@ -61,7 +61,7 @@ export class NsfwClassifier {
 
   constructor(
     private readonly backend: OnnxBackend,
-    /** The folder holding `model.json`. */
+    /** The folder holding `classifier.json`. */
     readonly dir: string,
   ) {}
 

@@ -144,7 +144,10 @@ export async function benchModeration(): Promise<BenchResult> {
   };
   for (const threshold of THRESHOLDS)
     figures[`  at ${threshold}`] = rate(readings, (r) => r.score >= threshold);
-  figures['  at 0.5 counting Sexy'] = rate(readings, (r) => r.score + (r.classes.Sexy ?? 0) >= 0.5);
+  figures[`  at ${DEFAULT_NSFW_THRESHOLD} counting Sexy`] = rate(
+    readings,
+    (r) => r.score + (r.classes.Sexy ?? 0) >= DEFAULT_NSFW_THRESHOLD,
+  );
   const sorted = readings.map((r) => r.score).sort((a, b) => a - b);
   figures['score median / p99 / max'] =
     `${sorted[Math.floor(sorted.length / 2)]!.toFixed(4)} / ${sorted[Math.floor(sorted.length * 0.99)]!.toFixed(4)} / ${sorted.at(-1)!.toFixed(4)}`;
