@@ -15,6 +15,7 @@ import { help } from './help.js';
 import { imagine } from './imagine.js';
 import { info } from './info.js';
 import { limitsFor } from './limits.js';
+import { checkNotWithheld, noteChannel } from './moderation.js';
 import { queueStatus } from './queue.js';
 import { quota } from './quota.js';
 import { reaction } from './reaction.js';
@@ -58,6 +59,7 @@ export class Bot {
       return [say('Sorry, I could not understand that request.')];
     }
     try {
+      noteChannel(this.deps.store, parsed.event.ctx);
       const replies = await this.dispatch(parsed.event);
       this.delivery.expect(replies, parsed.event.ctx.platform);
       return replies;
@@ -196,6 +198,7 @@ export class Bot {
     const action = decodeAction(customId);
     if (!action) return say('That button is not one of mine, or it is from an older version.');
     const image = requireImage(this.deps, action.imageId);
+    checkNotWithheld(this.deps, ctx, image.id);
     const remix = effectiveDefaults(this.deps.store, ctx.userId, ctx.channelId).remix === true;
     switch (action.action) {
       case 'upscale':

@@ -11,6 +11,7 @@ import { blocklistRefusal } from './blocklist.js';
 import { type CommandDeps, type JobRequest, requireImage } from './deps.js';
 import { checkHourly, checkJob, checkPerson, checkPromptLength, fitJob, limitsFor } from './limits.js';
 import { loraNotes, withLoras } from './loras.js';
+import { moderationOf } from './moderation.js';
 import { explanationOf } from './progress.js';
 import { adminSettings, userDefaults } from './settings-model.js';
 import type { ChatContext, Reply, ResultView } from './types.js';
@@ -152,6 +153,9 @@ export function viewOf(
   const shownOn = platform ?? job?.platform;
   const link =
     shownOn === 'web' ? deps.editorLink?.(target, image.userId, shownOn, job?.channelId ?? '') : undefined;
+  const moderation = moderationOf(deps, image);
+  // A blocked image is never posted: its owner is told in words, and its buttons are for admins only.
+  const blocked = moderation?.action === 'block';
   return {
     imageId: image.id,
     jobId: image.jobId,
@@ -163,12 +167,14 @@ export function viewOf(
     file: deps.files.resolve(image.filePath),
     width: image.width,
     height: image.height,
-    buttons:
-      cells.length > 0
+    buttons: blocked
+      ? []
+      : cells.length > 0
         ? gridButtons(image.id, cells.length, link, isDraft(job))
         : singleButtons(image.id, link, isDraft(job)),
     parentId: image.parentId,
     private: userDefaults(deps.store, image.userId).private === true,
+    ...(moderation ? { moderation } : {}),
   };
 }
 

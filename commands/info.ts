@@ -1,13 +1,18 @@
 /** `info <image id>` (or ✉️): the seed, every parameter and the lineage. */
 import { lorasOfExtra } from '../src/lora/facts.js';
 import type { CommandDeps } from './context.js';
+import { checkNotWithheld, describeModeration, isBlocked } from './moderation.js';
 import { type ChatContext, type Reply, say } from './types.js';
 
-/** The full description of an image. */
-export function describeImage(deps: CommandDeps, imageId: string): string | undefined {
+/**
+ * The full description of an image. Admins also see image moderation's decision and score; an image
+ * moderation blocked is described to admins only, and shows in others' lineages as withheld.
+ */
+export function describeImage(deps: CommandDeps, imageId: string, ctx: ChatContext): string | undefined {
   const id = imageId.replace(/^#/, '').trim().toLowerCase();
   const image = deps.store.getImage(id);
   if (!image) return undefined;
+  checkNotWithheld(deps, ctx, image.id);
   const lines = [
     `#${image.id} · ${image.operation} · ${image.width}×${image.height}`,
     `Prompt: ${image.prompt}`,
@@ -23,16 +28,20 @@ export function describeImage(deps: CommandDeps, imageId: string): string | unde
     const mask = deps.store.getMask(image.maskId);
     if (mask) lines.push(`Mask: ${mask.source} "${mask.spec}"`);
   }
+  const moderation = ctx.isAdmin ? describeModeration(deps, image.id) : undefined;
+  if (moderation) lines.push(moderation);
   const chain = deps.store.lineage(image.id);
-  if (chain.length > 1) lines.push(`Lineage: ${chain.map((i) => `#${i.id} (${i.operation})`).join(' ← ')}`);
+  const shown = (i: { id: string; operation: string }) =>
+    !ctx.isAdmin && isBlocked(deps, i.id) ? '(withheld)' : `#${i.id} (${i.operation})`;
+  if (chain.length > 1) lines.push(`Lineage: ${chain.map(shown).join(' ← ')}`);
   return lines.join('\n');
 }
 
 /** Handles `info`. */
-export function info(deps: CommandDeps, _ctx: ChatContext, text: string): Reply {
+export function info(deps: CommandDeps, ctx: ChatContext, text: string): Reply {
   if (!text.trim())
     return say('Which image? Use "info <image id>", e.g. info k7fq2m (the id is under every result).');
   return say(
-    describeImage(deps, text) ?? `I can't find an image "${text.trim()}". Image ids look like k7fq2m.`,
+    describeImage(deps, text, ctx) ?? `I can't find an image "${text.trim()}". Image ids look like k7fq2m.`,
   );
 }

@@ -60,7 +60,7 @@ export function reaction(
     return { type: 'delete', channelId: target.channelId, messageId: target.messageId };
   }
   const image = imageForMessage(deps, ctx.platform, target.channelId, target.messageId);
-  if (meaning === 'envelope') return { type: 'dm', text: describeImage(deps, image.id) ?? '' };
+  if (meaning === 'envelope') return { type: 'dm', text: describeImage(deps, image.id, ctx) ?? '' };
   const source = meaning === 'upscale' ? single(deps, image) : cellOf(deps, image, Number(meaning.slice(4)));
   return upscale(deps, ctx, source, biggerThan(source, image, 2));
 }

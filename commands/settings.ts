@@ -9,6 +9,7 @@
  *   settings admin max-steps 30 | max-n 4 | max-side 1024 | max-upload-mb 10 | max-permutations 8
  *   settings admin quota 50/day [@role] | settings admin quota-reset @user   (commands/quota.ts)
  *   settings admin model sdxl roles @artists | admins | everyone             (commands/model-access.ts)
+ *   settings admin nsfw allow|spoiler|block [threshold]   this channel's image moderation (commands/moderation.ts)
  */
 import { UserError } from '../src/errors.js';
 import { blocklistEntryProblem, unusableBlocklistEntries } from './blocklist.js';
@@ -16,6 +17,7 @@ import type { CommandDeps } from './context.js';
 import { limitsFor } from './limits.js';
 import { parseLoraList, setLoraAllowList } from './loras.js';
 import { setModelAccess } from './model-access.js';
+import { setNsfwPolicy } from './moderation.js';
 import { resetQuota, setQuota } from './quota.js';
 import {
   adminSchema,
@@ -169,6 +171,7 @@ function setAdmin(deps: CommandDeps, ctx: ChatContext, words: string[]): Reply {
   if (name === 'quota-reset') return resetQuota(deps, words.slice(1));
   if (name === 'model') return setModelAccess(deps, ctx, words.slice(1));
   if (name === 'loras' || name === 'lora') return setLoraAllowList(deps, words.slice(1));
+  if (name === 'nsfw') return setNsfwPolicy(deps, ctx, words.slice(1));
   const current = adminSettings(deps.store);
   if (name === 'channels' || name === 'blocklist') {
     const list = [...(current[name] ?? [])];
@@ -193,7 +196,7 @@ function setAdmin(deps: CommandDeps, ctx: ChatContext, words: string[]): Reply {
   const key = name ? ADMIN_KEYS[name] : undefined;
   if (!key)
     return say(
-      `Unknown admin setting "${name ?? ''}". Admin settings: channels, blocklist, ${Object.keys(ADMIN_KEYS).join(', ')}, quota, quota-reset, model, loras.`,
+      `Unknown admin setting "${name ?? ''}". Admin settings: channels, blocklist, ${Object.keys(ADMIN_KEYS).join(', ')}, quota, quota-reset, model, loras, nsfw.`,
     );
   if (!verb || /^(off|reset|none)$/i.test(verb)) {
     deps.store.setSetting('global', 'admin', key, undefined);

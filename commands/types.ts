@@ -12,6 +12,8 @@ const context = z.object({
   threadId: z.string().max(200).optional(),
   messageId: z.string().max(200).optional(),
   isAdmin: z.boolean().default(false),
+  /** The platform marks the channel age-restricted (Discord's NSFW channels): moderation defaults to allow. */
+  channelNsfw: z.boolean().optional(),
   /** The member's roles where the platform has them (Discord), for per-role quotas and models. */
   roles: z
     .array(z.object({ id: z.string().min(1).max(100), name: z.string().max(200) }))

@@ -8,6 +8,7 @@ import { ImageWorker } from './cluster/worker.js';
 import type { Config } from './config.js';
 import { ModelRegistry, registerImageJobs } from './jobs.js';
 import { createLogger } from './log.js';
+import { NsfwClassifier } from './moderation/classifier.js';
 import { OnnxBackend } from './pipeline/onnx.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { SentenceEncoder } from './pipeline/sentence-encoder.js';
@@ -33,6 +34,11 @@ export interface Core {
    * its folder is missing. The front-end runs it, also with `REDIS_URL`: it is small, and workers never load it.
    */
   readonly encoder: SentenceEncoder | undefined;
+  /**
+   * Image moderation's classifier (loaded on the first image); undefined when its folder is missing.
+   * The front-end runs it, also with `REDIS_URL`: results are read before they are stored or posted.
+   */
+  readonly moderation: NsfwClassifier | undefined;
   /** With `REDIS_URL`: the dispatcher to the BullMQ workers (live workers, capacity). */
   readonly cluster: RedisExecutor | undefined;
   /** With `REDIS_URL` and `LOCAL_WORKER`: the worker this process runs. */
@@ -99,6 +105,7 @@ function assembleCore(config: Config, options: CoreOptions, lock: DataDirLock): 
   const compute = { pipeline, models };
   const encoderBackend = new OnnxBackend({ executionProvider: 'cpu', threads: 1 });
   const encoder = sentenceEncoder(config, encoderBackend);
+  const moderation = nsfwClassifier(config, encoderBackend);
   const cluster = config.redisUrl ? connectCluster(config.redisUrl, queue, models) : undefined;
   const localWorker =
     config.redisUrl && config.localWorker
@@ -117,7 +124,7 @@ function assembleCore(config: Config, options: CoreOptions, lock: DataDirLock): 
   // not told that no worker is running.
   if (cluster) void Promise.race([localReady, delay(3000)]).then(() => cluster.start());
   const executor: WorkExecutor = cluster ?? new LocalExecutor(compute);
-  registerImageJobs(queue, { store, files, previewEvery: options.previewEvery ?? 2 }, executor);
+  registerImageJobs(queue, { store, files, previewEvery: options.previewEvery ?? 2, moderation }, executor);
   let closed = false;
   return {
     config,
@@ -127,6 +134,7 @@ function assembleCore(config: Config, options: CoreOptions, lock: DataDirLock): 
     pipeline,
     models,
     encoder,
+    moderation,
     cluster,
     localWorker,
     async close() {
@@ -150,6 +158,20 @@ function assembleCore(config: Config, options: CoreOptions, lock: DataDirLock): 
 function sentenceEncoder(config: Config, backend: OnnxBackend): SentenceEncoder | undefined {
   if (SentenceEncoder.present(config.encoder)) return new SentenceEncoder(backend, config.encoder);
   log.warn('no sentence encoder; replies are read by the rule table alone', { folder: config.encoder });
+  return undefined;
+}
+
+/**
+ * The moderation classifier, or one warning at start-up and images posted unchecked. It shares the
+ * encoder's one-thread backend: a 224² MobileNet is a few tens of milliseconds per image there, and the
+ * front-end's other threads stay free.
+ */
+function nsfwClassifier(config: Config, backend: OnnxBackend): NsfwClassifier | undefined {
+  if (NsfwClassifier.present(config.moderationModel))
+    return new NsfwClassifier(backend, config.moderationModel);
+  log.warn('no image-moderation classifier; images are posted unchecked', {
+    folder: config.moderationModel,
+  });
   return undefined;
 }
 

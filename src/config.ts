@@ -21,6 +21,8 @@ export interface Config {
   readonly upscaler: string;
   /** The sentence encoder's folder (absolute), that replies are understood with. */
   readonly encoder: string;
+  /** The image-moderation classifier's folder (absolute); images are posted unchecked when it is missing. */
+  readonly moderationModel: string;
   readonly executionProvider: 'cpu' | 'cuda' | 'webgpu';
   readonly vaeTile: number;
   readonly releaseTextEncoders: boolean;
@@ -125,6 +127,15 @@ export const SETTINGS: readonly SettingSpec[] = [
     defaultValue: 'minilm-l6',
     description:
       'Sentence encoder that reads replies by meaning, a folder under MODELS_DIR (or a path); the rule table alone when it is missing.',
+  },
+  {
+    env: 'MODERATION_MODEL',
+    key: 'moderationModel',
+    expected: 'an image-classifier folder name under MODELS_DIR, or a path to one',
+    schema: text,
+    defaultValue: 'nsfw-mobilenet-v2',
+    description:
+      'NSFW classifier every generated image passes before it is posted, a folder under MODELS_DIR (or a path); images are posted unchecked, with a warning, when it is missing.',
   },
   {
     env: 'EXECUTION_PROVIDER',
@@ -477,6 +488,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     dataDir: path.resolve(cwd, config.dataDir),
     modelsDir: path.resolve(cwd, config.modelsDir),
     encoder: path.resolve(cwd, config.modelsDir, config.encoder),
+    moderationModel: path.resolve(cwd, config.modelsDir, config.moderationModel),
   };
 }
 

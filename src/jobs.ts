@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { ErrorCode, UserError } from './errors.js';
 import { IMAGE_JOB_KINDS, type ImageJobKind } from './job-params.js';
 import { lorasOfExtra } from './lora/facts.js';
+import type { NsfwClassifier, NsfwReading } from './moderation/classifier.js';
 import { composeGrid, encodePng, type RgbImage, readImage } from './pipeline/image.js';
 import { pngText } from './pipeline/recipe.js';
 import type { JobQueue } from './queue/queue.js';
@@ -39,6 +40,11 @@ export interface ImageJobDeps {
   readonly files: FileStore;
   /** Emit a preview every this many steps (0 = none). */
   readonly previewEvery?: number;
+  /**
+   * Image moderation: every image a job makes is read before it is stored (so before it can be posted)
+   * and its score recorded with it. Absent: images are stored unchecked.
+   */
+  readonly moderation?: NsfwClassifier | undefined;
 }
 
 /** The stored facts of an image, without the ones its file determines. */
@@ -184,9 +190,24 @@ function sharedFacts(deps: ImageJobDeps, job: JobRecord, result: WorkResult): Im
 }
 
 /**
- * Stores a job's images (and a grid when there are several). Files are written first; the rows are
- * then recorded in one transaction that first removes any rows an interrupted earlier delivery of the
- * same job left, so a job is recorded exactly once however often its result arrives.
+ * The classifier's reading of each image (a grid's cells each, the way they are also posted alone), and
+ * of the grid: its most explicit cell's. Undefined without a classifier.
+ */
+async function readImages(
+  deps: ImageJobDeps,
+  images: readonly RgbImage[],
+): Promise<{ cells: NsfwReading[]; grid: NsfwReading } | undefined> {
+  if (!deps.moderation) return undefined;
+  const cells = await deps.moderation.classify(images);
+  const grid = cells.reduce((worst, reading) => (reading.score > worst.score ? reading : worst));
+  return { cells, grid };
+}
+
+/**
+ * Stores a job's images (and a grid when there are several), with image moderation's reading of each.
+ * The images are read and their files written first; the rows are then recorded in one transaction that
+ * first removes any rows an interrupted earlier delivery of the same job left, so a job is recorded
+ * exactly once however often its result arrives.
  */
 export async function storeResult(
   deps: ImageJobDeps,
@@ -194,6 +215,7 @@ export async function storeResult(
   result: WorkResult,
 ): Promise<ImageJobResult> {
   const shared = sharedFacts(deps, job, result);
+  const readings = await readImages(deps, result.images);
   const several = result.images.length > 1;
   const cells: NewImage[] = [];
   for (let i = 0; i < result.images.length; i++) {
@@ -211,6 +233,12 @@ export async function storeResult(
     deps.store.deleteImagesOfJob(job.id);
     const cellIds = cells.map((cell) => deps.store.insertImage(cell).id);
     const gridId = grid ? deps.store.insertImage({ ...grid, extra: { cells: cellIds } }).id : null;
+    if (readings) {
+      cellIds.forEach((id, i) => {
+        deps.store.moderation.recordScore(id, readings.cells[i]!);
+      });
+      if (gridId) deps.store.moderation.recordScore(gridId, readings.grid);
+    }
     return { imageIds: cellIds, gridId };
   });
 }

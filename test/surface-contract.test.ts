@@ -9,13 +9,13 @@
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { get } from 'node:http';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordAdapter } from '../adapters/discord/adapter.js';
 import { SlackAdapter } from '../adapters/slack/adapter.js';
 import { WebAdapter } from '../adapters/web/server.js';
 import { HELD_BACK_NOTICE } from '../commands/delivery.js';
 import type { Place, Platform } from '../commands/surface.js';
-import type { ModerationView } from '../commands/types.js';
 import { LinkSigner } from '../src/links.js';
 import { TestBot } from './helpers/bot.js';
 import { APP, CHANNEL, DM_CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
@@ -63,6 +63,7 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
   }
 }
 const PROGRESS = /[█░]/;
+const MODERATION_MODEL_DIR = path.resolve(import.meta.dirname, '..', 'models', 'nsfw-mobilenet-v2');
 
 function discordDriver(): Driver {
   const fake = new FakeDiscord();
@@ -375,7 +376,7 @@ describe.each(DRIVERS.map((make) => [make().name, make] as const))('the %s surfa
   let result: Shown;
 
   beforeAll(async () => {
-    bot = new TestBot(t.dir, {}, { previewEvery: 1 });
+    bot = new TestBot(t.dir, { MODERATION_MODEL: MODERATION_MODEL_DIR }, { previewEvery: 1 });
     await driver.start(bot);
   });
 
@@ -499,37 +500,53 @@ describe.each(DRIVERS.map((make) => [make().name, make] as const))('the %s surfa
     }
   });
 
-  /** An image of this test's, shown as moderation decided. */
-  async function showModerated(action: ModerationView['action']) {
-    const imageId =
-      bot.core.store.imagesOfJob(
-        bot.core.store.findChatMessage(driver.platform, driver.place.channelId, result.id)?.jobId ?? '',
-      )[0]?.id ?? bot.core.store.findChatMessageAnywhere(driver.platform, result.id)!.imageId!;
-    const view = bot.bot.imageView(imageId, 'A picture')!;
-    await bot.bot.delivery.deliverTo(
-      driver.platform,
-      [{ type: 'image', view: { ...view, moderation: { action, score: 0.9 } } }],
-      driver.place,
-    );
-    return imageId;
+  /** Sets this channel's image moderation as an admin would; threshold 0 puts every real score over it. */
+  async function moderate(policy: string) {
+    await bot.send({
+      kind: 'command',
+      name: 'settings',
+      text: `admin nsfw ${policy}`,
+      ctx: bot.ctx('admin', { platform: driver.platform, channelId: driver.place.channelId, isAdmin: true }),
+    });
   }
 
   it('moderation "spoiler": the image is hidden until asked for (a spoiler, or blurred)', async () => {
-    const before = await driver.channel();
-    const imageId = await showModerated('spoiler');
-    const fresh = await newImages(before);
-    expect(fresh).toHaveLength(1);
-    const names = fresh[0]!.files.join();
-    expect(names).toContain(imageId);
-    expect(names).toMatch(driver.platform === 'discord' ? /^SPOILER_flowbot-/ : /blurred/);
+    await moderate('spoiler 0');
+    try {
+      const before = await driver.channel();
+      await driver.imagine('a green pear --n 1 --steps 2 --seed 5');
+      const fresh = await newImages(before);
+      expect(fresh).toHaveLength(1);
+      const names = fresh[0]!.files.join();
+      expect(names).toMatch(driver.platform === 'discord' ? /^SPOILER_flowbot-/ : /blurred/);
+    } finally {
+      await moderate('allow');
+    }
   });
 
-  it('moderation "block": nothing is posted, and the owner is told privately', async () => {
-    const before = await driver.channel();
-    await showModerated('block');
-    await until(async () => (await driver.privateTexts()).includes(HELD_BACK_NOTICE), 10_000, 'the notice');
-    expect((await driver.channel()).filter((m) => m.files.length > 0)).toEqual(
-      before.filter((m) => m.files.length > 0),
-    );
+  it('moderation "block": nothing is posted, the owner is told privately, the image is kept', async () => {
+    await moderate('block 0');
+    try {
+      const before = await driver.channel();
+      const blocked = () =>
+        bot.core.store.db
+          .prepare("SELECT count(*) AS n FROM image_moderation WHERE action = 'block'")
+          .get() as {
+          n: number;
+        };
+      const blockedBefore = blocked().n;
+      const privately = driver.privateFiles().length;
+      await driver.imagine('a blue plum --n 1 --steps 2 --seed 6');
+      await until(async () => (await driver.privateTexts()).includes(HELD_BACK_NOTICE), 20_000, 'the notice');
+      await bot.core.queue.onIdle();
+      await sleep(300);
+      expect((await driver.channel()).filter((m) => m.files.length > 0)).toEqual(
+        before.filter((m) => m.files.length > 0),
+      );
+      expect(driver.privateFiles()).toHaveLength(privately);
+      expect(blocked().n).toBeGreaterThan(blockedBefore);
+    } finally {
+      await moderate('allow');
+    }
   });
 });

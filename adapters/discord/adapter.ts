@@ -230,7 +230,10 @@ export class DiscordAdapter {
         kind: 'command',
         name: interaction.commandName,
         text,
-        ctx: this.ctx(interaction.user, channelId, isAdmin, roles),
+        ctx: {
+          ...this.ctx(interaction.user, channelId, isAdmin, roles),
+          ...ageRestricted(interaction.channel),
+        },
       });
       const answer = { interaction, privately: true, deferred: true, answered: false };
       await this.outbox.deliver(replies, { userId: interaction.user.id, channelId }, answer);
@@ -349,4 +352,10 @@ function imagineText(interaction: ChatInputCommandInteraction): string {
   for (const lora of (o.getString('lora') ?? '').split(/\s+/).filter(Boolean)) parts.push(`--lora ${lora}`);
   if (negative) parts.push(`--no ${negative}`);
   return parts.join(' ');
+}
+
+/** Discord's age-restricted ("NSFW") mark of a channel, for image moderation's default; nothing when unknown. */
+function ageRestricted(channel: unknown): { channelNsfw?: boolean } {
+  const nsfw = channel && typeof channel === 'object' && 'nsfw' in channel ? channel.nsfw : undefined;
+  return typeof nsfw === 'boolean' ? { channelNsfw: nsfw } : {};
 }

@@ -43,7 +43,10 @@ export function autocompleteChoices(
 }
 
 /** Answers an autocomplete interaction. */
-export async function answerAutocomplete(names: NameSource, interaction: AutocompleteInteraction): Promise<void> {
+export async function answerAutocomplete(
+  names: NameSource,
+  interaction: AutocompleteInteraction,
+): Promise<void> {
   const focused = interaction.options.getFocused(true);
   await interaction.respond(
     autocompleteChoices(

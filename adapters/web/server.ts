@@ -254,6 +254,7 @@ export class WebAdapter {
       { userId: USER, channelId: CHANNEL, replyTo: replyTo ?? undefined },
       answer,
     );
+    answer.sent = true;
     return answer.answers;
   }
 

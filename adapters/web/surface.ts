@@ -25,6 +25,11 @@ export const CHANNEL = 'playground';
 /** What one request's response carries back to the page. */
 export interface WebAnswer {
   readonly answers: unknown[];
+  /**
+   * Set once the request's response is sent: what a job says later (a held-back notice) can no longer
+   * ride in it and becomes a line of the conversation instead.
+   */
+  sent?: boolean;
 }
 
 /** An entry as the page shows it. */
@@ -147,7 +152,7 @@ export class WebSurface implements ChatSurface<WebAnswer> {
 
   /** A text: in the request's response, or (said later, by a job) as a line of the conversation. */
   private tell(text: string, type: 'text' | 'note', answer: WebAnswer | undefined): void {
-    if (answer) answer.answers.push({ type, text });
+    if (answer && !answer.sent) answer.answers.push({ type, text });
     else this.add(bot(`n-${randomId()}`, text, null, null, null));
   }
 

@@ -181,4 +181,22 @@ export const MIGRATIONS: readonly {
         AND scope_id IN (SELECT user_id FROM pending_proposals);
     `,
   },
+  {
+    version: 5,
+    name: "image moderation: each image's classifier score and the decision taken when it was shown",
+    // A table of its own (not columns of images) so that images written before moderation existed, and
+    // uploads checked elsewhere, simply have no row. Deleting an image deletes its verdict.
+    sql: `
+      CREATE TABLE image_moderation (
+        image_id    TEXT PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE,
+        score       REAL NOT NULL CHECK (score >= 0 AND score <= 1),
+        classes     TEXT NOT NULL,
+        model       TEXT NOT NULL,
+        action      TEXT CHECK (action IN ('allow', 'spoiler', 'block')),
+        threshold   REAL,
+        decided_at  INTEGER,
+        created_at  INTEGER NOT NULL
+      );
+    `,
+  },
 ];

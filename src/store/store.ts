@@ -1,7 +1,7 @@
 /**
  * The session store: every piece of state flowbot keeps, in one SQLite database (better-sqlite3, WAL).
  * All SQL lives under src/store/, one repository per concern (jobs, images and masks, chat messages,
- * conversation history, settings, conversation state); rows are parsed with zod, never cast. `Store`
+ * conversation history, settings, conversation state, moderation); rows are parsed with zod, never cast. `Store`
  * opens the database, migrates it, and exposes the repositories; its older flat methods delegate to them.
  */
 import { mkdirSync } from 'node:fs';
@@ -19,6 +19,7 @@ import { type ChatLogEntry, HistoryRepository } from './history-repository.js';
 import { type ImageRecord, ImageRepository, type MaskRecord, type NewImage } from './image-repository.js';
 import { type JobRecord, JobRepository, type NewJob } from './job-repository.js';
 import { MIGRATIONS } from './migrations.js';
+import { ModerationRepository } from './moderation-repository.js';
 import { type SettingScope, SettingsRepository } from './settings-repository.js';
 
 export type { ChatMessageRecord, NewChatMessage } from './chat-message-repository.js';
@@ -27,6 +28,12 @@ export type { ChatLogEntry } from './history-repository.js';
 export type { ImageOperation, ImageRecord, MaskRecord, MaskSource, NewImage } from './image-repository.js';
 export { gridCellIds } from './image-repository.js';
 export type { JobRecord, JobState, NewJob } from './job-repository.js';
+export type {
+  ModerationAction,
+  ModerationScore,
+  ModerationVerdict,
+} from './moderation-repository.js';
+export { MODERATION_ACTIONS } from './moderation-repository.js';
 export type { SettingScope } from './settings-repository.js';
 
 /** Options of {@link Store.open}. */
@@ -52,6 +59,8 @@ export class Store {
   readonly scopedSettings: SettingsRepository;
   /** Redo stacks and pending proposals. */
   readonly conversations: ConversationRepository;
+  /** Image moderation's scores and decisions. */
+  readonly moderation: ModerationRepository;
 
   private constructor(db: Database.Database, options: StoreOptions) {
     this.db = db;
@@ -62,6 +71,7 @@ export class Store {
     this.history = new HistoryRepository(context);
     this.scopedSettings = new SettingsRepository(context);
     this.conversations = new ConversationRepository(context);
+    this.moderation = new ModerationRepository(context);
   }
 
   /** Opens (creating if needed) the database file and brings its schema up to date. */

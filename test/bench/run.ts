@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: runs every benchmark in one process and prints its figures. Speed is reported here,
  * as figures and ratios taken in one run, never asserted in tests. `npm run bench -- scale-out` (or
- * `queue`, `pipeline`, `blocklist`, `edits`, `intake`, `encoder`, `chaos`, `peers`, `repaint`, `lora`)
- * runs one group.
+ * `queue`, `pipeline`, `blocklist`, `edits`, `intake`, `encoder`, `chaos`, `moderation`, `peers`, `repaint`,
+ * `lora`) runs one group.
  */
 import os from 'node:os';
 import { benchBlocklist } from './blocklist.js';
@@ -12,6 +12,7 @@ import { benchEditLatency, benchEditMemory } from './edits.js';
 import { encoderBenches } from './encoder.js';
 import { benchIntake } from './intake.js';
 import { benchLora } from './lora.js';
+import { benchModeration } from './moderation.js';
 import { benchPeers } from './peers.js';
 import { pipelineBenches } from './pipeline.js';
 import { type BenchResult, benchQueue } from './queue.js';
@@ -26,6 +27,7 @@ const groups: Record<string, (() => Promise<BenchResult>)[]> = {
   intake: [benchIntake],
   encoder: encoderBenches(),
   chaos: [benchChaos],
+  moderation: [benchModeration],
   peers: [benchPeers],
   repaint: repaintBenches(),
   lora: [benchLora],
