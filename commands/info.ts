@@ -9,9 +9,13 @@ export function describeImage(deps: CommandDeps, imageId: string): string | unde
   if (!image) return undefined;
   const lines = [
     `#${image.id} · ${image.operation} · ${image.width}×${image.height}`,
-    `Prompt: ${image.prompt}`,
-    ...(image.negativePrompt ? [`Negative: ${image.negativePrompt}`] : []),
-    `Seed ${image.seed} · ${image.steps} steps · cfg ${image.guidance} · ${image.scheduler} · model ${image.model}${image.strength !== null ? ` · strength ${image.strength}` : ''}`,
+    ...(image.operation === 'upload'
+      ? [uploadLine(image.extra)]
+      : [
+          `Prompt: ${image.prompt}`,
+          ...(image.negativePrompt ? [`Negative: ${image.negativePrompt}`] : []),
+          `Seed ${image.seed} · ${image.steps} steps · cfg ${image.guidance} · ${image.scheduler} · model ${image.model}${image.strength !== null ? ` · strength ${image.strength}` : ''}`,
+        ]),
   ];
   if (image.maskId) {
     const mask = deps.store.getMask(image.maskId);
@@ -20,6 +24,15 @@ export function describeImage(deps: CommandDeps, imageId: string): string | unde
   const chain = deps.store.lineage(image.id);
   if (chain.length > 1) lines.push(`Lineage: ${chain.map((i) => `#${i.id} (${i.operation})`).join(' ← ')}`);
   return lines.join('\n');
+}
+
+/** Who brought an uploaded picture, and what it was (an upload has no prompt, seed or steps). */
+function uploadLine(extra: Record<string, unknown> | null): string {
+  const by = typeof extra?.uploadedBy === 'string' ? extra.uploadedBy : 'someone';
+  const name = typeof extra?.name === 'string' ? ` · "${extra.name}"` : '';
+  const format = typeof extra?.format === 'string' ? ` · ${extra.format.toUpperCase()}` : '';
+  const animated = extra?.animated === true ? ' · first frame of an animation' : '';
+  return `Uploaded by ${by}${name}${format}${animated}`;
 }
 
 /** Handles `info`. */

@@ -21,6 +21,7 @@ import { imagine } from './imagine.js';
 import { interpretationSchema } from './interpretation-schema.js';
 import { checkReplyLength, checkSteps, limitsFor } from './limits.js';
 import { readingName, type Typed, understandReply } from './meaning.js';
+import { pastedLinkAnswer } from './pasted-links.js';
 import { attribute, reimagine, repaintBackground, substituteWord, weigh } from './prompt-edits.js';
 import { inpaint, lastMask, maskFromUpload, maskFromWords } from './region.js';
 import { reroll } from './reroll.js';
@@ -48,6 +49,8 @@ export async function reply(
 ): Promise<Reply | Reply[]> {
   const tooLong = checkReplyLength(text);
   if (tooLong) return say(tooLong.message);
+  const link = pastedLinkAnswer(text);
+  if (link) return link;
   const named = namedImage(deps, text);
   const words = named ? text.replace(named.mention, ' ').trim() : text;
   const { cell, meaning, newPrompt } = await understandReply(words, deps.meaning, typed);

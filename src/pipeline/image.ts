@@ -167,6 +167,22 @@ export async function resizeRgb(image: RgbImage, width: number, height: number):
   };
 }
 
+/** Resizes to exactly `width`×`height`, cropping what does not fit the new aspect ratio (centred). */
+export async function coverRgb(image: RgbImage, width: number, height: number): Promise<RgbImage> {
+  if (image.width === width && image.height === height) return image;
+  const { data, info } = await sharp(image.pixels, {
+    raw: { width: image.width, height: image.height, channels: 3 },
+  })
+    .resize(width, height, { fit: 'cover', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    width: info.width,
+    height: info.height,
+    pixels: new Uint8Array(data.buffer, data.byteOffset, data.length),
+  };
+}
+
 /** Lays out up to four images as a grid (2×2 for 3–4, side by side for 2). */
 export async function composeGrid(images: readonly RgbImage[], gap = 0): Promise<RgbImage> {
   const first = images[0];

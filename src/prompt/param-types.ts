@@ -51,6 +51,8 @@ export interface PromptParams {
   readonly tile?: boolean;
   /** The model's fastest good setting, with an Enhance button for the full image (`--draft`). */
   readonly draft?: boolean;
+  /** 0–2: how much an attached image guides the result (`--iw`, Midjourney's image weight). */
+  readonly imageWeight?: number;
 }
 
 /** Options of {@link parsePrompt}. */

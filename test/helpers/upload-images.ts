@@ -2,10 +2,10 @@
  * The pictures people upload, made here with sharp: the awkward ones (CMYK, 16-bit, alpha, EXIF
  * orientation, animations, a wrong extension) and the refused ones (SVG).
  */
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 
 /** A `width`×`height` picture: left half red, right half blue, so orientation and crops show. */
-export function halves(width = 96, height = 64): sharp.Sharp {
+export function halves(width = 96, height = 64): Sharp {
   const half = Math.floor(width / 2);
   return sharp({ create: { width, height, channels: 3, background: '#0000ff' } }).composite([
     {
