@@ -1,0 +1,147 @@
+/**
+ * Pictures people bring, at the command layer (the adapters' tests drive the same paths through
+ * Discord, Slack and the playground): an attachment on `imagine` guides img2img with `--iw` as
+ * strength at the upload's aspect ratio; an upload with an instruction gets the instruction; the upload
+ * is an image of the conversation (info, lineage, undo); pasted links are not fetched.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Attachment } from '../commands/types.js';
+import { strengthForImageWeight } from '../commands/upload.js';
+import { TestBot } from './helpers/bot.js';
+import { tempDir } from './helpers/tmp.js';
+import { photoJpeg, photoPng, svgDrawing } from './helpers/upload-images.js';
+
+const t = tempDir();
+let bot: TestBot;
+
+beforeAll(() => {
+  bot = new TestBot(t.dir);
+});
+
+afterAll(async () => {
+  await bot.close();
+  t.cleanup();
+});
+
+/** An attachment as adapters build it, counting downloads. */
+function attached(bytes: Buffer, name = 'photo.png'): Attachment & { fetched: number } {
+  const file = {
+    name,
+    size: bytes.length,
+    fetched: 0,
+    fetch: async (maxBytes: number) => {
+      file.fetched++;
+      return bytes.subarray(0, maxBytes + 1);
+    },
+  };
+  return file;
+}
+
+function textOf(reply: { type: string; text?: string }): string {
+  return 'text' in reply && reply.text !== undefined ? reply.text : reply.type;
+}
+
+describe('--iw', () => {
+  it('maps 0–2 onto img2img strength 0.95–0.15, with Midjourney’s default 1 at 0.55', () => {
+    expect([0, 0.5, 1, 2].map(strengthForImageWeight)).toEqual([0.95, 0.75, 0.55, 0.15]);
+  });
+
+  it('out of range gets the usual friendly message and fetches nothing', async () => {
+    const file = attached(await photoPng());
+    const [reply] = await bot.send({
+      kind: 'command',
+      name: 'imagine',
+      text: 'a castle --iw 3',
+      ctx: bot.ctx(),
+      attachment: file,
+    });
+    expect(textOf(reply!)).toBe('Expected a number 0–2 for --iw but received "3".');
+    expect(file.fetched).toBe(0);
+  });
+});
+
+describe('imagine with an image attached', () => {
+  it('makes img2img variations of the upload at its aspect ratio, the upload as their parent', async () => {
+    const { view } = await bot.run({
+      kind: 'command',
+      name: 'imagine',
+      text: 'a castle at dusk --iw 1.5 --n 1 --seed 5',
+      ctx: bot.ctx('alice', { userName: 'Alice' }),
+      attachment: attached(await photoJpeg(300, 200), 'castle.jpg'),
+    });
+    expect(view!.text).toMatch(
+      /^Imagined from your image: "a castle at dusk" · 1 image · \d+×\d+ · img2img 0.35 \(--iw 1.5\) · seed 5 · uploaded by Alice as #\w+/,
+    );
+    const parent = bot.core.store.getImage(view!.parentId!)!;
+    expect(parent.operation).toBe('upload');
+    expect(Math.abs(parent.width / parent.height - 1.5)).toBeLessThan(0.1);
+    expect([view!.width, view!.height]).toEqual([parent.width, parent.height]);
+    const info = await bot.send({ kind: 'command', name: 'info', text: view!.imageId, ctx: bot.ctx() });
+    expect(textOf(info[0]!)).toContain(`Lineage: #${view!.imageId} (variation) ← #${parent.id} (upload)`);
+    const about = await bot.send({ kind: 'command', name: 'info', text: parent.id, ctx: bot.ctx() });
+    expect(textOf(about[0]!)).toContain('Uploaded by Alice · "castle.jpg" · JPEG');
+  });
+
+  it('keeps --ar over the upload’s own ratio', async () => {
+    const { view } = await bot.run({
+      kind: 'command',
+      name: 'imagine',
+      text: 'a castle --ar 1:1 --n 1',
+      ctx: bot.ctx(),
+      attachment: attached(await photoJpeg(300, 200)),
+    });
+    expect(view!.width).toBe(view!.height);
+  });
+});
+
+describe('an upload with an instruction', () => {
+  it('"upscale" makes it 4× larger, and undo goes back to the upload', async () => {
+    const { view, messageId } = await bot.run({
+      kind: 'upload',
+      text: 'upscale',
+      ctx: bot.ctx('alice', { messageId: 'person-1' }),
+      attachment: attached(await photoPng(40, 24)),
+    });
+    expect([view!.width, view!.height]).toEqual([160, 96]);
+    expect(bot.core.store.getImage(view!.parentId!)!.operation).toBe('upload');
+    const { reply } = await bot.replyTo(messageId!, 'undo');
+    expect(reply.type === 'image' && reply.view.imageId).toBe(view!.parentId);
+  });
+
+  it('with no words says what it can do, and a reply to the person’s message then acts on it', async () => {
+    const [first] = await bot.send({
+      kind: 'upload',
+      text: '',
+      ctx: bot.ctx('alice', { messageId: 'person-2' }),
+      attachment: attached(await photoPng(40, 24)),
+    });
+    expect(textOf(first!)).toMatch(
+      /^Got it: your image is uploaded by alice as #\w+ \(40×24\)\. Reply to it/,
+    );
+    const { view } = await bot.replyTo('person-2', 'upscale');
+    expect([view!.width, view!.height]).toEqual([160, 96]);
+  });
+
+  it('that is an SVG is refused, and nothing is stored', async () => {
+    const [reply] = await bot.send({
+      kind: 'upload',
+      text: 'upscale',
+      ctx: bot.ctx('alice', { messageId: 'person-3' }),
+      attachment: attached(svgDrawing(), 'logo.png'),
+    });
+    expect(textOf(reply!)).toMatch(/is an SVG/);
+    expect(bot.core.store.findChatMessage('web', 'general', 'person-3')).toBeUndefined();
+  });
+});
+
+describe('a pasted link', () => {
+  it('is not fetched: flowbot says it reads attachments only', async () => {
+    const [reply] = await bot.send({
+      kind: 'command',
+      name: 'imagine',
+      text: 'https://example.com/cat.png a cat in the style of this',
+      ctx: bot.ctx(),
+    });
+    expect(textOf(reply!)).toMatch(/^I do not open links, so I did not fetch that one\./);
+  });
+});
