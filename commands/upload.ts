@@ -15,6 +15,7 @@ import type { ImageRecord } from '../src/store/store.js';
 import { type CommandDeps, enqueue, newSeed, truncate } from './context.js';
 import { generationFrom, readPrompt } from './imagine.js';
 import { limitsFor } from './limits.js';
+import { understandReply } from './meaning.js';
 import { pastedLinkAnswer } from './pasted-links.js';
 import { reply } from './reply.js';
 import type { Attachment, ChatContext, Reply } from './types.js';
@@ -146,6 +147,13 @@ export async function imagineFromUpload(
   });
 }
 
+/** True when words read as a prompt for a new picture rather than an edit of the upload. */
+async function describesAPicture(deps: CommandDeps, text: string): Promise<boolean> {
+  if (!text.trim()) return false;
+  if (/(^|\s)--\w/.test(text)) return true;
+  return (await understandReply(text, deps.meaning, 'unaimed')).newPrompt;
+}
+
 /** The size a generation from `picture` is made at: `--ar`/`--size` when given, else the picture's ratio. */
 function generationSize(
   deps: CommandDeps,
@@ -164,10 +172,11 @@ function withSize(params: PromptParams, picture: { width: number; height: number
 }
 
 /**
- * A message holding an image and an instruction (a mention of flowbot with a file, a reply to someone's
- * posted picture, a playground upload with words): the upload becomes an image of the conversation,
- * then the instruction is carried out on it as a reply to it would be. With no words, flowbot says what
- * it can do with it.
+ * A message holding an image and words (a mention of flowbot with a file, a reply to someone's posted
+ * picture, a playground upload): the upload becomes an image of the conversation. Words that describe
+ * a picture (or carry flags, `--iw`, `--ar`) imagine from it, as `imagine` with the image attached
+ * does; an instruction ("upscale", "make it night") is carried out on it as a reply to it would be.
+ * With no words, flowbot says what it can do with it.
  */
 export async function uploadWithInstruction(
   deps: CommandDeps,
@@ -177,9 +186,10 @@ export async function uploadWithInstruction(
 ): Promise<Reply | Reply[]> {
   const link = pastedLinkAnswer(text);
   if (link) return link;
-  // Kept at its own size (up to the largest side flowbot makes), so "upscale" enlarges the real thing.
   const messageId = ctx.messageId ?? `upload-${newSeed()}`;
   const carried = { ...ctx, messageId };
+  if (await describesAPicture(deps, text)) return imagineFromUpload(deps, carried, text, upload);
+  // Kept at its own size (up to the largest side flowbot makes), so "upscale" enlarges the real thing.
   const { image, note } = await admitUpload(deps, carried, upload, { maxSide: limitsFor(deps, ctx).maxSide });
   if (!text.trim())
     return say(

@@ -145,3 +145,15 @@ describe('a pasted link', () => {
     expect(textOf(reply!)).toMatch(/^I do not open links, so I did not fetch that one\./);
   });
 });
+
+describe('an upload with words that describe a picture', () => {
+  it('imagines from it, as imagine with the image attached does', async () => {
+    const { view } = await bot.run({
+      kind: 'upload',
+      text: 'a castle at dusk, oil painting --n 1',
+      ctx: bot.ctx('alice', { messageId: 'person-4' }),
+      attachment: attached(await photoPng(60, 40)),
+    });
+    expect(view!.text).toMatch(/^Imagined from your image: "a castle at dusk, oil painting" · 1 image/);
+  });
+});

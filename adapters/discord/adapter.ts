@@ -30,8 +30,8 @@ import { progressText } from '../../commands/progress.js';
 import type { ChatContext, InboundEventInput, Reply, ResultView } from '../../commands/types.js';
 import type { Core } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
-import { downloader } from '../download.js';
 import { watchJobs } from '../jobs.js';
+import { type BroughtImage, broughtImage, discordAttachmentSource, uploadOf } from './attachments.js';
 import { rolesOf } from './members.js';
 import { answerText } from './private.js';
 import {
@@ -59,6 +59,8 @@ export interface DiscordOptions {
   readonly progressIntervalMs?: number;
   /** Members with this role (name or id) are flowbot admins, besides those with Manage Server. */
   readonly adminRole?: string | undefined;
+  /** Loopback `host:port` origins whose attachments may be fetched besides Discord's CDN: tests only. */
+  readonly attachmentTestOrigins?: readonly string[];
 }
 
 /** The /imagine command with options for the common flags. */
@@ -86,7 +88,10 @@ export function imagineCommand() {
       o.setName('steps').setDescription('Denoising steps').setMinValue(1).setMaxValue(150),
     )
     .addStringOption((o) => o.setName('model').setDescription('Model').setAutocomplete(true))
-    .addStringOption((o) => o.setName('style').setDescription('Style word, e.g. 3d'));
+    .addStringOption((o) => o.setName('style').setDescription('Style word, e.g. 3d'))
+    .addAttachmentOption((o) =>
+      o.setName('image').setDescription('An image to start from (img2img); --iw 0–2 sets how much it counts'),
+    );
 }
 
 /** Other commands, with their text argument. */
@@ -112,9 +117,11 @@ export class DiscordAdapter {
   private readonly options: DiscordOptions;
   private readonly progress = new Map<string, Progress>();
   private readonly uploadLimits = new Map<string, number>();
+  private readonly attachments;
 
   constructor(options: DiscordOptions) {
     this.options = options;
+    this.attachments = discordAttachmentSource(options.attachmentTestOrigins);
     this.client = new Client({
       intents: [
         GatewayIntentBits.Guilds,
@@ -247,11 +254,13 @@ export class DiscordAdapter {
         interaction.commandName === 'imagine'
           ? imagineText(interaction)
           : (interaction.options.data[0]?.value?.toString() ?? '');
+      const image = interaction.options.getAttachment('image', false);
       const replies = await this.options.bot.handle({
         kind: 'command',
         name: interaction.commandName,
         text,
         ctx: this.ctx(interaction.user, channelId, isAdmin, roles),
+        ...(image ? { attachment: uploadOf(image, this.attachments) } : {}),
       });
       await this.answerInteraction(interaction, replies);
       return;
@@ -286,6 +295,9 @@ export class DiscordAdapter {
   private async onMessage(message: Message): Promise<void> {
     if (message.author.bot || message.author.id === this.client.user?.id) return;
     const store = this.options.bot.conversations;
+    const isOurs = (id: string) => store.findChatMessage(PLATFORM, message.channelId, id) !== undefined;
+    const brought = await broughtImage(message, this.client.user?.id, this.attachments, isOurs);
+    if (brought) return this.onUpload(message, brought);
     const inThread = !message.reference && message.channel.isThread();
     const target = message.reference?.messageId ?? (inThread ? message.channelId : undefined);
     if (!target) return;
@@ -298,9 +310,7 @@ export class DiscordAdapter {
     if (!text && message.attachments.size === 0) return;
     // The command layer fetches the attachment once its cheap checks (channel, limits, size) pass.
     const attachment = message.attachments.first();
-    const upload = attachment
-      ? { name: attachment.name, size: attachment.size, fetch: downloader(attachment.url) }
-      : undefined;
+    const upload = attachment ? uploadOf(attachment, this.attachments) : undefined;
     const event: InboundEventInput = {
       kind: 'reply',
       text,
@@ -317,6 +327,18 @@ export class DiscordAdapter {
       await this.options.bot.handle(event),
       message.id,
     );
+  }
+
+  /** A message that brings a picture (and perhaps an instruction for it). */
+  private async onUpload(message: Message, brought: BroughtImage): Promise<void> {
+    const ctx = this.ctx(message.author, message.channelId, false, rolesOf(message.guild, message.member));
+    const replies = await this.options.bot.handle({
+      kind: 'upload',
+      text: brought.text,
+      ctx: { ...ctx, messageId: brought.messageId },
+      attachment: brought.upload,
+    });
+    await this.answerMessage(message.channel as SendableChannels, message.author, replies, message.id);
   }
 
   private async onReaction(
