@@ -9,7 +9,6 @@
  * metadata), and only then the decoder.
  */
 import { coverRgb, encodePng, type RgbImage, readUpload, type UploadFit } from '../src/pipeline/image.js';
-import { sizeFor } from '../src/pipeline/request.js';
 import type { PromptParams } from '../src/prompt/params.js';
 import type { ImageRecord } from '../src/store/store.js';
 import { type CommandDeps, enqueue, newSeed, truncate } from './context.js';

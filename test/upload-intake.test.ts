@@ -80,6 +80,8 @@ describe('an uploaded picture', () => {
     await expect(readUpload(svgDrawing(), fit)).rejects.toThrow(
       'That image is an SVG, a drawing made of instructions rather than pixels, and I do not open those. Export it as a PNG and send that.',
     );
-    expect(() => inspectImage(Buffer.from('  <svg xmlns="http://www.w3.org/2000/svg"></svg>'))).toThrow(/SVG/);
+    expect(() => inspectImage(Buffer.from('  <svg xmlns="http://www.w3.org/2000/svg"></svg>'))).toThrow(
+      /SVG/,
+    );
   });
 });
