@@ -67,6 +67,8 @@ describe('a Discord reply with the PNG attached as its mask', () => {
       apiUrl: `${fake.base}/api`,
       guildId: GUILD,
       progressIntervalMs: 0,
+      // The fake serves attachments on loopback; the real adapter fetches Discord's CDN only.
+      attachmentTestOrigins: [new URL(fake.base).host],
     });
     await discord.start();
     await waitFor(() => fake.identified, 10_000, 'the gateway login');
