@@ -59,5 +59,5 @@ export function inspectGif(bytes: Buffer, what: string, limits: IntakeLimits): I
     } else throw refuse.damaged(what, 'gif', 'an unknown block');
   }
   if (frames === 0) throw refuse.damaged(what, 'gif', 'no image data');
-  return { format: 'gif', width, height, animated: frames > 1 };
+  return { format: 'gif', width, height, ...(frames > 1 ? { animated: true } : {}) };
 }
