@@ -9,7 +9,7 @@ import type { Attachment } from '../commands/types.js';
 import { strengthForImageWeight } from '../commands/upload.js';
 import { TestBot } from './helpers/bot.js';
 import { tempDir } from './helpers/tmp.js';
-import { photoJpeg, photoPng, svgDrawing } from './helpers/upload-images.js';
+import { animatedGif, photoJpeg, photoPng, svgDrawing } from './helpers/upload-images.js';
 
 const t = tempDir();
 let bot: TestBot;
@@ -155,5 +155,51 @@ describe('an upload with words that describe a picture', () => {
       attachment: attached(await photoPng(60, 40)),
     });
     expect(view!.text).toMatch(/^Imagined from your image: "a castle at dusk, oil painting" · 1 image/);
+  });
+});
+
+describe('hostile or awkward uploads', () => {
+  it('a decompression bomb by size (a header declaring 100000×100000) is refused before decoding', async () => {
+    const png = await photoPng(8, 8);
+    png.writeUInt32BE(100_000, 16);
+    png.writeUInt32BE(100_000, 20);
+    const [reply] = await bot.send({
+      kind: 'upload',
+      text: 'upscale',
+      ctx: bot.ctx('alice', { messageId: 'person-5' }),
+      attachment: attached(png),
+    });
+    expect(textOf(reply!)).toMatch(
+      /^That image is 100000×100000 pixels; I read images of up to 16\.8 megapixels/,
+    );
+  });
+
+  it('a JPEG named .png is read as the JPEG it is', async () => {
+    await bot.send({
+      kind: 'upload',
+      text: '',
+      ctx: bot.ctx('alice', { messageId: 'person-6' }),
+      attachment: attached(await photoJpeg(), 'really-a-jpeg.png'),
+    });
+    const record = bot.core.store.findChatMessage('web', 'general', 'person-6')!;
+    expect(bot.core.store.getImage(record.imageId!)!.extra).toMatchObject({ format: 'jpeg' });
+  });
+
+  it('an animated GIF is taken as its first frame, and flowbot says so', async () => {
+    const [reply] = await bot.send({
+      kind: 'upload',
+      text: '',
+      ctx: bot.ctx('alice', { messageId: 'person-7' }),
+      attachment: attached(await animatedGif(), 'dance.gif'),
+    });
+    expect(textOf(reply!)).toMatch(/\(an animation: I used its first frame\) \(48×32\)/);
+  });
+
+  it('a file stated larger than the upload limit is refused without being fetched', async () => {
+    const file = attached(await photoPng());
+    file.size = 50 * 1024 * 1024;
+    const [reply] = await bot.send({ kind: 'upload', text: 'upscale', ctx: bot.ctx(), attachment: file });
+    expect(textOf(reply!)).toBe('That file is 50.0 MB; images can be at most 10 MB.');
+    expect(file.fetched).toBe(0);
   });
 });
