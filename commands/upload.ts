@@ -11,7 +11,7 @@
 import { coverRgb, encodePng, type RgbImage, readUpload, type UploadFit } from '../src/pipeline/image.js';
 import type { PromptParams } from '../src/prompt/params.js';
 import type { ImageRecord } from '../src/store/store.js';
-import { type CommandDeps, enqueue, newSeed, truncate } from './context.js';
+import { type CommandDeps, enqueue, newSeed, truncate, viewOf } from './context.js';
 import { generationFrom, readPrompt } from './imagine.js';
 import { limitsFor } from './limits.js';
 import { understandReply } from './meaning.js';
@@ -190,10 +190,16 @@ export async function uploadWithInstruction(
   if (await describesAPicture(deps, text)) return imagineFromUpload(deps, carried, text, upload);
   // Kept at its own size (up to the largest side flowbot makes), so "upscale" enlarges the real thing.
   const { image, note } = await admitUpload(deps, carried, upload, { maxSide: limitsFor(deps, ctx).maxSide });
+  // With no words it is shown back with the buttons every result has, and a hint of what to say.
   if (!text.trim())
-    return say(
-      `Got it: your image is ${note} (${image.width}×${image.height}). Reply to it with what to do: "upscale", "zoom out", "make it night", "in the top left: a moon", "black and white".`,
-      false,
-    );
+    return {
+      type: 'image',
+      view: viewOf(
+        deps,
+        image,
+        `Got it: your image is ${note} (${image.width}×${image.height}). Use the buttons, or reply with what to do: "upscale", "zoom out", "make it night", "in the top left: a moon", "black and white".`,
+        ctx.platform,
+      ),
+    };
   return reply(deps, carried, text, { channelId: ctx.channelId, messageId });
 }

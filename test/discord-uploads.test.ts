@@ -158,6 +158,17 @@ describe('Discord uploads', () => {
     expect(bot.core.store.getImage(record.imageId!)!.operation).toBe('upload');
   });
 
+  it('a mention with a file and no words posts it back with the buttons every result has', async () => {
+    const before = fake.posted().length;
+    fake.say(ALICE, CHANNEL, MENTION, { files: [{ name: 'plain.png', data: await photoPng(24, 24) }] });
+    const { post, image } = await posted(before);
+    expect(image).toMatchObject({ operation: 'upload', width: 24, height: 24 });
+    const labels = (post.body.components as { components: { label: string }[] }[]).flatMap((row) =>
+      row.components.map((c) => c.label),
+    );
+    expect(labels).toEqual(expect.arrayContaining(['Vary (Subtle)', 'Upscale x4']));
+  });
+
   it('the PNG with 20 large compressed text chunks is refused within 1 s and under 100 MB', async () => {
     const bomb = await textBombPng();
     const peak = watchPeakRss();

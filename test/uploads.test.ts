@@ -108,16 +108,24 @@ describe('an upload with an instruction', () => {
     expect(reply.type === 'image' && reply.view.imageId).toBe(view!.parentId);
   });
 
-  it('with no words says what it can do, and a reply to the person’s message then acts on it', async () => {
+  it('with no words is shown back with buttons that work, and a reply to the person’s message acts on it', async () => {
     const [first] = await bot.send({
       kind: 'upload',
       text: '',
       ctx: bot.ctx('alice', { messageId: 'person-2' }),
       attachment: attached(await photoPng(40, 24)),
     });
-    expect(textOf(first!)).toMatch(
-      /^Got it: your image is uploaded by alice as #\w+ \(40×24\)\. Reply to it/,
+    if (first?.type !== 'image') throw new Error(`expected the image back, got ${first?.type}`);
+    expect(first.view.text).toMatch(
+      /^Got it: your image is uploaded by alice as #\w+ \(40×24\)\. Use the buttons/,
     );
+    const upload = first.view.imageId;
+    for (const label of ['Upscale x4', 'Vary (Subtle)', 'Zoom Out 2x']) {
+      const button = first.view.buttons.find((b) => b.label === label);
+      expect(button, label).toBeDefined();
+      const { view } = await bot.press(button!.customId);
+      expect(view!.parentId, label).toBe(upload);
+    }
     const { view } = await bot.replyTo('person-2', 'upscale');
     expect([view!.width, view!.height]).toEqual([160, 96]);
   });
@@ -192,7 +200,9 @@ describe('hostile or awkward uploads', () => {
       ctx: bot.ctx('alice', { messageId: 'person-7' }),
       attachment: attached(await animatedGif(), 'dance.gif'),
     });
-    expect(textOf(reply!)).toMatch(/\(an animation: I used its first frame\) \(48×32\)/);
+    expect(reply?.type === 'image' && reply.view.text).toMatch(
+      /\(an animation: I used its first frame\) \(48×32\)/,
+    );
   });
 
   it('a file stated larger than the upload limit is refused without being fetched', async () => {

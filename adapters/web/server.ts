@@ -270,9 +270,11 @@ export class WebAdapter {
       imageId: admitted,
     });
     this.broadcast({ type: 'entry', entry: this.entryJson(user) });
+    // The person's line already shows the picture with its buttons: it is not posted a second time.
+    const answers = replies.filter((r) => !(r.type === 'image' && r.view.imageId === admitted));
     this.json(res, 200, {
       mine: this.entryJson(user),
-      replies: replies.map((r) => this.deliver(r, messageId)),
+      replies: answers.map((r) => this.deliver(r, messageId)),
     });
   }
 
