@@ -112,6 +112,9 @@ export async function imagineFromUpload(
   const parsed = readPrompt(deps, text, true);
   if (!parsed.ok) return say(parsed.error.message);
   const params = parsed.value;
+  const unused = imagineOnlyFlags(params);
+  if (unused)
+    return say(`With an image attached, ${unused} cannot be used: they shape a grid made from noise.`);
   const spec = deps.models.get(params.model ?? deps.defaultModel);
   const { maxSide } = limitsFor(deps, ctx);
   const sizeOf = (picture: RgbImage) => generationSize(deps, ctx, params, picture);
@@ -127,7 +130,8 @@ export async function imagineFromUpload(
   const strength = params.strength ?? strengthForImageWeight(weight);
   const prompt = generation.prompt;
   const count = generation.n === 1 ? '1 image' : `${generation.n} images`;
-  const explanation = `Imagined from your image: "${truncate(prompt, 200)}" · ${count} · ${image.width}×${image.height} · img2img ${strength} (--iw ${weight}) · seed ${generation.seed} · ${note}`;
+  const how = params.strength !== undefined ? '--strength' : `--iw ${weight}`;
+  const explanation = `Imagined from your image: "${truncate(prompt, 200)}" · ${count} · ${image.width}×${image.height} · img2img ${strength} (${how}) · seed ${generation.seed} · ${note}`;
   return enqueue(deps, ctx, {
     kind: 'variation',
     params: {
@@ -144,6 +148,16 @@ export async function imagineFromUpload(
       explanation,
     },
   });
+}
+
+/** The flags of a text-to-image grid that an img2img from a picture has no use for, named; or undefined. */
+function imagineOnlyFlags(params: PromptParams): string | undefined {
+  const named = [
+    ...(params.tile ? ['--tile'] : []),
+    ...(params.repeat !== undefined ? ['--repeat'] : []),
+    ...(params.chaos !== undefined ? ['--chaos'] : []),
+  ];
+  return named.length > 0 ? named.join(' and ') : undefined;
 }
 
 /** True when words read as a prompt for a new picture rather than an edit of the upload. */
@@ -175,7 +189,7 @@ function withSize(params: PromptParams, picture: { width: number; height: number
  * picture, a playground upload): the upload becomes an image of the conversation. Words that describe
  * a picture (or carry flags, `--iw`, `--ar`) imagine from it, as `imagine` with the image attached
  * does; an instruction ("upscale", "make it night") is carried out on it as a reply to it would be.
- * With no words, flowbot says what it can do with it.
+ * With no words it is shown back with the buttons every result has.
  */
 export async function uploadWithInstruction(
   deps: CommandDeps,

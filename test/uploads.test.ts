@@ -82,6 +82,21 @@ describe('imagine with an image attached', () => {
     expect(textOf(about[0]!)).toContain('Uploaded by Alice · "castle.jpg" · JPEG');
   });
 
+  it('refuses the flags of a grid made from noise, before fetching anything', async () => {
+    const file = attached(await photoPng());
+    const [reply] = await bot.send({
+      kind: 'command',
+      name: 'imagine',
+      text: 'a castle --tile --repeat 2',
+      ctx: bot.ctx(),
+      attachment: file,
+    });
+    expect(textOf(reply!)).toBe(
+      'With an image attached, --tile and --repeat cannot be used: they shape a grid made from noise.',
+    );
+    expect(file.fetched).toBe(0);
+  });
+
   it('keeps --ar over the upload’s own ratio', async () => {
     const { view } = await bot.run({
       kind: 'command',
