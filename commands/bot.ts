@@ -33,6 +33,7 @@ import {
   type ResultView,
   say,
 } from './types.js';
+import { imagineFromUpload, uploadWithInstruction } from './upload.js';
 import { biggerThan, upscale } from './upscale.js';
 import { GRID_VARY_STRENGTH, VARY_STRENGTH, vary } from './vary.js';
 import { outpaint } from './zoom.js';
@@ -137,6 +138,8 @@ export class Bot {
         return [await reply(this.deps, event.ctx, event.text, event.target, event.attachment)].flat();
       case 'message':
         return [await this.message(event.text, event.ctx)].flat();
+      case 'upload':
+        return [await uploadWithInstruction(this.deps, event.ctx, event.text, event.attachment)].flat();
       case 'reaction': {
         const answer = reaction(this.deps, event.ctx, event.emoji, event.target);
         return answer ? [answer] : [];
@@ -162,7 +165,9 @@ export class Bot {
     const command = name.toLowerCase().replace(/^\//, '');
     switch (command) {
       case 'imagine':
-        return imagine(this.deps, ctx, text);
+        return attachment
+          ? imagineFromUpload(this.deps, ctx, text, attachment)
+          : imagine(this.deps, ctx, text);
       case 'settings':
         return settings(this.deps, ctx, text);
       case 'info':

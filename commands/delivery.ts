@@ -130,6 +130,11 @@ export class Delivery {
     return this.deps.store.findChatMessage(platform, channelId, messageId) !== undefined;
   }
 
+  /** The image a message shows (a result, or a picture someone brought), if flowbot knows it. */
+  imageShownBy(platform: Platform, channelId: string, messageId: string): string | undefined {
+    return this.deps.store.findChatMessage(platform, channelId, messageId)?.imageId ?? undefined;
+  }
+
   /** The thread a message of flowbot's sits in, if it is one of flowbot's. */
   threadOf(platform: Platform, channelId: string, messageId: string): string | undefined {
     const record = this.deps.store.findChatMessage(platform, channelId, messageId);

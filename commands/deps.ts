@@ -13,6 +13,7 @@ import type {
   UpscaleParams,
   VaryParams,
 } from '../src/jobs.js';
+import type { NsfwClassifier } from '../src/moderation/classifier.js';
 import type { JobQueue } from '../src/queue/queue.js';
 import type { FileStore } from '../src/store/files.js';
 import type { ImageRecord, Store } from '../src/store/store.js';
@@ -48,6 +49,8 @@ export interface CommandDeps {
   readonly loraNames?: (model: string) => string[];
   /** Reads replies by meaning where the rule table is unsure; the rules alone without it. */
   readonly meaning?: IntentMatcher;
+  /** Image moderation's classifier, which reads every upload before it is used; none: unchecked. */
+  readonly moderation?: NsfwClassifier;
 }
 
 /** Job kinds and their parameters. */

@@ -10,6 +10,7 @@ import { expandPermutations } from '../src/prompt/permutations.js';
 import { type CommandDeps, enqueueAll, newSeed, truncate } from './context.js';
 import { capDefaults, limitsFor } from './limits.js';
 import { defaultLoras } from './loras.js';
+import { pastedLinkAnswer } from './pasted-links.js';
 import { effectiveDefaults } from './settings-model.js';
 import { type ChatContext, type Reply, say } from './types.js';
 
@@ -90,6 +91,8 @@ function styled(prompt: string, style: string | undefined): string {
 
 /** Handles `imagine`: one job, or one per permutation and `--repeat`, all passing the gate together. */
 export function imagine(deps: CommandDeps, ctx: ChatContext, text: string): Reply[] {
+  const link = pastedLinkAnswer(text);
+  if (link) return [link];
   const { maxPermutations } = limitsFor(deps, ctx);
   const prompts = expandPermutations(text, maxPermutations);
   if (!prompts.ok) return [say(prompts.error.message)];

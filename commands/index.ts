@@ -28,6 +28,7 @@ export function createBot(
     defaultModel: core.config.model,
     host: { memoryBudgetMB: core.config.memoryBudgetMB, maxOutputSide: core.config.maxOutputSide },
     ...(core.encoder ? { meaning: new IntentMatcher(core.encoder) } : {}),
+    ...(core.moderation ? { moderation: core.moderation } : {}),
     ...(core.cluster
       ? {
           workers: () => {

@@ -15,9 +15,13 @@ export function describeImage(deps: CommandDeps, imageId: string, ctx: ChatConte
   checkNotWithheld(deps, ctx, image.id);
   const lines = [
     `#${image.id} · ${image.operation} · ${image.width}×${image.height}`,
-    `Prompt: ${image.prompt}`,
-    ...(image.negativePrompt ? [`Negative: ${image.negativePrompt}`] : []),
-    `Seed ${image.seed} · ${image.steps} steps · cfg ${image.guidance} · ${image.scheduler} · model ${image.model}${image.strength !== null ? ` · strength ${image.strength}` : ''}`,
+    ...(image.operation === 'upload'
+      ? [uploadLine(image.extra)]
+      : [
+          `Prompt: ${image.prompt}`,
+          ...(image.negativePrompt ? [`Negative: ${image.negativePrompt}`] : []),
+          `Seed ${image.seed} · ${image.steps} steps · cfg ${image.guidance} · ${image.scheduler} · model ${image.model}${image.strength !== null ? ` · strength ${image.strength}` : ''}`,
+        ]),
   ];
   const loras = lorasOfExtra(image.extra);
   if (loras.length > 0)
@@ -35,6 +39,15 @@ export function describeImage(deps: CommandDeps, imageId: string, ctx: ChatConte
     !ctx.isAdmin && isBlocked(deps, i.id) ? '(withheld)' : `#${i.id} (${i.operation})`;
   if (chain.length > 1) lines.push(`Lineage: ${chain.map(shown).join(' ← ')}`);
   return lines.join('\n');
+}
+
+/** Who brought an uploaded picture, and what it was (an upload has no prompt, seed or steps). */
+function uploadLine(extra: Record<string, unknown> | null): string {
+  const by = typeof extra?.uploadedBy === 'string' ? extra.uploadedBy : 'someone';
+  const name = typeof extra?.name === 'string' ? ` · "${extra.name}"` : '';
+  const format = typeof extra?.format === 'string' ? ` · ${extra.format.toUpperCase()}` : '';
+  const animated = extra?.animated === true ? ' · first frame of an animation' : '';
+  return `Uploaded by ${by}${name}${format}${animated}`;
 }
 
 /** Handles `info`. */

@@ -3,9 +3,9 @@ import { ErrorCode, UserError } from '../src/errors.js';
 import { parseRegion, regionMask } from '../src/masks/regions.js';
 import { encodePng, readMask } from '../src/pipeline/image.js';
 import type { ImageRecord, MaskRecord } from '../src/store/store.js';
-import { type CommandDeps, checkAllowed, enqueue, newSeed, truncate } from './context.js';
-import { checkQuota, limitsFor } from './limits.js';
+import { type CommandDeps, enqueue, newSeed, truncate } from './context.js';
 import type { Attachment, ChatContext, Reply } from './types.js';
+import { refusedBeforeReading, uploadBytes } from './upload-bytes.js';
 
 /** Stores a mask (thresholded at one half) as a PNG and records it. */
 export async function saveMask(
@@ -52,33 +52,6 @@ export async function maskFromWords(
 }
 
 /**
- * Why an upload may not be used here, found before it is fetched or decoded: the channel, the hourly
- * limit, the daily quota, the person's cap on jobs in progress. `enqueue` checks them again with the job.
- */
-function refusedBeforeReading(deps: CommandDeps, ctx: ChatContext): UserError | undefined {
-  return checkAllowed(deps, ctx) ?? checkQuota(deps, ctx, 1) ?? deps.queue.userCapRefusal(ctx.userId);
-}
-
-/** A mask over the limit; `declared` is the size the platform stated, when known. */
-function tooLarge(limitMB: number, declared?: number): UserError {
-  const size =
-    declared === undefined ? `larger than ${limitMB} MB` : `${(declared / 1024 / 1024).toFixed(1)} MB`;
-  return new UserError(ErrorCode.ImageInvalid, `That file is ${size}; masks can be at most ${limitMB} MB.`);
-}
-
-/** An upload's bytes within the size limit: the declared size first, then what arrives. */
-async function uploadBytes(upload: Attachment, limitMB: number): Promise<Buffer> {
-  const limit = limitMB * 1024 * 1024;
-  if (upload.size > limit) throw tooLarge(limitMB, upload.size);
-  const bytes = upload.bytes ?? (await upload.fetch?.(limit));
-  if (!bytes)
-    throw new UserError(ErrorCode.ImageInvalid, 'I could not download that file; please try again.');
-  // The platform's stated size can be wrong; what arrives is what counts.
-  if (bytes.byteLength > limit) throw tooLarge(limitMB);
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/**
  * A mask from an uploaded image, resized to the image. The cheap checks come first (where, who, how
  * large); only then is it fetched, inspected by image intake (format, size, metadata) and decoded.
  */
@@ -91,7 +64,7 @@ export async function maskFromUpload(
 ): Promise<MaskRecord> {
   const refused = refusedBeforeReading(deps, ctx);
   if (refused) throw refused;
-  const bytes = await uploadBytes(upload, limitsFor(deps).maxUploadMB);
+  const bytes = await uploadBytes(deps, upload, 'masks');
   const values = await readMask(bytes, { width: image.width, height: image.height });
   if (!values.some((v) => v > 0))
     throw new UserError(

@@ -21,6 +21,7 @@ import { imagine } from './imagine.js';
 import { interpretationSchema } from './interpretation-schema.js';
 import { checkReplyLength, checkSteps, limitsFor } from './limits.js';
 import { readingName, type Typed, understandReply } from './meaning.js';
+import { pastedLinkAnswer } from './pasted-links.js';
 import { attribute, reimagine, repaintBackground, substituteWord, weigh } from './prompt-edits.js';
 import { inpaint, lastMask, maskFromUpload, maskFromWords } from './region.js';
 import { reroll } from './reroll.js';
@@ -48,6 +49,8 @@ export async function reply(
 ): Promise<Reply | Reply[]> {
   const tooLong = checkReplyLength(text);
   if (tooLong) return say(tooLong.message);
+  const link = pastedLinkAnswer(text);
+  if (link) return link;
   const named = namedImage(deps, text);
   const words = named ? text.replace(named.mention, ' ').trim() : text;
   const { cell, meaning, newPrompt } = await understandReply(words, deps.meaning, typed);
@@ -68,11 +71,19 @@ export async function reply(
     // Larger than the message replied to: a named cell of a grid is compared with the grid.
     const shown = imageForMessage(deps, ctx.platform, target.channelId, target.messageId);
     const source = single(deps, replied);
-    return upscale(deps, ctx, source, biggerThan(source, shown, meaning.scale));
+    return upscale(deps, ctx, source, biggerThan(source, shown, scaleFor(source, words, meaning.scale)));
   }
   if (meaning.kind === 'undo' || meaning.kind === 'redo')
     return step(deps, single(deps, replied), meaning.kind, conversation, ctx.platform);
   return act(deps, ctx, replied, meaning);
+}
+
+/**
+ * A plain "upscale" of a picture someone brought is ×4: photos are upscaled to be made large, and a
+ * named factor ("upscale 2x") is kept.
+ */
+function scaleFor(source: ImageRecord, words: string, asked: 2 | 4): 2 | 4 {
+  return source.operation === 'upload' && !/[24]/.test(words) ? 4 : asked;
 }
 
 /**

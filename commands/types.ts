@@ -54,6 +54,16 @@ const eventSchema = z.discriminatedUnion('kind', [
     attachment: attachment.optional(),
   }),
   /**
+   * A message holding an image and (perhaps) an instruction for it: a mention of flowbot with a file, a
+   * reply to someone's posted picture, a playground upload. The image becomes one of the conversation.
+   */
+  z.object({
+    kind: z.literal('upload'),
+    text: z.string().max(10_000),
+    ctx: context,
+    attachment,
+  }),
+  /**
    * Text typed into a channel with no message chosen (the playground's box): the command layer decides
    * whether it is a command, an edit of the channel's latest image or a new prompt.
    */

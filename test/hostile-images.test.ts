@@ -3,8 +3,9 @@
  * every way an image enters flowbot: a Discord reply's attachment (the real adapter on the loopback
  * Discord), the mask editor (the real playground server), the CLI's input files, and the parent image
  * and mask a worker receives through Redis (a real `npm run worker` on a real redis-server). Each is
- * refused with a friendly message, and the process's peak memory barely moves. Slack does not read
- * files people attach, so it has no such way in.
+ * refused with a friendly message, and the process's peak memory barely moves. Uploads as pictures
+ * (Discord, Slack and the playground) are refused the same way in discord-uploads.test.ts and
+ * slack-uploads.test.ts.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -66,6 +67,8 @@ describe('a Discord reply with the PNG attached as its mask', () => {
       apiUrl: `${fake.base}/api`,
       guildId: GUILD,
       progressIntervalMs: 0,
+      // The fake serves attachments on loopback; the real adapter fetches Discord's CDN only.
+      attachmentTestOrigins: [new URL(fake.base).host],
     });
     await discord.start();
     await waitFor(() => fake.identified, 10_000, 'the gateway login');

@@ -178,13 +178,23 @@ describe('image intake refuses, before any decoder sees the bytes', () => {
     expect(refusal(webp.subarray(0, webp.length - 10))).toMatchObject({ reason: 'damaged' });
   });
 
-  it('other formats, however well formed', async () => {
+  it('other formats, however well formed, and SVG by name', async () => {
+    expect(refusal(await picture(8, 8).tiff().toBuffer())).toMatchObject({
+      reason: 'format',
+      message: 'That mask is not an image I can read: send a PNG, JPEG, WebP or GIF.',
+    });
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>');
-    for (const bytes of [svg, await picture(8, 8).gif().toBuffer(), await picture(8, 8).tiff().toBuffer()])
-      expect(refusal(bytes)).toMatchObject({
-        reason: 'format',
-        message: 'That mask is not an image I can read: send a PNG, JPEG or WebP.',
-      });
+    expect(refusal(svg)).toMatchObject({
+      reason: 'svg',
+      message:
+        'That mask is an SVG, a drawing made of instructions rather than pixels, and I do not open those. Export it as a PNG and send that.',
+    });
+    // A GIF is read (its first frame), with its size from the header.
+    expect(inspectImage(await picture(8, 6).gif().toBuffer())).toEqual({
+      format: 'gif',
+      width: 8,
+      height: 6,
+    });
   });
 
   it('a file larger than the limit without reading it, and a file that is not there', async () => {

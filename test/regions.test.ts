@@ -43,16 +43,16 @@ describe('regions', () => {
 });
 
 describe('mask uploads', () => {
-  it('reads only PNG, JPEG and WebP: an SVG is refused before any decoder sees it', async () => {
+  it('reads only PNG, JPEG, WebP and GIF: an SVG is refused before any decoder sees it', async () => {
     const { readMask } = await import('../src/pipeline/image.js');
     const svg = Buffer.from(
       '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8" fill="white"/></svg>',
     );
     await expect(readMask(svg, { width: 8, height: 8 })).rejects.toThrow(
-      'That mask is not an image I can read: send a PNG, JPEG or WebP.',
+      'That mask is an SVG, a drawing made of instructions rather than pixels, and I do not open those. Export it as a PNG and send that.',
     );
     const sharp = (await import('sharp')).default;
-    for (const format of ['png', 'jpeg', 'webp'] as const) {
+    for (const format of ['png', 'jpeg', 'webp', 'gif'] as const) {
       const bytes = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#ffffff' } })
         .toFormat(format)
         .toBuffer();

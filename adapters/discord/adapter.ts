@@ -25,7 +25,7 @@ import type { Outbox } from '../../commands/delivery.js';
 import type { Place } from '../../commands/surface.js';
 import type { ChatContext, InboundEventInput } from '../../commands/types.js';
 import { createLogger } from '../../src/log.js';
-import { downloader } from '../download.js';
+import { type BroughtImage, broughtImage, discordAttachmentSource, uploadOf } from './attachments.js';
 import { answerAutocomplete } from './autocomplete.js';
 import { rolesOf } from './members.js';
 import { NO_MENTIONS } from './render.js';
@@ -46,6 +46,8 @@ export interface DiscordOptions {
   readonly progressIntervalMs?: number;
   /** Members with this role (name or id) are flowbot admins, besides those with Manage Server. */
   readonly adminRole?: string | undefined;
+  /** Loopback `host:port` origins whose attachments may be fetched besides Discord's CDN: tests only. */
+  readonly attachmentTestOrigins?: readonly string[];
 }
 
 /** The /imagine command with options for the common flags. */
@@ -76,6 +78,9 @@ export function imagineCommand() {
     .addStringOption((o) => o.setName('style').setDescription('Style word, e.g. 3d'))
     .addStringOption((o) =>
       o.setName('lora').setDescription('LoRAs as name:weight, e.g. detail:0.8').setAutocomplete(true),
+    )
+    .addAttachmentOption((o) =>
+      o.setName('image').setDescription('An image to start from (img2img); --iw 0–2 sets how much it counts'),
     );
 }
 
@@ -95,9 +100,11 @@ export class DiscordAdapter {
   private readonly options: DiscordOptions;
   private readonly surface: DiscordSurface;
   private readonly outbox: Outbox<DiscordAnswer>;
+  private readonly attachments;
 
   constructor(options: DiscordOptions) {
     this.options = options;
+    this.attachments = discordAttachmentSource(options.attachmentTestOrigins);
     this.client = new Client({
       intents: [
         GatewayIntentBits.Guilds,
@@ -226,6 +233,7 @@ export class DiscordAdapter {
         interaction.commandName === 'imagine'
           ? imagineText(interaction)
           : (interaction.options.data[0]?.value?.toString() ?? '');
+      const image = interaction.options.getAttachment('image', false);
       const replies = await this.options.bot.handle({
         kind: 'command',
         name: interaction.commandName,
@@ -234,6 +242,7 @@ export class DiscordAdapter {
           ...this.ctx(interaction.user, channelId, isAdmin, roles),
           ...ageRestricted(interaction.channel),
         },
+        ...(image ? { attachment: uploadOf(image, this.attachments) } : {}),
       });
       const answer = { interaction, privately: true, deferred: true, answered: false };
       await this.outbox.deliver(replies, { userId: interaction.user.id, channelId }, answer);
@@ -275,6 +284,9 @@ export class DiscordAdapter {
   private async onMessage(message: Message): Promise<void> {
     if (message.author.bot || message.author.id === this.client.user?.id) return;
     const delivery = this.options.bot.delivery;
+    const isOurs = (id: string) => delivery.isOurs(PLATFORM, message.channelId, id);
+    const brought = await broughtImage(message, this.client.user?.id, this.attachments, isOurs);
+    if (brought) return this.onUpload(message, brought);
     const inThread = !message.reference && message.channel.isThread();
     const target = message.reference?.messageId ?? (inThread ? message.channelId : undefined);
     if (!target) return;
@@ -287,9 +299,7 @@ export class DiscordAdapter {
     if (!text && message.attachments.size === 0) return;
     // The command layer fetches the attachment once its cheap checks (channel, limits, size) pass.
     const attachment = message.attachments.first();
-    const upload = attachment
-      ? { name: attachment.name, size: attachment.size, fetch: downloader(attachment.url) }
-      : undefined;
+    const upload = attachment ? uploadOf(attachment, this.attachments) : undefined;
     const event: InboundEventInput = {
       kind: 'reply',
       text,
@@ -301,6 +311,22 @@ export class DiscordAdapter {
       ...(upload ? { attachment: upload } : {}),
     };
     const replies = await this.options.bot.handle(event);
+    await this.outbox.deliver(replies, {
+      userId: message.author.id,
+      channelId: message.channelId,
+      replyTo: message.id,
+    });
+  }
+
+  /** A message that brings a picture (and perhaps an instruction for it). */
+  private async onUpload(message: Message, brought: BroughtImage): Promise<void> {
+    const ctx = this.ctx(message.author, message.channelId, false, rolesOf(message.guild, message.member));
+    const replies = await this.options.bot.handle({
+      kind: 'upload',
+      text: brought.text,
+      ctx: { ...ctx, messageId: brought.messageId },
+      attachment: brought.upload,
+    });
     await this.outbox.deliver(replies, {
       userId: message.author.id,
       channelId: message.channelId,

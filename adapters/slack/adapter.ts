@@ -10,6 +10,7 @@ import type { Bot } from '../../commands/bot.js';
 import type { Outbox } from '../../commands/delivery.js';
 import type { ChatContext, InboundEventInput, Reply } from '../../commands/types.js';
 import { createLogger } from '../../src/log.js';
+import { type SlackFile, sharedUpload, slackFileSource } from './files.js';
 import { describeSlackError as describe, type SlackAnswer, SlackSurface } from './surface.js';
 
 const log = createLogger('slack');
@@ -36,6 +37,8 @@ export interface SlackOptions {
   readonly adminUsers?: readonly string[];
   /** A public URL of a job's latest preview (with PUBLIC_URL set), for progress messages. */
   readonly previewUrl?: (jobId: string) => string | undefined;
+  /** Loopback `host:port` origins whose files may be fetched besides files.slack.com: tests only. */
+  readonly fileTestOrigins?: readonly string[];
 }
 
 interface Where {
@@ -49,12 +52,15 @@ export class SlackAdapter {
   private readonly options: SlackOptions;
   private botUserId: string | undefined;
   private readonly outbox: Outbox<SlackAnswer>;
+  /** Where shared files may be fetched from, with the bot token. */
+  private readonly files;
   private server: Server | undefined;
   private readonly seenEvents = new Set<string>();
   private readonly admins = new Map<string, { admin: boolean; until: number }>();
 
   constructor(options: SlackOptions) {
     this.options = options;
+    this.files = slackFileSource(options.botToken, options.fileTestOrigins);
     const clientOptions = options.apiUrl ? { slackApiUrl: `${options.apiUrl}/` } : {};
     this.app = new App({
       token: options.botToken,
@@ -111,6 +117,24 @@ export class SlackAdapter {
       isAdmin,
       ...(threadTs ? { threadId: threadTs } : {}),
     };
+  }
+
+  /** A shared file (with words, perhaps): it becomes an image of the conversation, answered in its thread. */
+  private async onUpload(
+    text: string,
+    upload: NonNullable<ReturnType<typeof sharedUpload>>,
+    userId: string,
+    channel: string,
+    ts: string,
+    thread: string | undefined,
+  ): Promise<void> {
+    const replies = await this.options.bot.handle({
+      kind: 'upload',
+      text,
+      ctx: { ...this.ctx(userId, channel, thread), messageId: ts },
+      attachment: upload,
+    });
+    await this.deliver(replies, { channel, threadTs: thread ?? ts }, userId);
   }
 
   /** Workspace admins and owners (users.info, cached for ten minutes) and SLACK_ADMIN_USERS are admins. */
@@ -197,6 +221,8 @@ export class SlackAdapter {
       if (!event.user || event.bot_id) return;
       const text = event.text.replace(/<@[A-Z0-9]+>/g, '').trim();
       const thread = event.thread_ts;
+      const upload = sharedUpload((event as { files?: SlackFile[] }).files, this.files);
+      if (upload) return this.onUpload(text, upload, event.user, event.channel, event.ts, thread);
       const [first = '', ...rest] = text.split(/\s+/);
       if (FLOWBOT_COMMANDS.includes(first.toLowerCase()) && first.toLowerCase() !== 'imagine') {
         const replies = await this.runCommand(
@@ -234,9 +260,10 @@ export class SlackAdapter {
         thread_ts?: string;
         ts: string;
         channel: string;
+        files?: SlackFile[];
       };
       if (
-        m.subtype ||
+        (m.subtype && m.subtype !== 'file_share') ||
         m.bot_id ||
         !m.user ||
         m.user === this.botUserId ||
@@ -246,6 +273,8 @@ export class SlackAdapter {
         return;
       if (this.botUserId && m.text?.includes(`<@${this.botUserId}>`)) return; // handled as app_mention
       if (!this.options.bot.delivery.isOurs(PLATFORM, m.channel, m.thread_ts)) return; // not one of ours
+      const upload = sharedUpload(m.files, this.files);
+      if (upload) return this.onUpload(m.text ?? '', upload, m.user, m.channel, m.ts, m.thread_ts);
       const replies = await this.options.bot.handle({
         kind: 'reply',
         text: m.text ?? '',

@@ -26,6 +26,7 @@ import {
   withoutToken,
 } from './guard.js';
 import { CHANNEL, PLATFORM, randomId, type WebAnswer, WebSurface } from './surface.js';
+import { parseUploadRequest } from './upload.js';
 
 const log = createLogger('web');
 const PUBLIC = path.join(import.meta.dirname, 'public');
@@ -35,6 +36,7 @@ const STATIC: Record<string, [file: string, type: string]> = {
   '/app.js': ['app.js', 'text/javascript; charset=utf-8'],
   '/app.css': ['app.css', 'text/css; charset=utf-8'],
   '/editor.js': ['editor.js', 'text/javascript; charset=utf-8'],
+  '/upload.js': ['upload.js', 'text/javascript; charset=utf-8'],
 };
 /** What the mask editor's page loads: public, since its signed link is its only credential. */
 const EDITOR_ASSETS = new Set(['/app.css', '/editor.js']);
@@ -143,6 +145,8 @@ export class WebAdapter {
     if (req.method === 'GET' && lineage) return this.lineage(lineage[1]!, res);
     if (req.method === 'POST' && url.pathname === '/api/message')
       return this.message(await readJsonBody(req, res), res);
+    if (req.method === 'POST' && url.pathname === '/api/upload')
+      return this.upload(await readJsonBody(req, res), res);
     if (req.method === 'POST' && url.pathname === '/api/action')
       return this.action(await readJsonBody(req, res), res);
     if (req.method === 'POST' && url.pathname === '/api/reaction')
@@ -217,6 +221,33 @@ export class WebAdapter {
     // The person's own line comes back first: the page shows it before the answers even when this
     // response overtakes its event on the stream.
     this.json(res, 200, { mine, replies: await this.deliver(replies, mine.messageId) });
+  }
+
+  /** A picture uploaded (button, drop or paste), with the words typed so far as its instruction. */
+  private async upload(body: Record<string, unknown>, res: ServerResponse): Promise<void> {
+    const upload = parseUploadRequest(body);
+    if (!upload.ok) return this.json(res, 400, { error: upload.error });
+    const messageId = `u-${randomId()}`;
+    const replies = await this.options.bot.handle({
+      kind: 'upload',
+      text: upload.text,
+      ctx: { ...this.ctx(), messageId },
+      attachment: { name: upload.name, size: upload.bytes.length, bytes: upload.bytes },
+    });
+    // The person's line shows the picture once it is an image of the conversation.
+    const admitted = this.options.bot.delivery.imageShownBy(PLATFORM, CHANNEL, messageId) ?? null;
+    const mine = this.surface.add({
+      messageId,
+      author: USER,
+      fromBot: false,
+      text: upload.text || `(uploaded ${upload.name})`,
+      replyTo: null,
+      jobId: null,
+      imageId: admitted,
+    });
+    // The person's line already shows the picture with its buttons: it is not posted a second time.
+    const answers = replies.filter((r) => !(r.type === 'image' && r.view.imageId === admitted));
+    this.json(res, 200, { mine, replies: await this.deliver(answers, messageId) });
   }
 
   private async action(body: Record<string, unknown>, res: ServerResponse): Promise<void> {

@@ -1,13 +1,14 @@
 /**
  * Image intake: the one check every image passes before a decoder sees its bytes — masks from chat and
  * the mask editor, the CLI's input files, the parent images and masks a worker receives through Redis,
- * stored images read back. It sniffs the format by signature (PNG, JPEG and WebP only), reads the
+ * stored images read back. It sniffs the format by signature (PNG, JPEG, WebP and GIF only; never by the file's name), refuses SVG by name, reads the
  * declared size from the header, and walks the file's structure so that metadata a decoder would
  * inflate stays within {@link DEFAULT_INTAKE_LIMITS}. It decodes no pixels, so a refusal costs
  * microseconds to a few milliseconds and at most a few MB.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { createLogger } from '../log.js';
+import { inspectGif, isGif } from './gif.js';
 import { inspectJpeg, isJpeg } from './jpeg.js';
 import { DEFAULT_INTAKE_LIMITS, type ImageFacts, ImageRefused, type IntakeLimits, refuse } from './limits.js';
 import { inspectPng, isPng } from './png.js';
@@ -26,7 +27,21 @@ export function inspectImage(bytes: Buffer, what = 'image', limits = DEFAULT_INT
   if (isPng(bytes)) return inspectPng(bytes, what, limits);
   if (isJpeg(bytes)) return inspectJpeg(bytes, what, limits);
   if (isWebp(bytes)) return inspectWebp(bytes, what, limits);
+  if (isGif(bytes)) return inspectGif(bytes, what, limits);
+  if (looksLikeSvg(bytes)) throw refuse.svg(what);
   throw refuse.format(what);
+}
+
+/**
+ * True when the bytes read as an SVG document: markup (after an optional byte-order mark and white
+ * space) with an `<svg` element near its start. Only the first 4 KB are looked at.
+ */
+function looksLikeSvg(bytes: Buffer): boolean {
+  const head = bytes
+    .subarray(0, 4096)
+    .toString('utf8')
+    .replace(/^\uFEFF?\s*/, '');
+  return head.startsWith('<') && /<svg[\s>]/i.test(head);
 }
 
 /** A file's bytes, read only when its size is within the limit. */

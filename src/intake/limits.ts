@@ -6,14 +6,19 @@
  */
 import { ErrorCode, UserError } from '../errors.js';
 
-/** The raster formats flowbot reads: no SVG (a program, not a picture), no TIFF, GIF or HEIF oddities. */
-export type ImageFormat = 'png' | 'jpeg' | 'webp';
+/**
+ * The raster formats flowbot reads: no SVG (a program, not a picture), no TIFF or HEIF oddities. Of an
+ * animation (GIF, APNG, animated WebP) the decoder is given the first frame only.
+ */
+export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'gif';
 
 /** What the header of an admitted image declares. */
 export interface ImageFacts {
   readonly format: ImageFormat;
   readonly width: number;
   readonly height: number;
+  /** More than one frame (an animated GIF, APNG or WebP): only the first is read. */
+  readonly animated?: boolean;
 }
 
 /** The bounds an image must keep to be handed to a decoder. */
@@ -54,6 +59,7 @@ export const DEFAULT_INTAKE_LIMITS: IntakeLimits = {
 /** Why an image was refused, for the log (the person gets the friendly message). */
 export type RefusalReason =
   | 'format'
+  | 'svg'
   | 'unreadable'
   | 'damaged'
   | 'dimensions'
@@ -79,7 +85,12 @@ export class ImageRefused extends UserError {
 /** Refusals, each naming what was sent ("mask", "image", "file"). */
 export const refuse = {
   format: (what: string) =>
-    new ImageRefused('format', `That ${what} is not an image I can read: send a PNG, JPEG or WebP.`),
+    new ImageRefused('format', `That ${what} is not an image I can read: send a PNG, JPEG, WebP or GIF.`),
+  svg: (what: string) =>
+    new ImageRefused(
+      'svg',
+      `That ${what} is an SVG, a drawing made of instructions rather than pixels, and I do not open those. Export it as a PNG and send that.`,
+    ),
   unreadable: (what: string) => new ImageRefused('unreadable', `I could not open that ${what}.`),
   damaged: (what: string, format: ImageFormat, problem: string) =>
     new ImageRefused(

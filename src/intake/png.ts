@@ -113,9 +113,12 @@ export function inspectPng(bytes: Buffer, what: string, limits: IntakeLimits): I
   if (width === 0 || height === 0) throw refuse.damaged(what, 'png', 'zero width or height');
   if (width * height > limits.maxPixels) throw refuse.dimensions(what, width, height, limits);
   const budget = new MetadataBudget(what, limits);
+  let animated = false;
   for (let chunk: Chunk | undefined = header; chunk; chunk = chunkAt(bytes, chunk.next)) {
-    if (chunk.type === 'IEND') return { format: 'png', width, height };
-    if (TEXT_CHUNKS.has(chunk.type)) budget.text(chunk);
+    if (chunk.type === 'IEND') return { format: 'png', width, height, ...(animated ? { animated } : {}) };
+    // An APNG's animation control chunk; decoders show the default image, the first frame.
+    if (chunk.type === 'acTL') animated = true;
+    else if (TEXT_CHUNKS.has(chunk.type)) budget.text(chunk);
     else if (chunk.type === 'iCCP') budget.profile(chunk);
   }
   throw refuse.damaged(what, 'png', 'chunks run past the end of the file before IEND');

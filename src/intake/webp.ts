@@ -31,6 +31,7 @@ export function inspectWebp(bytes: Buffer, what: string, limits: IntakeLimits): 
   const end = 8 + bytes.readUInt32LE(4);
   if (end > bytes.length) throw refuse.damaged(what, 'webp', 'the RIFF size runs past the end of the file');
   let size: { width: number; height: number } | undefined;
+  let animated = false;
   for (let offset = 12; offset < end; ) {
     if (offset + 8 > end) throw refuse.damaged(what, 'webp', 'a chunk header runs past the end');
     const length = bytes.readUInt32LE(offset + 4);
@@ -40,11 +41,12 @@ export function inspectWebp(bytes: Buffer, what: string, limits: IntakeLimits): 
       size = declaredSize(bytes.toString('latin1', offset, offset + 4), bytes.subarray(offset + 8, next));
       if (!size) throw refuse.damaged(what, 'webp', 'no image chunk first');
     }
+    if (bytes.toString('latin1', offset, offset + 4) === 'ANMF') animated = true;
     offset = next;
   }
   if (!size || size.width === 0 || size.height === 0)
     throw refuse.damaged(what, 'webp', 'no width or height');
   if (size.width * size.height > limits.maxPixels)
     throw refuse.dimensions(what, size.width, size.height, limits);
-  return { format: 'webp', ...size };
+  return { format: 'webp', ...size, ...(animated ? { animated } : {}) };
 }

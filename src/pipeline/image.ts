@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import { ErrorCode, UserError } from '../errors.js';
-import { admitImage, MAX_INPUT_PIXELS } from '../intake/inspect.js';
+import { admitImage, type ImageFacts, MAX_INPUT_PIXELS } from '../intake/inspect.js';
 import { addPngText } from './png.js';
 
 /** Raw 8-bit RGB pixels. */
@@ -19,7 +19,7 @@ export interface RgbImage {
 function notAnImage(what: string): UserError {
   return new UserError(
     ErrorCode.ImageInvalid,
-    `That ${what} is not an image I can read: send a PNG, JPEG or WebP.`,
+    `That ${what} is not an image I can read: send a PNG, JPEG, WebP or GIF.`,
   );
 }
 
@@ -30,11 +30,11 @@ function notAnImage(what: string): UserError {
 async function decodeAdmitted<T>(
   input: Buffer | string,
   what: string,
-  decode: (bytes: Buffer) => Promise<T>,
+  decode: (bytes: Buffer, facts: ImageFacts) => Promise<T>,
 ): Promise<T> {
-  const { bytes } = await admitImage(input, what);
+  const { bytes, facts } = await admitImage(input, what);
   try {
-    return await decode(bytes);
+    return await decode(bytes, facts);
   } catch {
     throw notAnImage(what);
   }
@@ -57,6 +57,34 @@ export function readImage(
       height: info.height,
       pixels: new Uint8Array(data.buffer, data.byteOffset, data.length),
     };
+  });
+}
+
+/** How an upload is brought to flowbot's own form: no side above `maxSide`, or exactly `size` (cover-cropped). */
+export type UploadFit = { readonly maxSide: number } | { readonly size: { width: number; height: number } };
+
+/**
+ * Decodes a picture someone uploaded into flowbot's own form, once image intake admitted it: upright
+ * (EXIF orientation honoured), 8-bit sRGB (CMYK, 16-bit and greyscale converted), transparency
+ * flattened onto white (what a chat client shows behind it), the first frame of an animation only,
+ * and fitted as `fit` says. Returns what intake read from the header too.
+ */
+export function readUpload(input: Buffer, fit: UploadFit): Promise<{ image: RgbImage; facts: ImageFacts }> {
+  return decodeAdmitted(input, 'image', async (bytes, facts) => {
+    let pipeline = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1 })
+      .rotate()
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb');
+    pipeline =
+      'size' in fit
+        ? pipeline.resize(fit.size.width, fit.size.height, { fit: 'cover', kernel: 'lanczos3' })
+        : pipeline.resize(fit.maxSide, fit.maxSide, { fit: 'inside', withoutEnlargement: true });
+    const { data, info } = await pipeline
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
+    return { image: { width: info.width, height: info.height, pixels }, facts };
   });
 }
 
@@ -130,6 +158,22 @@ export async function resizeRgb(image: RgbImage, width: number, height: number):
     raw: { width: image.width, height: image.height, channels: 3 },
   })
     .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    width: info.width,
+    height: info.height,
+    pixels: new Uint8Array(data.buffer, data.byteOffset, data.length),
+  };
+}
+
+/** Resizes to exactly `width`×`height`, cropping what does not fit the new aspect ratio (centred). */
+export async function coverRgb(image: RgbImage, width: number, height: number): Promise<RgbImage> {
+  if (image.width === width && image.height === height) return image;
+  const { data, info } = await sharp(image.pixels, {
+    raw: { width: image.width, height: image.height, channels: 3 },
+  })
+    .resize(width, height, { fit: 'cover', kernel: 'lanczos3' })
     .raw()
     .toBuffer({ resolveWithObject: true });
   return {

@@ -54,6 +54,8 @@ export interface PromptParams {
   readonly draft?: boolean;
   /** LoRAs and their weights (`<lora:name:0.8>` in the text, `--lora name:0.8`). */
   readonly loras?: readonly LoraUse[];
+  /** 0–2: how much an attached image guides the result (`--iw`, Midjourney's image weight). */
+  readonly imageWeight?: number;
 }
 
 /** Options of {@link parsePrompt}. */

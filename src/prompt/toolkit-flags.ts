@@ -1,16 +1,31 @@
 /**
- * The flags people bring from Midjourney's toolkit: `--chaos 0–100`, `--repeat 1–8`, `--tile` and
- * `--draft`. They are read by the one prompt parser (`params.ts`) like every other flag.
+ * The flags people bring from Midjourney's toolkit: `--chaos 0–100`, `--repeat 1–8`, `--tile`,
+ * `--draft` and `--iw 0–2` (image weight, for a prompt with an image attached). They are read by the one prompt parser (`params.ts`) like every other flag.
  */
 import { ErrorCode, UserError } from '../errors.js';
-import { parseInteger } from './flag-values.js';
+import { parseDecimal, parseInteger } from './flag-values.js';
 import type { FlagSpec, ParamsDraft, PromptParams } from './param-types.js';
 
 /** The largest `--repeat`. */
 export const MAX_REPEAT = 8;
 
-/** `--chaos`, `--repeat`, `--tile` and `--draft`. */
+/** The largest `--iw` (Midjourney's range; its default is 1). */
+export const MAX_IMAGE_WEIGHT = 2;
+
+/** `--chaos`, `--repeat`, `--tile`, `--draft` and `--iw`. */
 export const TOOLKIT_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'iw',
+    aliases: [],
+    multiWord: false,
+    expected: 'number',
+    apply: (value, draft) => {
+      const weight = parseDecimal('iw', value, 0, MAX_IMAGE_WEIGHT);
+      if (weight instanceof UserError) return weight;
+      draft.imageWeight = weight;
+      return undefined;
+    },
+  },
   {
     name: 'chaos',
     aliases: ['c'],
@@ -77,5 +92,6 @@ export function formatToolkitFlags(params: PromptParams): string[] {
     ...(params.repeat !== undefined ? [`--repeat ${params.repeat}`] : []),
     ...(params.tile ? ['--tile'] : []),
     ...(params.draft ? ['--draft'] : []),
+    ...(params.imageWeight !== undefined ? [`--iw ${params.imageWeight}`] : []),
   ];
 }

@@ -12,8 +12,19 @@ import {
   uniqueId,
 } from './rows.js';
 
-/** What made an image; `edit` is an exact pixel edit (darker, mirror, crop …) with no diffusion. */
-export const IMAGE_OPERATIONS = ['generate', 'variation', 'inpaint', 'upscale', 'grid', 'edit'] as const;
+/**
+ * What made an image; `edit` is an exact pixel edit (darker, mirror, crop …) with no diffusion, and
+ * `upload` a picture someone brought (it has no recipe: no prompt, seed or steps of its own).
+ */
+export const IMAGE_OPERATIONS = [
+  'generate',
+  'variation',
+  'inpaint',
+  'upscale',
+  'grid',
+  'edit',
+  'upload',
+] as const;
 /** What made an image. */
 export type ImageOperation = (typeof IMAGE_OPERATIONS)[number];
 /** Where a mask came from. */

@@ -183,6 +183,41 @@ export const MIGRATIONS: readonly {
   },
   {
     version: 5,
+    name: 'uploaded pictures as an image operation',
+    sql: `
+      CREATE TABLE images_v5 (
+        id               TEXT PRIMARY KEY,
+        parent_id        TEXT REFERENCES images (id),
+        root_id          TEXT NOT NULL,
+        operation        TEXT NOT NULL CHECK (operation IN ('generate', 'variation', 'inpaint', 'upscale', 'grid', 'edit', 'upload')),
+        prompt           TEXT NOT NULL,
+        negative_prompt  TEXT NOT NULL DEFAULT '',
+        seed             INTEGER NOT NULL,
+        steps            INTEGER NOT NULL,
+        guidance         REAL NOT NULL,
+        scheduler        TEXT NOT NULL,
+        model            TEXT NOT NULL,
+        width            INTEGER NOT NULL,
+        height           INTEGER NOT NULL,
+        strength         REAL,
+        mask_id          TEXT REFERENCES masks (id),
+        file_path        TEXT NOT NULL,
+        sha256           TEXT NOT NULL,
+        user_id          TEXT NOT NULL,
+        job_id           TEXT REFERENCES jobs (id),
+        cell             INTEGER,
+        extra            TEXT,
+        created_at       INTEGER NOT NULL
+      );
+      INSERT INTO images_v5 SELECT * FROM images;
+      DROP TABLE images;
+      ALTER TABLE images_v5 RENAME TO images;
+      CREATE INDEX images_parent ON images (parent_id);
+      CREATE INDEX images_job ON images (job_id, cell);
+    `,
+  },
+  {
+    version: 6,
     name: "image moderation: each image's classifier score and the decision taken when it was shown",
     // A table of its own (not columns of images) so that images written before moderation existed, and
     // uploads checked elsewhere, simply have no row. Deleting an image deletes its verdict.

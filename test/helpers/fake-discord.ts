@@ -125,7 +125,7 @@ export class FakeDiscord {
     options: { replyTo?: string; files?: { name: string; data: Buffer }[] } = {},
   ): string {
     const id = this.nextId();
-    this.dispatch('MESSAGE_CREATE', {
+    const message = {
       id,
       channel_id: channelId,
       guild_id: GUILD,
@@ -147,7 +147,10 @@ export class FakeDiscord {
       ...(options.replyTo
         ? { message_reference: { message_id: options.replyTo, channel_id: channelId, guild_id: GUILD } }
         : {}),
-    });
+    };
+    // Kept, so that a reply to it can fetch it (as Discord serves a message by id).
+    this.messages.set(id, message);
+    this.dispatch('MESSAGE_CREATE', message);
     return id;
   }
 

@@ -27,16 +27,25 @@ export class FakeSlack {
   private readonly acks = new Map<string, (payload: unknown) => void>();
   private tsCounter = 1_700_000_000;
   private fileCounter = 0;
+  /** Files people shared, served at their url_private. */
+  private readonly personFiles = new Map<string, Buffer>();
+  /** The token the adapters under test use. */
+  readonly botToken = 'xoxb-test';
   private readonly fileShares = new Map<string, { channel: string; ts: string; infoCalls: number }>();
   base = '';
 
   constructor() {
     this.server = createServer((req, res) => {
       void this.handle(req).then(([status, body]) => {
+        const raw = Buffer.isBuffer(body);
         res.writeHead(status, {
-          'content-type': typeof body === 'string' ? 'text/plain' : 'application/json',
+          'content-type': raw
+            ? 'application/octet-stream'
+            : typeof body === 'string'
+              ? 'text/plain'
+              : 'application/json',
         });
-        res.end(typeof body === 'string' ? body : JSON.stringify(body));
+        res.end(raw || typeof body === 'string' ? body : JSON.stringify(body));
       });
     });
     this.wss = new WebSocketServer({ server: this.server, path: '/socket' });
@@ -99,6 +108,21 @@ export class FakeSlack {
     });
   }
 
+  /**
+   * A file a person shared, as Slack's events describe it; its bytes are served at its `url_private`
+   * to requests that carry the bot token, as Slack does.
+   */
+  shareFile(name: string, data: Buffer, mimetype = 'image/png'): Record<string, unknown> {
+    const id = `F${++this.fileCounter}`;
+    this.personFiles.set(id, data);
+    return { id, name, mimetype, size: data.length, url_private: `${this.base}/files-pri/T1-${id}/${name}` };
+  }
+
+  /** The downloads of shared files so far, with the authorization each carried. */
+  fileDownloads(): SlackCall[] {
+    return this.of('file');
+  }
+
   /** The ts of the message that shares an uploaded file. */
   shareTsOf(fileId: string): string | undefined {
     return this.fileShares.get(fileId)?.ts;
@@ -121,6 +145,14 @@ export class FakeSlack {
       this.uploads.set(upload[1]!, start >= 0 && iend > 0 ? raw.subarray(start, iend + 8) : raw);
       this.calls.push({ method: 'upload', args: { file_id: upload[1], bytes: raw.length } });
       return [200, 'OK'];
+    }
+    const shared = /^\/files-pri\/T1-(F\w+)\//.exec(url.pathname);
+    if (shared) {
+      const authorization = req.headers.authorization ?? '';
+      this.calls.push({ method: 'file', args: { file_id: shared[1], authorization } });
+      const data = this.personFiles.get(shared[1]!);
+      if (authorization !== `Bearer ${this.botToken}`) return [403, 'not signed in'];
+      return data ? [200, data] : [404, 'file not found'];
     }
     const method = url.pathname.replace(/^\/api\//, '');
     const args = this.parse(req.headers['content-type'] ?? '', raw);

@@ -1,4 +1,6 @@
 // flowbot playground: a small chat client. No framework, nothing from outside this server.
+import { installUploads } from '/upload.js';
+
 const chat = document.querySelector('#chat');
 const promptInput = document.querySelector('#prompt');
 let replyTo = null;
@@ -288,4 +290,5 @@ events.onmessage = (message) => {
   else if (event.type === 'done') done(event);
   else if (event.type === 'delete') document.getElementById(`m-${event.messageId}`)?.remove();
 };
+installUploads({ add, handleReplies, note, promptInput });
 document.body.dataset.ready = 'true';
