@@ -305,4 +305,26 @@ describe('LoRAs through Discord', () => {
     await bot.send({ kind: 'command', name: 'settings', text: 'admin loras all', ctx: admin });
     await bot.core.queue.onIdle();
   });
+
+  it('settings channel lora sets a channel default that a personal default and the prompt override', async () => {
+    const admin = bot.ctx('root', { isAdmin: true, channelId: 'lora-room' });
+    const inRoom = (user: string) => bot.ctx(user, { channelId: 'lora-room' });
+    await bot.send({ kind: 'command', name: 'settings', text: 'channel lora tiny-style:0.6', ctx: admin });
+    const lorasOf = async (user: string, text: string) => {
+      const [queued] = await bot.send({ kind: 'command', name: 'imagine', text, ctx: inRoom(user) });
+      return bot.core.store.getJob((queued as { jobId: string }).jobId)!.params;
+    };
+    expect(await lorasOf('carol', 'a hat --n 1 --steps 1')).toMatchObject({
+      loras: [{ name: 'tiny-style', weight: 0.6 }],
+    });
+    await bot.send({ kind: 'command', name: 'settings', text: 'lora tiny-detail:0.2', ctx: inRoom('dave') });
+    expect(await lorasOf('dave', 'a cap --n 1 --steps 1')).toMatchObject({
+      loras: [{ name: 'tiny-detail', weight: 0.2 }],
+    });
+    expect(await lorasOf('carol', 'a scarf --n 1 --steps 1 --lora tiny-detail:0.9')).toMatchObject({
+      loras: [{ name: 'tiny-detail', weight: 0.9 }],
+    });
+    await bot.send({ kind: 'command', name: 'settings', text: 'channel lora reset', ctx: admin });
+    await bot.core.queue.onIdle();
+  });
 });
