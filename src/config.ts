@@ -135,7 +135,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     schema: text,
     defaultValue: 'nsfw-mobilenet-v2',
     description:
-      'NSFW classifier every generated image passes before it is posted, a folder under MODELS_DIR (or a path); images are posted unchecked, with a warning, when it is missing.',
+      'NSFW classifier every generated image and every upload passes before it is posted or used, a folder under MODELS_DIR (or a path); images are posted unchecked, with a warning, when it is missing.',
   },
   {
     env: 'EXECUTION_PROVIDER',

@@ -374,7 +374,7 @@ class StepNoise:
 
 
 # flowbot's --scheduler names and the diffusers class each claims to match, with the config changes
-# that src/pipeline/request.ts (schedulerFor) makes.
+# that src/pipeline/recipe.ts (schedulerFor) makes.
 SCHEDULER_NAMES = {
     "euler": (EulerDiscreteScheduler, dict(use_karras_sigmas=False)),
     "euler_a": (EulerAncestralDiscreteScheduler, {}),
