@@ -4,13 +4,14 @@
  * `loras/` as a host lays them out; diffusers' `load_lora_weights` + `set_adapters` + `fuse_lora` is the
  * reference (test/conformance/make_loras.py). flowbot merges the same files into the ONNX weights.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LoraLibrary } from '../src/lora/library.js';
 import { readImage } from '../src/pipeline/image.js';
 import { loadModelSpec } from '../src/pipeline/model.js';
 import { OnnxBackend } from '../src/pipeline/onnx.js';
+import { OnnxFile } from '../src/pipeline/onnx-file.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { maxDiff } from './helpers/images.js';
 
@@ -111,6 +112,47 @@ describe('LoRA weights and the merged-session cache', () => {
     // The UNet and the text encoder: one merge each.
     expect(pipeline.loras.merges).toBe(after + 2);
     expect(second.result.images).toHaveLength(1);
+  });
+
+  it('merged weights go to a page-aligned external-data file, the same values as kept inline', async () => {
+    const spec = loadModelSpec(path.join(root, 'models', 'sd15'));
+    const unet = path.resolve(spec.dir, 'unet', 'model.onnx');
+    const variant = pipeline.loras
+      .variants(spec, [library.resolve({ name: 'tiny-style', weight: 0.8 }, spec.dir)])
+      .byFile.get(unet)!;
+    const bytes = readFileSync(unet);
+    const inline = OnnxFile.read(await variant.rewrite(bytes, unet, undefined));
+    const scratch = mkdtempSync(path.join(path.dirname(unet), '.flowbot-session-'));
+    try {
+      const external = OnnxFile.read(await variant.rewrite(bytes, unet, scratch));
+      const moved = external
+        .initializers()
+        .filter((i) => i.external?.location.startsWith('.flowbot-session-'));
+      expect(moved.length).toBeGreaterThan(10);
+      for (const weight of moved) {
+        const { location, offset, length } = weight.external!;
+        expect(offset % 4096).toBe(0);
+        const written = readFileSync(path.join(path.dirname(unet), location)).subarray(
+          offset,
+          offset + length!,
+        );
+        const kept = inline.initializers().find((i) => i.name === weight.name)!.rawData!;
+        expect(Buffer.from(written).equals(Buffer.from(kept)), weight.name).toBe(true);
+      }
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves no scratch folder in the model folders once the sessions exist', () => {
+    for (const folder of ['sd15', 'sdxl', 'sd3', 'flux-schnell'])
+      for (const component of readdirSync(path.join(root, 'models', folder), { withFileTypes: true }))
+        if (component.isDirectory())
+          expect(
+            readdirSync(path.join(root, 'models', folder, component.name)).filter((n) =>
+              n.startsWith('.flowbot-session-'),
+            ),
+          ).toEqual([]);
   });
 
   it('merged sessions are kept within the budget, least recently used out first', async () => {

@@ -10,15 +10,18 @@
  * beside the model; merged ones are written into the rewritten model itself.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { fromFloat16, toFloat16 } from '../pipeline/onnx.js';
 import {
+  externalInitializerFields,
   initializerFields,
   intAttribute,
   type OnnxFile,
   type OnnxInitializer,
   TensorDataType,
 } from '../pipeline/onnx-file.js';
+import type { ProtoField } from '../pipeline/protobuf.js';
 import { type AddUpdate, jsAddUpdate, type Layout } from './gemm.js';
 import type { LoraLayer } from './keys.js';
 
@@ -93,37 +96,81 @@ function fits(site: WeightSite, layer: LoraLayer): boolean {
 
 /** An initializer's values as float32, from the file or its external data beside `modelFile`. */
 function readWeight(initializer: OnnxInitializer, modelFile: string): Float32Array {
-  let bytes: Uint8Array;
-  if (initializer.rawData) bytes = initializer.rawData;
+  // A buffer of its own (offset 0, not pooled, not zeroed first): float32 values are viewed in place, and
+  // the merge writes into it. Values inside the model's bytes are copied, as those bytes are shared.
+  let buffer: ArrayBuffer;
+  if (initializer.rawData) buffer = new Uint8Array(initializer.rawData).buffer;
   else if (initializer.external) {
     const { location, offset } = initializer.external;
     const elements = initializer.dims.reduce((a, b) => a * b, 1);
     const length =
       initializer.external.length ?? elements * (initializer.dataType === TensorDataType.float16 ? 2 : 4);
-    const buffer = Buffer.alloc(length);
+    const read = Buffer.allocUnsafeSlow(length);
     const fd = openSync(path.join(path.dirname(modelFile), location), 'r');
     try {
-      readSync(fd, buffer, 0, length, offset);
+      readSync(fd, read, 0, length, offset);
     } finally {
       closeSync(fd);
     }
-    bytes = buffer;
+    buffer = read.buffer;
   } else throw new Error(`${initializer.name}: its values are neither raw_data nor external`);
-  const copy = new Uint8Array(bytes).buffer;
-  if (initializer.dataType === TensorDataType.float) return new Float32Array(copy);
-  if (initializer.dataType === TensorDataType.float16) return fromFloat16(new Uint16Array(copy));
+  if (initializer.dataType === TensorDataType.float) return new Float32Array(buffer);
+  if (initializer.dataType === TensorDataType.float16) return fromFloat16(new Uint16Array(buffer));
   throw new Error(`${initializer.name}: data type ${initializer.dataType} cannot take a LoRA`);
+}
+
+/** Where a merged weight's values go: its initializer's fields, given its values. */
+export type WeightSink = (
+  name: string,
+  dims: readonly number[],
+  dataType: number,
+  raw: Uint8Array,
+) => readonly ProtoField[] | Promise<readonly ProtoField[]>;
+
+/** Merged weights kept inside the model's bytes. */
+export const inlineWeights: WeightSink = (name, dims, dataType, raw) =>
+  initializerFields(name, dims, dataType, raw);
+
+/** Offsets of merged weights in their file: page-aligned, so each can be mapped where it lies. */
+const PAGE = 4096;
+
+/**
+ * Merged weights appended to one external-data file in `folder` (the session's scratch folder inside
+ * the model's folder), so ONNX Runtime maps them like the model's own external data instead of parsing a
+ * gigabyte of model bytes. Locations are relative to the model's folder, as ONNX requires.
+ */
+export async function externalWeights(
+  folder: string,
+  modelFile: string,
+): Promise<{ readonly sink: WeightSink; close(): Promise<void> }> {
+  const file = path.join(folder, 'lora-merged.bin');
+  const location = path
+    .relative(path.dirname(path.resolve(modelFile)), file)
+    .split(path.sep)
+    .join('/');
+  const handle = await open(file, 'w');
+  let end = 0;
+  return {
+    sink: async (name, dims, dataType, raw) => {
+      const offset = Math.ceil(end / PAGE) * PAGE;
+      end = offset + raw.length;
+      await handle.write(raw, 0, raw.length, offset);
+      return externalInitializerFields(name, dims, dataType, { location, offset, length: raw.length });
+    },
+    close: () => handle.close(),
+  };
 }
 
 /**
  * Merges the layers into the model's weights (in place in `model`); `modelFile` locates external
- * data. Layers of weight 0 change nothing and are skipped.
+ * data, and `sink` says where merged values go. Layers of weight 0 change nothing and are skipped.
  */
 export async function mergeLayers(
   model: OnnxFile,
   modelFile: string,
   layers: readonly WeightedLayer[],
   addUpdate: AddUpdate = jsAddUpdate,
+  sink: WeightSink = inlineWeights,
 ): Promise<MergeReport> {
   const sites = weightSites(model);
   const byWeight = new Map<string, { site: WeightSite; layers: WeightedLayer[] }>();
@@ -155,7 +202,7 @@ export async function mergeLayers(
       dataType === TensorDataType.float16
         ? new Uint8Array(toFloat16(weights).buffer)
         : new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
-    model.replaceInitializer(name, initializerFields(name, dims, dataType, raw));
+    model.replaceInitializer(name, await sink(name, dims, dataType, raw));
   }
   return { merged, unmatched };
 }

@@ -16,7 +16,7 @@ import { OnnxFile } from '../pipeline/onnx-file.js';
 import type { AddUpdate } from './gemm.js';
 import { type LoraComponent, type LoraContents, type LoraFamilyHint, readLoraLayers } from './keys.js';
 import type { ResolvedLora } from './library.js';
-import { mergeLayers, type WeightedLayer } from './merge.js';
+import { externalWeights, mergeLayers, type WeightedLayer } from './merge.js';
 import { SafetensorsFile } from './safetensors.js';
 
 const log = createLogger('lora');
@@ -98,14 +98,17 @@ export class LoraMerger {
     return {
       name,
       evictable: true,
-      rewrite: async (bytes, file) => {
+      rewrite: async (bytes, file, scratch) => {
         const model = OnnxFile.read(bytes);
         const layers: WeightedLayer[] = active.flatMap((o) =>
           o.contents.layers
             .filter((layer) => layer.component === component)
             .map((layer) => ({ layer, weight: o.lora.weight, read: (key: string) => o.file.float32(key) })),
         );
-        const report = await mergeLayers(model, file, layers, this.addUpdate);
+        const merged = scratch ? await externalWeights(scratch, file) : undefined;
+        const report = await mergeLayers(model, file, layers, this.addUpdate, merged?.sink).finally(() =>
+          merged?.close(),
+        );
         this.merges++;
         const missed = new Map<string, number>();
         for (const o of active) {

@@ -7,7 +7,7 @@
  * model gives an error naming the file, the input, and what was expected and received.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,7 +44,18 @@ export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
 export interface ModelVariant {
   /** Tells the cached sessions apart, e.g. "circular". */
   readonly name: string;
-  readonly rewrite: (bytes: Uint8Array, file: string) => Uint8Array | Promise<Uint8Array>;
+  /**
+   * The rewritten model's bytes. `scratch`, when the model's folder is writable, is a folder inside it for
+   * this session alone: external data a rewrite writes there (LoRA-merged weights), named relative to the
+   * model's folder, is memory-mapped by ONNX Runtime like the model's own instead of being parsed from the
+   * model's bytes. ONNX Runtime reads external data only from inside the model's folder, so it cannot be
+   * elsewhere. It is removed once the session is created.
+   */
+  readonly rewrite: (
+    bytes: Uint8Array,
+    file: string,
+    scratch: string | undefined,
+  ) => Uint8Array | Promise<Uint8Array>;
   /**
    * Sessions of evictable variants (LoRA merges: one per set of LoRAs) are kept within
    * `mergedSessionBudgetMB`, least recently used first out; others stay until disposed.
@@ -60,7 +71,8 @@ export function chainVariants(
   if (!first || !second) return first ?? second;
   return {
     name: `${first.name}+${second.name}`,
-    rewrite: async (bytes, file) => second.rewrite(await first.rewrite(bytes, file), file),
+    rewrite: async (bytes, file, scratch) =>
+      second.rewrite(await first.rewrite(bytes, file, scratch), file, scratch),
     ...(first.evictable || second.evictable ? { evictable: true } : {}),
   };
 }
@@ -447,15 +459,18 @@ export class OnnxBackend {
   private async create(file: string, variant?: ModelVariant): Promise<OnnxModel> {
     if (!existsSync(file))
       throw new FlowbotError(ErrorCode.ModelInvalid, `Model file ${file} does not exist`);
+    const scratch = variant ? await scratchFolder(file) : undefined;
     try {
       // A rewritten model is created from its bytes; its external data is still found beside the file.
-      const source = variant ? await variant.rewrite(await readFile(file), file) : file;
+      const source = variant ? await variant.rewrite(await readFile(file), file, scratch) : file;
       const session = (options: ort.InferenceSession.SessionOptions) =>
         typeof source === 'string'
           ? ort.InferenceSession.create(source, options)
           : ort.InferenceSession.create(source, {
               ...options,
-              extra: { session: { model_external_initializers_file_folder_path: path.dirname(file) } },
+              extra: {
+                session: { model_external_initializers_file_folder_path: path.dirname(file) },
+              },
             });
       try {
         return new OnnxModel(file, await session(this.sessionOptions()));
@@ -476,6 +491,9 @@ export class OnnxBackend {
       throw new FlowbotError(ErrorCode.ModelInvalid, `Cannot load ${file}: ${(error as Error).message}`, {
         cause: error,
       });
+    } finally {
+      // The session has mapped what it needs; on Linux a mapping outlives the file's name.
+      if (scratch) await rm(scratch, { recursive: true, force: true });
     }
   }
 
@@ -488,5 +506,31 @@ export class OnnxBackend {
       this.merged.delete(key);
       await pending.then((model) => model.dispose()).catch(() => undefined);
     }
+  }
+}
+
+/** Scratch folders are named so; one older than a day was left by a process that died creating a session. */
+const SCRATCH_PREFIX = '.flowbot-session-';
+const STALE_SCRATCH_MS = 24 * 3600_000;
+
+/**
+ * A fresh folder for one rewritten session inside the model's folder, or undefined where that folder is
+ * not writable (the rewrite then keeps everything in the model's bytes). Stale ones are cleared first.
+ */
+async function scratchFolder(file: string): Promise<string | undefined> {
+  const beside = path.dirname(path.resolve(file));
+  try {
+    for (const entry of await readdir(beside, { withFileTypes: true })) {
+      if (!entry.isDirectory() || !entry.name.startsWith(SCRATCH_PREFIX)) continue;
+      const stale = Date.now() - (await stat(path.join(beside, entry.name))).mtimeMs > STALE_SCRATCH_MS;
+      if (stale) await rm(path.join(beside, entry.name), { recursive: true, force: true });
+    }
+    return await mkdtemp(path.join(beside, SCRATCH_PREFIX));
+  } catch (error) {
+    log.debug('no scratch folder beside the model; rewritten weights stay in its bytes', {
+      folder: beside,
+      reason: (error as NodeJS.ErrnoException).code ?? String(error),
+    });
+    return undefined;
   }
 }

@@ -77,9 +77,9 @@ async function measure(withLora: boolean): Promise<void> {
     const variant = variants.byFile.get(path.resolve(unet!))!;
     const timed = {
       ...variant,
-      rewrite: async (bytes: Uint8Array, file: string) => {
+      rewrite: async (bytes: Uint8Array, file: string, scratch: string | undefined) => {
         const start = performance.now();
-        const out = await variant.rewrite(bytes, file);
+        const out = await variant.rewrite(bytes, file, scratch);
         mergeMs = performance.now() - start;
         return out;
       },
