@@ -19,16 +19,6 @@ import { photoJpeg, photoPng, svgDrawing } from './helpers/upload-images.js';
 const ALICE = user('960000000000000001', 'alice');
 const BOB = user('960000000000000002', 'bob');
 const MENTION = `<@${APP}>`;
-const member = (u: Record<string, unknown>) => ({
-  user: u,
-  roles: [],
-  joined_at: new Date().toISOString(),
-  deaf: false,
-  mute: false,
-  flags: 0,
-  permissions: '1071698660929',
-});
-
 const MODERATION_MODEL_DIR = path.resolve(import.meta.dirname, '..', 'models', 'nsfw-mobilenet-v2');
 
 describe('Discord uploads', () => {
@@ -106,33 +96,15 @@ describe('Discord uploads', () => {
 
   it('/imagine with an image attached makes img2img from it at its aspect ratio', async () => {
     const file = fake.attach('photo.jpg', await photoJpeg(120, 80));
-    const id = fake.nextId();
-    fake.dispatch('INTERACTION_CREATE', {
-      id,
-      application_id: APP,
-      type: 2,
-      data: {
-        id: '1',
-        name: 'imagine',
-        type: 1,
-        options: [
-          { name: 'prompt', type: 3, value: 'a castle at dusk --n 1 --iw 0.5' },
-          { name: 'image', type: 11, value: file.id },
-        ],
-        resolved: { attachments: { [file.id as string]: { ...file, content_type: 'image/jpeg' } } },
-      },
-      guild_id: GUILD,
-      channel_id: CHANNEL,
-      channel: { id: CHANNEL, type: 0, guild_id: GUILD, name: 'general' },
-      member: member(ALICE),
-      token: `token-${id}`,
-      version: 1,
-      app_permissions: '1071698660929',
-      locale: 'en-US',
-      entitlements: [],
-      authorizing_integration_owners: {},
-      context: 0,
-      attachment_size_limit: 10 * 1024 * 1024,
+    fake.interact({ user: ALICE }, 2, {
+      id: '1',
+      name: 'imagine',
+      type: 1,
+      options: [
+        { name: 'prompt', type: 3, value: 'a castle at dusk --n 1 --iw 0.5' },
+        { name: 'image', type: 11, value: file.id },
+      ],
+      resolved: { attachments: { [file.id as string]: { ...file, content_type: 'image/jpeg' } } },
     });
     const { post, image } = await posted(0);
     expect(post.body.content).toMatch(

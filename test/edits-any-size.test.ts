@@ -17,7 +17,7 @@ import { LinkSigner } from '../src/links.js';
 import { readImage, readMask, resizeRgb } from '../src/pipeline/image.js';
 import type { ImageRecord } from '../src/store/store.js';
 import { FIXTURE_MODELS, TestBot } from './helpers/bot.js';
-import { APP, CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
+import { CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
 import { send } from './helpers/http.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
@@ -214,62 +214,14 @@ describe('edits on an upscaled image, in Discord', () => {
   let bot: TestBot;
   let discord: DiscordAdapter;
   const ALICE = user('960000000000000024', 'alice');
-  const member = {
-    user: ALICE,
-    roles: [],
-    joined_at: new Date().toISOString(),
-    deaf: false,
-    mute: false,
-    flags: 0,
-    permissions: '0',
-  };
+  const member = { user: ALICE, permissions: '0' };
 
   function interaction(type: number, data: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-    const id = fake.nextId();
-    fake.dispatch('INTERACTION_CREATE', {
-      id,
-      application_id: APP,
-      type,
-      data,
-      guild_id: GUILD,
-      channel_id: CHANNEL,
-      channel: { id: CHANNEL, type: 0, guild_id: GUILD, name: 'general' },
-      member,
-      token: `token-${id}`,
-      version: 1,
-      app_permissions: '1071698660929',
-      locale: 'en-US',
-      guild_locale: 'en-US',
-      entitlements: [],
-      authorizing_integration_owners: {},
-      context: 0,
-      attachment_size_limit: 10 * 1024 * 1024,
-      ...extra,
-    });
+    fake.interact(member, type, data, extra);
   }
 
   function reply(content: string, replyTo: string) {
-    fake.dispatch('MESSAGE_CREATE', {
-      id: fake.nextId(),
-      channel_id: CHANNEL,
-      guild_id: GUILD,
-      author: ALICE,
-      member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
-      content,
-      timestamp: new Date().toISOString(),
-      edited_timestamp: null,
-      tts: false,
-      mention_everyone: false,
-      mentions: [],
-      mention_roles: [],
-      attachments: [],
-      embeds: [],
-      pinned: false,
-      type: 19,
-      flags: 0,
-      components: [],
-      message_reference: { message_id: replyTo, channel_id: CHANNEL, guild_id: GUILD },
-    });
+    fake.say(ALICE, CHANNEL, content, { replyTo });
   }
 
   /** The count-th post with a file in the channel, once the adapter recorded its image. */

@@ -13,7 +13,7 @@ import { SafetensorsFile } from '../src/lora/safetensors.js';
 import { readPngText } from '../src/pipeline/png.js';
 import { parsePrompt } from '../src/prompt/params.js';
 import { TestBot } from './helpers/bot.js';
-import { APP, CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
+import { FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const CONFORMANCE = path.join(import.meta.dirname, 'conformance', 'models');
@@ -95,41 +95,10 @@ describe('LoRAs through Discord', () => {
   let discord: DiscordAdapter;
   const models = path.join(t.dir, 'models');
 
-  function interaction(type: number, data: Record<string, unknown>) {
-    const id = fake.nextId();
-    return {
-      id,
-      application_id: APP,
-      type,
-      data,
-      guild_id: GUILD,
-      channel_id: CHANNEL,
-      channel: { id: CHANNEL, type: 0, guild_id: GUILD, name: 'general' },
-      member: {
-        user: ALICE,
-        roles: [],
-        joined_at: new Date().toISOString(),
-        deaf: false,
-        mute: false,
-        flags: 0,
-        permissions: '1071698660929',
-      },
-      token: `token-${id}`,
-      version: 1,
-      app_permissions: '1071698660929',
-      locale: 'en-US',
-      guild_locale: 'en-US',
-      entitlements: [],
-      authorizing_integration_owners: {},
-      context: 0,
-      attachment_size_limit: 10 * 1024 * 1024,
-    };
-  }
-
   const imagine = (
     options: { name: string; type: number; value: string | number; focused?: boolean }[],
     type = 2,
-  ) => fake.dispatch('INTERACTION_CREATE', interaction(type, { id: '1', name: 'imagine', type: 1, options }));
+  ) => fake.interact({ user: ALICE }, type, { id: '1', name: 'imagine', type: 1, options });
 
   beforeAll(async () => {
     // A host's layout: the model folder (with its own loras/) and shared LoRAs in MODELS_DIR/loras.

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordAdapter } from '../adapters/discord/adapter.js';
 import { TestBot } from './helpers/bot.js';
-import { APP, CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
+import { CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const ALICE = user('960000000000000001', 'alice');
@@ -21,40 +21,10 @@ describe('image moderation on Discord', () => {
   let discord: DiscordAdapter;
 
   function imagine(seed: number) {
-    const id = fake.nextId();
-    fake.dispatch('INTERACTION_CREATE', {
-      id,
-      application_id: APP,
-      type: 2,
-      data: {
-        id: '1',
-        name: 'imagine',
-        type: 1,
-        options: [
-          { name: 'prompt', type: 3, value: 'a red apple' },
-          { name: 'seed', type: 4, value: seed },
-        ],
-      },
-      guild_id: GUILD,
-      channel_id: CHANNEL,
-      channel: { id: CHANNEL, type: 0, guild_id: GUILD, name: 'general' },
-      member: {
-        user: ALICE,
-        roles: [],
-        joined_at: new Date().toISOString(),
-        deaf: false,
-        mute: false,
-        flags: 0,
-      },
-      token: `token-${id}`,
-      version: 1,
-      app_permissions: '1071698660929',
-      locale: 'en-US',
-      guild_locale: 'en-US',
-      entitlements: [],
-      authorizing_integration_owners: {},
-      context: 0,
-    });
+    fake.slash({ user: ALICE }, 'imagine', [
+      { name: 'prompt', type: 3, value: 'a red apple' },
+      { name: 'seed', type: 4, value: seed },
+    ]);
   }
 
   /**

@@ -69,35 +69,8 @@ function discordDriver(): Driver {
   const fake = new FakeDiscord();
   const alice = user('960000000000000001', 'alice');
   let adapter: DiscordAdapter;
-  const interaction = (name: string, options: { name: string; type: number; value: unknown }[]) => {
-    const id = fake.nextId();
-    fake.dispatch('INTERACTION_CREATE', {
-      id,
-      application_id: APP,
-      type: 2,
-      data: { id: '1', name, type: 1, options },
-      guild_id: GUILD,
-      channel_id: CHANNEL,
-      channel: { id: CHANNEL, type: 0, guild_id: GUILD, name: 'general' },
-      member: {
-        user: alice,
-        roles: [],
-        joined_at: new Date().toISOString(),
-        deaf: false,
-        mute: false,
-        flags: 0,
-        permissions: '1071698660929',
-      },
-      token: `token-${id}`,
-      version: 1,
-      app_permissions: '1071698660929',
-      locale: 'en-US',
-      entitlements: [],
-      authorizing_integration_owners: {},
-      context: 0,
-      attachment_size_limit: 10 * 1024 * 1024,
-    });
-  };
+  const interaction = (name: string, options: { name: string; type: number; value: unknown }[]) =>
+    fake.slash({ user: alice }, name, options);
   const bots = () =>
     [...fake.messages.values()].filter(
       (m) => (m.author as { id: string }).id === APP && !fake.deleted.has(m.id as string),

@@ -109,6 +109,59 @@ export class FakeDiscord {
     this.socket?.send(JSON.stringify({ op: 0, t: type, s: ++this.seq, d: data }));
   }
 
+  /**
+   * A person's interaction (type 2 a slash command, 3 a button, 4 autocomplete, 5 a modal) in a guild
+   * channel, as the gateway delivers it; `extra` overrides any field (a DM, another channel, flags).
+   * Returns its id.
+   */
+  interact(
+    member: Record<string, unknown>,
+    type: number,
+    data: Record<string, unknown>,
+    extra: Record<string, unknown> = {},
+  ): string {
+    const id = this.nextId();
+    this.dispatch('INTERACTION_CREATE', {
+      id,
+      application_id: APP,
+      type,
+      data,
+      guild_id: GUILD,
+      channel_id: CHANNEL,
+      channel: { id: CHANNEL, type: 0, guild_id: GUILD, name: 'general' },
+      member: {
+        roles: [],
+        joined_at: new Date().toISOString(),
+        deaf: false,
+        mute: false,
+        flags: 0,
+        permissions: '1071698660929',
+        ...member,
+      },
+      token: `token-${id}`,
+      version: 1,
+      app_permissions: '1071698660929',
+      locale: 'en-US',
+      guild_locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: {},
+      context: 0,
+      attachment_size_limit: 10 * 1024 * 1024,
+      ...extra,
+    });
+    return id;
+  }
+
+  /** A slash command with its options, by a person (`{ user }`, with roles if any) in a guild channel. */
+  slash(
+    member: Record<string, unknown>,
+    name: string,
+    options: Record<string, unknown>[],
+    extra: Record<string, unknown> = {},
+  ): string {
+    return this.interact(member, 2, { id: '1', name, type: 1, options }, extra);
+  }
+
   /** A file attached to a person's message, as the gateway describes it; its bytes are served on GET. */
   attach(name: string, data: Buffer): Record<string, unknown> {
     const id = this.nextId();
