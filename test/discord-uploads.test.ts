@@ -7,10 +7,11 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DiscordAdapter } from '../adapters/discord/adapter.js';
+import type { DiscordAdapter } from '../adapters/discord/adapter.js';
 import { UPLOAD_HELD_BACK } from '../commands/upload.js';
 import { TestBot } from './helpers/bot.js';
-import { APP, CHANNEL, DM_CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
+import { startDiscord } from './helpers/discord.js';
+import { APP, CHANNEL, DM_CHANNEL, FakeDiscord, user } from './helpers/fake-discord.js';
 import { textBombPng } from './helpers/hostile-images.js';
 import { watchPeakRss } from './helpers/memory.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
@@ -66,16 +67,10 @@ describe('Discord uploads', () => {
     bot = new TestBot(t.dir, { MODERATION_MODEL: MODERATION_MODEL_DIR });
     // Uploads here are allowed whatever they score, except where a test sets the filter itself.
     await setFilter('allow');
-    discord = new DiscordAdapter({
-      bot: bot.bot,
-      token: 'discord-test-token',
-      apiUrl: `${fake.base}/api`,
-      guildId: GUILD,
-      progressIntervalMs: 0,
+    discord = await startDiscord(fake, bot, {
       // The fake serves attachments on loopback; the real adapter fetches Discord's CDN only.
       attachmentTestOrigins: [new URL(fake.base).host],
     });
-    await discord.start();
     await waitFor(() => fake.identified, 10_000, 'the gateway login');
   });
 

@@ -7,7 +7,7 @@
 import { get, type IncomingMessage } from 'node:http';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DiscordAdapter } from '../adapters/discord/adapter.js';
+import type { DiscordAdapter } from '../adapters/discord/adapter.js';
 import { WebAdapter } from '../adapters/web/server.js';
 import { encodeAction } from '../commands/actions.js';
 import { type Bot, createBot } from '../commands/index.js';
@@ -17,7 +17,8 @@ import { LinkSigner } from '../src/links.js';
 import { readImage, readMask, resizeRgb } from '../src/pipeline/image.js';
 import type { ImageRecord } from '../src/store/store.js';
 import { FIXTURE_MODELS, TestBot } from './helpers/bot.js';
-import { CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
+import { startDiscord } from './helpers/discord.js';
+import { CHANNEL, FakeDiscord, user } from './helpers/fake-discord.js';
 import { send } from './helpers/http.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
@@ -236,14 +237,7 @@ describe('edits on an upscaled image, in Discord', () => {
   beforeAll(async () => {
     await fake.start();
     bot = new TestBot(t.dir);
-    discord = new DiscordAdapter({
-      bot: bot.bot,
-      token: 'discord-test-token',
-      apiUrl: `${fake.base}/api`,
-      guildId: GUILD,
-      progressIntervalMs: 0,
-    });
-    await discord.start();
+    discord = await startDiscord(fake, bot);
   });
 
   afterAll(async () => {

@@ -6,14 +6,15 @@
 import { cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DiscordAdapter } from '../adapters/discord/adapter.js';
+import type { DiscordAdapter } from '../adapters/discord/adapter.js';
 import { encodeAction } from '../commands/actions.js';
 import type { Reply } from '../commands/types.js';
 import { SafetensorsFile } from '../src/lora/safetensors.js';
 import { readPngText } from '../src/pipeline/png.js';
 import { parsePrompt } from '../src/prompt/params.js';
 import { TestBot } from './helpers/bot.js';
-import { FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
+import { startDiscord } from './helpers/discord.js';
+import { FakeDiscord, user } from './helpers/fake-discord.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const CONFORMANCE = path.join(import.meta.dirname, 'conformance', 'models');
@@ -132,14 +133,7 @@ describe('LoRAs through Discord', () => {
     writeFileSync(path.join(models, 'loras', 'broken.safetensors'), 'not a safetensors file at all');
     await fake.start();
     bot = new TestBot(path.join(t.dir, 'data'), { MODELS_DIR: models, MODEL: 'sd15', UPSCALER: 'none' });
-    discord = new DiscordAdapter({
-      bot: bot.bot,
-      token: 'discord-test-token',
-      apiUrl: `${fake.base}/api`,
-      guildId: GUILD,
-      progressIntervalMs: 0,
-    });
-    await discord.start();
+    discord = await startDiscord(fake, bot);
   });
 
   afterAll(async () => {

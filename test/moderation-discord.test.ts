@@ -6,8 +6,9 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DiscordAdapter } from '../adapters/discord/adapter.js';
+import type { DiscordAdapter } from '../adapters/discord/adapter.js';
 import { TestBot } from './helpers/bot.js';
+import { startDiscord } from './helpers/discord.js';
 import { CHANNEL, FakeDiscord, GUILD, user } from './helpers/fake-discord.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
@@ -66,14 +67,7 @@ describe('image moderation on Discord', () => {
       text: 'admin nsfw threshold 0',
       ctx: bot.ctx('root', { platform: 'discord', channelId: CHANNEL, isAdmin: true }),
     });
-    discord = new DiscordAdapter({
-      bot: bot.bot,
-      token: 'discord-test-token',
-      apiUrl: `${fake.base}/api`,
-      guildId: GUILD,
-      progressIntervalMs: 0,
-    });
-    await discord.start();
+    discord = await startDiscord(fake, bot);
   });
 
   afterAll(async () => {
