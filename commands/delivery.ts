@@ -29,6 +29,12 @@ import { waitNotice } from './wait-notices.js';
 
 const log = createLogger('delivery');
 
+/**
+ * Finished jobs remembered, so that a "queued" answer delivered after its job already ended posts no
+ * status; that answer comes within seconds, so this bound only keeps a long-running bot's memory flat.
+ */
+const SETTLED_KEPT = 10_000;
+
 /** The neutral line a held-back image's status message ends with, for everyone in the channel. */
 export const HELD_BACK_LINE = 'No image to show here.';
 /** What the owner of a held-back image is told, privately. */
@@ -64,7 +70,7 @@ export class Delivery {
   private readonly followed = new Map<string, Promise<Followed | undefined>>();
   /** Jobs answered by the command layer whose status message is not posted yet (their events wait). */
   private readonly awaiting = new Map<string, (followed: Followed | undefined) => void>();
-  /** Jobs whose end was shown already. */
+  /** Jobs whose end was shown already (the latest {@link SETTLED_KEPT}, oldest out first). */
   private readonly settled = new Set<string>();
   private readonly previews = new Map<string, Uint8Array>();
   /** The playground's conversation, which flowbot itself keeps. */
@@ -333,6 +339,10 @@ export class Delivery {
     this.previews.delete(job.id);
     const followed = this.followedJob(job);
     this.settled.add(job.id);
+    for (const oldest of this.settled) {
+      if (this.settled.size <= SETTLED_KEPT) break;
+      this.settled.delete(oldest);
+    }
     void followed
       .then((found) => {
         this.followed.delete(job.id);
