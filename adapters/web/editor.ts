@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Bot } from '../../commands/bot.js';
-import type { Platform } from '../../commands/surface.js';
+import type { Place, Platform } from '../../commands/surface.js';
 import type { Reply } from '../../commands/types.js';
 import type { LinkSigner } from '../../src/links.js';
 
@@ -52,6 +52,8 @@ export interface AppliedMask {
   readonly body: unknown;
   readonly replies: readonly Reply[];
   readonly platform?: Platform;
+  /** Where the link's image is: the job's status and result go there. */
+  readonly place?: Place;
 }
 
 /** Checks the signed link and the drawing (a PNG data URL), then repaints the drawn region. */
@@ -84,7 +86,7 @@ export async function applyDrawnMask(
       ? { type: 'text', text: r.text }
       : { type: r.type, ...(r.type === 'queued' ? { jobId: r.jobId, text: r.text } : {}) },
   );
-  return { status: 200, body: { replies: answers }, replies, platform };
+  return { status: 200, body: { replies: answers }, replies, platform, place: { userId, channelId } };
 }
 
 function escapeHtml(text: string): string {

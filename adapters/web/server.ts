@@ -369,9 +369,12 @@ export class WebAdapter {
 
   private async applyMask(body: Record<string, unknown>, res: ServerResponse): Promise<void> {
     const applied = await applyDrawnMask(this.options.signer, this.options.bot, body);
-    // The playground's own job gets its status card; other platforms' jobs are shown there when done.
+    // The job's status goes where the image is: the playground's card, or a message in the Discord or
+    // Slack channel that becomes the result (the drawing came from this page, the image lives there).
     const reply = applied.replies[0];
     if (reply?.type === 'queued' && applied.platform === PLATFORM) await this.deliver([reply], null);
+    else if (reply?.type === 'queued' && applied.platform && applied.place)
+      await this.options.bot.delivery.deliverTo(applied.platform, [reply], applied.place);
     this.json(res, applied.status, applied.body);
   }
 }
