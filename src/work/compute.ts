@@ -3,6 +3,7 @@
  * and every Redis worker run this same function, so a job gives the same pixels on either path.
  */
 import { ErrorCode, UserError } from '../errors.js';
+import type { UpscaleParams } from '../job-params.js';
 import { loraFacts } from '../lora/facts.js';
 import type { LoraUse, ResolvedLora } from '../lora/library.js';
 import { backgroundMask } from '../masks/background.js';
@@ -200,18 +201,7 @@ export async function computeWork(
           image: await inputImage(order),
           scale: p.scale,
           ...(upscaler ? { upscaler } : {}),
-          ...(p.creative
-            ? {
-                refine: {
-                  model: models.get(parent.model),
-                  ...lorasFor(models, models.get(parent.model), p.loras),
-                  prompt: parent.prompt,
-                  negativePrompt: parent.negativePrompt,
-                  seed: p.seed,
-                  strength: CREATIVE_STRENGTH,
-                },
-              }
-            : {}),
+          ...(p.creative ? { refine: creativeRefine(models, order, p) } : {}),
         },
         hooks,
       );
@@ -320,20 +310,9 @@ async function creativeAtWorkSize(
   hooks: RunHooks,
 ): Promise<WorkResult> {
   const p = parseParams('upscale', order.params);
-  const parent = parentOf(order);
+  const refine = creativeRefine(deps.models, order, p);
   const start = await resizeTo(await inputImage(order), plan.work, grow);
-  const refined = await deps.pipeline.vary(
-    {
-      model: deps.models.get(parent.model),
-      image: start,
-      prompt: parent.prompt,
-      negativePrompt: parent.negativePrompt,
-      seed: p.seed,
-      strength: CREATIVE_STRENGTH,
-      n: 1,
-    },
-    hooks,
-  );
+  const refined = await deps.pipeline.vary({ ...refine, image: start, n: 1 }, hooks);
   const upscaler = deps.models.upscaler();
   return {
     images: [await resizeTo(refined.images[0]!, plan.result, grow)],
@@ -341,6 +320,24 @@ async function creativeAtWorkSize(
     steps: refined.steps,
     guidance: refined.guidance,
     scheduler: `${upscaler ? `sr:${upscaler.name}` : 'lanczos'}+${refined.scheduler}`,
-    extra: { scale: p.scale, creative: true },
+    extra: {
+      scale: p.scale,
+      creative: true,
+      ...loraExtra(deps.models, refine.model, p.loras, refined),
+    },
+  };
+}
+
+/** A creative upscale's light img2img pass: the parent's model, prompt and LoRAs, the job's seed. */
+function creativeRefine(models: ModelRegistry, order: WorkOrder, p: UpscaleParams) {
+  const parent = parentOf(order);
+  const model = models.get(parent.model);
+  return {
+    model,
+    ...lorasFor(models, model, p.loras),
+    prompt: parent.prompt,
+    negativePrompt: parent.negativePrompt,
+    seed: p.seed,
+    strength: CREATIVE_STRENGTH,
   };
 }
