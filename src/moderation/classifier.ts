@@ -87,7 +87,8 @@ export class NsfwClassifier {
       for (let j = 0; j < rgb.length; j++) batch[offset + j] = rgb[j]! / manifest.scale;
     });
     const probabilities = await this.probabilities(batch, images.length);
-    return images.map((_, i) => this.reading(manifest, probabilities.subarray(i * 5, i * 5 + 5)));
+    const count = manifest.classes.length;
+    return images.map((_, i) => this.reading(manifest, probabilities.subarray(i * count, (i + 1) * count)));
   }
 
   /**
