@@ -98,6 +98,7 @@ export class LoraMerger {
     return {
       name,
       evictable: true,
+      writesExternalData: true,
       rewrite: async (bytes, file, scratch) => {
         const model = OnnxFile.read(bytes);
         const layers: WeightedLayer[] = active.flatMap((o) =>

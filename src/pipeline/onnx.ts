@@ -62,6 +62,8 @@ export interface ModelVariant {
    * `mergedSessionBudgetMB`, least recently used first out; others stay until disposed.
    */
   readonly evictable?: boolean;
+  /** True when the rewrite writes external data (LoRA merges): only then is a scratch folder made. */
+  readonly writesExternalData?: boolean;
 }
 
 /** Chains two rewrites (a LoRA merge, then circular padding for `--tile`). */
@@ -75,6 +77,7 @@ export function chainVariants(
     rewrite: async (bytes, file, scratch) =>
       second.rewrite(await first.rewrite(bytes, file, scratch), file, scratch),
     ...(first.evictable || second.evictable ? { evictable: true } : {}),
+    ...(first.writesExternalData || second.writesExternalData ? { writesExternalData: true } : {}),
   };
 }
 
@@ -460,7 +463,7 @@ export class OnnxBackend {
   private async create(file: string, variant?: ModelVariant): Promise<OnnxModel> {
     if (!existsSync(file))
       throw new FlowbotError(ErrorCode.ModelInvalid, `Model file ${file} does not exist`);
-    const scratch = variant ? await scratchFolder(file) : undefined;
+    const scratch = variant?.writesExternalData ? await scratchFolder(file) : undefined;
     try {
       // A rewritten model is created from its bytes; its external data is still found beside the file.
       const source = variant ? await variant.rewrite(await readFile(file), file, scratch) : file;
