@@ -23,7 +23,7 @@ import {
 import type { Bot } from '../../commands/bot.js';
 import type { Outbox } from '../../commands/delivery.js';
 import type { Place } from '../../commands/surface.js';
-import type { ChatContext, InboundEventInput } from '../../commands/types.js';
+import type { ChatContext, InboundEventInput, Reply } from '../../commands/types.js';
 import { createLogger } from '../../src/log.js';
 import { type BroughtImage, broughtImage, discordAttachmentSource, uploadOf } from './attachments.js';
 import { answerAutocomplete } from './autocomplete.js';
@@ -305,29 +305,33 @@ export class DiscordAdapter {
       text,
       target: { channelId: message.channelId, messageId: target },
       ctx: {
-        ...this.ctx(message.author, message.channelId, false, rolesOf(message.guild, message.member)),
+        ...this.messageCtx(message),
         ...(inThread ? { threadId: message.channelId } : {}),
       },
       ...(upload ? { attachment: upload } : {}),
     };
-    const replies = await this.options.bot.handle(event);
-    await this.outbox.deliver(replies, {
-      userId: message.author.id,
-      channelId: message.channelId,
-      replyTo: message.id,
-    });
+    await this.answerMessage(message, await this.options.bot.handle(event));
   }
 
   /** A message that brings a picture (and perhaps an instruction for it). */
   private async onUpload(message: Message, brought: BroughtImage): Promise<void> {
-    const ctx = this.ctx(message.author, message.channelId, false, rolesOf(message.guild, message.member));
     const replies = await this.options.bot.handle({
       kind: 'upload',
       text: brought.text,
-      ctx: { ...ctx, messageId: brought.messageId },
+      ctx: { ...this.messageCtx(message), messageId: brought.messageId },
       attachment: brought.upload,
     });
-    await this.outbox.deliver(replies, {
+    await this.answerMessage(message, replies);
+  }
+
+  /** Who wrote a person's message, where, and what they may do (messages carry no admin permission). */
+  private messageCtx(message: Message): ChatContext {
+    return this.ctx(message.author, message.channelId, false, rolesOf(message.guild, message.member));
+  }
+
+  /** The command layer's answer to a person's message, in reply to it. */
+  private answerMessage(message: Message, replies: readonly Reply[]): Promise<void> {
+    return this.outbox.deliver(replies, {
       userId: message.author.id,
       channelId: message.channelId,
       replyTo: message.id,
