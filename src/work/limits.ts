@@ -198,7 +198,8 @@ function checkPlanMemory(
  * The canvas the model paints is fitted to its area, but a long, thin image's short side cannot shrink
  * below one size multiple, so a chain of pans would otherwise grow past it. The result (at the image's
  * own resolution) may be as large as the image on a side, but grows past `max-side` no further: a zoom
- * out of a large upscale is fine, a pan that makes it longer than the admin allows is not.
+ * out of a large upscale is fine, a pan that makes it longer than the admin allows is not. `how`
+ * ("Zoomed out 2×") opens the refusal's sentence.
  */
 function checkCanvas(
   spec: ModelSpec,
@@ -207,8 +208,7 @@ function checkCanvas(
   how: string,
   limits: WorkLimits,
 ): UserError | undefined {
-  const done = (size: Size) =>
-    `${how[0]!.toUpperCase()}${how.slice(1)}, this image would be ${size.width}×${size.height}`;
+  const done = (size: Size) => `${how}, this image would be ${size.width}×${size.height}`;
   const { result, workCanvas } = plan;
   const grows = (side: 'width' | 'height') => result[side] > limits.maxSide && result[side] > image[side];
   if (grows('width') || grows('height'))
@@ -305,11 +305,13 @@ export function checkJobLimits(
       const parent = startImage(p.parentId);
       const spec = models.get(p.model);
       const plan = outpaintPlan(spec, parent, p.outpaint);
-      const how = describeOutpaint(p.outpaint);
+      const described = describeOutpaint(p.outpaint);
+      // "Zoomed out 2×" opens the refusals' sentences.
+      const how = `${described[0]!.toUpperCase()}${described.slice(1)}`;
       return (
         checkCounts(p, limits) ??
         checkCanvas(spec, parent, plan, how, limits) ??
-        checkOutputSide(`${how[0]!.toUpperCase()}${how.slice(1)}`, plan.result, limits) ??
+        checkOutputSide(how, plan.result, limits) ??
         checkPlanMemory(spec, plan, p.guidance, limits, { n: 1, masked: true })
       );
     }
