@@ -5,11 +5,8 @@
  * attachment CDN only; nothing is downloaded here.
  */
 import type { Attachment as DiscordAttachment, Message } from 'discord.js';
-import type { InboundEventInput } from '../../commands/types.js';
+import type { Attachment as Upload } from '../../commands/types.js';
 import { type AttachmentSource, DISCORD_ATTACHMENTS, downloader } from '../download.js';
-
-/** An attachment as the command layer takes it. */
-type Upload = NonNullable<Extract<InboundEventInput, { kind: 'command' }>['attachment']>;
 
 /** Discord's attachment hosts, plus the loopback origins a test names (none otherwise). */
 export function discordAttachmentSource(testOrigins: readonly string[] = []): AttachmentSource {

@@ -4,11 +4,8 @@
  * `url_private` with the bot token (scope `files:read`); nothing is downloaded here, and no other
  * address is ever fetched.
  */
-import type { InboundEventInput } from '../../commands/types.js';
+import type { Attachment as Upload } from '../../commands/types.js';
 import { type AttachmentSource, downloader, slackFiles } from '../download.js';
-
-/** An attachment as the command layer takes it. */
-type Upload = NonNullable<Extract<InboundEventInput, { kind: 'command' }>['attachment']>;
 
 /** A file as Slack's events describe it (the fields flowbot reads). */
 export interface SlackFile {
