@@ -197,7 +197,7 @@ async function readImages(
   deps: ImageJobDeps,
   images: readonly RgbImage[],
 ): Promise<{ cells: NsfwReading[]; grid: NsfwReading } | undefined> {
-  if (!deps.moderation) return undefined;
+  if (!deps.moderation || images.length === 0) return undefined;
   const cells = await deps.moderation.classify(images);
   const grid = cells.reduce((worst, reading) => (reading.score > worst.score ? reading : worst));
   return { cells, grid };
