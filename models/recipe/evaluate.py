@@ -1,22 +1,25 @@
 #!/usr/bin/env python3
 """
-`npm run eval:model` (in models/): measures the shipped model and writes MODEL_CARD.md, metrics.json and
-the 16-prompt sample grid into models/flowbot-emoji/.
+`npm run eval:model` (in models/): measures the shipped model and writes metrics.json, samples.png,
+compare.png and (through model_card.py) MODEL_CARD.md into models/flowbot-emoji/.
 
 - Autoencoder: reconstruction PSNR on held-out images.
 - A small classifier of the 98 emoji subcategories, trained on real training images; its accuracy on
-  real held-out images is the reference.
+  real held-out images is the reference. It is the ruler of every figure: trained once per run with the
+  seeds and the torch (Debian's python3-torch 1.13) that measured v1 and v2, so v2's figures reproduce.
 - Prompt adherence: how often the classifier finds the prompted subcategory in images generated for 200
   held-out captions, as a fraction of the real-image accuracy, for wordings seen in training and for
-  paraphrases that never were.
-- Distribution distance: a Fréchet distance between classifier features of generated and real images.
-- Both for 4, 8 and 16 steps and for guidance 1, 3 and 5, and at the shipped defaults (model.json).
-- Honesty: how many of the evaluation's prompts equal a caption the model was trained on, the
-  paraphrases of captions.py included (it should be 0).
-Generation uses the exported weights (the EMA copy), the same Euler flow sampler as the runtime.
+  paraphrases that never were. Fréchet distance between classifier features of generated and real images.
+- v3 (the 8-step denoiser) for 4, 8 and 16 steps and guidance 1, 3 and 5 and at the defaults; the draft
+  student at 1, 2 and 4 steps without guidance (rows marked "draft": true); v2 at its defaults, on the
+  same ruler, for the side by side.
+- Honesty: how many of the evaluation's prompts equal a caption the model was trained on (paraphrases
+  of captions.py included).
+Generation uses the fp16-rounded EMA weights the export ships and the runtime's Euler flow sampler.
+v3's prompts are encoded beforehand by v3_states.py (ONNX Runtime lives in the recipe's environment).
 
-`EVAL_FLOW=checkpoints/flow-snap-2000.pt EVAL_QUICK=1` measures one checkpoint at the defaults only and
-appends the row to checkpoints/curve.json (adherence against training steps); nothing else is written.
+`EVAL_FLOW=checkpoints/v3/teacher-snap-1000.pt EVAL_QUICK=1` measures one checkpoint at its defaults only
+(a student snapshot at 2 steps) and appends the row to checkpoints/v3/curve.json; nothing else is written.
 """
 import json
 import math
@@ -32,10 +35,12 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from captions import all_paraphrases  # noqa: E402
 from clip_bpe import ClipBpe  # noqa: E402
-from nets import Decoder, Encoder, FlowUNet, TextEncoder  # noqa: E402
+from eval_prompts import COMPARE_PROMPTS, paraphrase, sample_prompt  # noqa: E402
+from nets import ConditionedUNet, Decoder, Encoder, FlowUNet, TextEncoder  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA, CKPT, OUT = os.path.join(ROOT, "dataset"), os.path.join(ROOT, "checkpoints"), os.path.join(ROOT, "flowbot-emoji")
+V2, V3 = os.path.join(CKPT, "v2"), os.path.join(CKPT, "v3")
 torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", "2")))
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
@@ -48,28 +53,69 @@ train_idx = np.array([i for i, it in enumerate(items) if it["split"] == "train"]
 held_idx = np.array([i for i, it in enumerate(items) if it["split"] == "heldout"])
 labels = torch.tensor([it["subcategory"] for it in items])
 classes = len(meta["subcategories"])
+QUICK = os.environ.get("EVAL_QUICK") == "1"
 
 
 def to_tensor(batch):
     return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div(127.5).sub(1)
 
 
-# ---- models -----------------------------------------------------------------------------------------
+def rounded(module):
+    """The module with its weights rounded to fp16, as the export stores them."""
+    with torch.no_grad():
+        for p in list(module.parameters()) + list(module.buffers()):
+            if p.dtype == torch.float32:
+                p.copy_(p.half().float())
+    return module.eval()
+
+
+# ---- models (v2's are built first, in v2's order: the classifier's initial weights follow them) ------
+v2_weights = torch.load(os.path.join(V2, "v2-weights.pt"))
 manifest = json.load(open(os.path.join(OUT, "model.json")))
-ae = torch.load(os.path.join(CKPT, "autoencoder.pt"))
-FLOW_FILE = os.environ.get("EVAL_FLOW", os.path.join(CKPT, "flow.pt"))
-QUICK = os.environ.get("EVAL_QUICK") == "1"
-flow = torch.load(os.path.join(ROOT, FLOW_FILE))  # a relative EVAL_FLOW is under models/
 enc, dec = Encoder(4), Decoder(4)
-enc.load_state_dict(ae["encoder"]), dec.load_state_dict(ae["decoder"])
-id_map = flow["ema"][0]["id_map"]
-text = TextEncoder(id_map, length=32)
-unet = FlowUNet(4, widths=tuple(flow["widths"]), tokens=32)
-text.load_state_dict(flow["ema"][0]), unet.load_state_dict(flow["ema"][1])
-for m in (enc, dec, text, unet):
+enc.load_state_dict(v2_weights["encoder"]), dec.load_state_dict(v2_weights["decoder"])
+v2_text = TextEncoder(v2_weights["text"]["id_map"], length=32)
+v2_unet = FlowUNet(4, widths=(128, 256), tokens=32)
+v2_text.load_state_dict(v2_weights["text"]), v2_unet.load_state_dict(v2_weights["unet"])
+for m in (enc, dec, v2_text, v2_unet):
     m.eval()
-bpe = ClipBpe(os.path.join(OUT, "tokenizer", "vocab.json"), os.path.join(OUT, "tokenizer", "merges.txt"))
+enc, dec = rounded(enc), rounded(dec)  # v3 ships v2's VAE in fp16
+v2_bpe = ClipBpe(os.path.join(V2, "tokenizer", "vocab.json"), os.path.join(V2, "tokenizer", "merges.txt"))
 scale, shift = manifest["latent"]["scale"], manifest["latent"]["shift"]
+
+
+class V2Model:
+    """v2: CLIP BPE ids through its own text transformer."""
+
+    def encode(self, prompts):
+        ids = torch.tensor([v2_bpe.encode_padded(p, 32) for p in prompts])
+        with torch.no_grad():
+            return (v2_text(ids)[0],)
+
+    def velocity(self, x, t, cond):
+        return v2_unet(x, t, *cond)
+
+
+class V3Model:
+    """v3 and its draft student: the sentence encoder's states (encoded by v3_states.py)."""
+
+    def __init__(self, file):
+        state = torch.load(file)
+        self.unet = ConditionedUNet(4, widths=(128, 256), tokens=32)
+        self.unet.load_state_dict(state["ema"])
+        self.unet = rounded(self.unet)
+        self.step, self.seconds = state.get("step"), state.get("seconds")
+
+    def encode(self, prompts):
+        rows = [STATE_ROW[p] for p in prompts]
+        return torch.from_numpy(STATES["states"][rows]).float(), torch.from_numpy(STATES["pooled"][rows]).float()
+
+    def velocity(self, x, t, cond):
+        return self.unet(x, t, *cond)
+
+
+STATES = np.load(os.path.join(V3, "eval-states.npz"))
+STATE_ROW = {str(t): i for i, t in enumerate(STATES["texts"])}
 
 
 def psnr(a, b):
@@ -79,10 +125,10 @@ def psnr(a, b):
 with torch.no_grad():
     held = to_tensor(images[held_idx])
     ae_psnr = psnr(dec(enc(held)[:, :4]), held)
-print(f"autoencoder held-out PSNR {ae_psnr:.2f} dB")
+print(f"autoencoder held-out PSNR {ae_psnr:.2f} dB (fp16 weights)")
 
 
-# ---- classifier -------------------------------------------------------------------------------------
+# ---- classifier (the ruler) -------------------------------------------------------------------------
 class Classifier(nn.Module):
     def __init__(self):
         super().__init__()
@@ -102,8 +148,8 @@ class Classifier(nn.Module):
 classifier = Classifier()
 opt = torch.optim.AdamW(classifier.parameters(), 2e-3, weight_decay=1e-4)
 start = time.time()
-# One classifier for every evaluation of a run (checkpoints/classifier.pt), so that a training curve is
-# measured with one ruler; the random draws are replayed so that the prompts chosen below stay the same.
+# One classifier for every evaluation of a run (checkpoints/classifier.pt); the random draws are replayed
+# so that the prompts chosen below stay the same.
 classifier_file = os.path.join(CKPT, "classifier.pt")
 cached_classifier = os.path.exists(classifier_file)
 if cached_classifier:
@@ -146,222 +192,101 @@ def frechet(a, b):
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.sqrt(np.clip(inner, 0, None)).sum())
 
 
-# ---- held-out prompts -------------------------------------------------------------------------------
-SYNONYMS = {"grinning": "smiling", "smiling": "happy", "face": "smiley", "cat": "kitty", "dog": "puppy", "red": "crimson",
-            "heart": "love heart", "car": "automobile", "house": "home", "man": "guy", "woman": "lady", "big": "large",
-            "small": "little", "flag": "banner", "arrow": "pointer", "button": "key", "hand": "palm", "tree": "plant",
-            "with": "having", "and": "plus", "moon": "lunar", "sun": "sunny", "water": "aqua", "fire": "flames", "book": "novel"}
-
-
-def paraphrase(item):
-    words = item["name"].split()
-    swapped = [SYNONYMS.get(w, w) for w in words]
-    if swapped != words:
-        return "a " + " ".join(swapped)
-    keywords = [k for k in item["keywords"][2:] if k not in item["name"]]
-    return f"a picture of {keywords[0]}" if keywords else f"the {item['name']} symbol"
-
-
+# ---- held-out prompts and generation ----------------------------------------------------------------
 chosen = rng.choice(held_idx, 200, replace=False)
 seen_prompts = [items[i]["name"] for i in chosen]
 para_prompts = [paraphrase(items[i]) for i in chosen]
 target = labels[chosen]
 
 
-def encode(prompts):
-    ids = torch.tensor([bpe.encode_padded(p, 32) for p in prompts])
-    with torch.no_grad():
-        return text(ids)[0]
-
-
-def generate(prompts, steps, guidance, seed=0):
+def generate(model, prompts, steps, guidance, seed=0):
+    """The runtime's sampler: Euler on σ = linspace(1, 0.001, steps) then 0, guidance u + g·(c − u)."""
     g = torch.Generator().manual_seed(seed)
-    cond, uncond = encode(prompts), encode([""] * len(prompts))
+    cond = model.encode(prompts)
+    uncond = model.encode([""] * len(prompts)) if guidance != 1 else None
     x = torch.randn(len(prompts), 4, SIZE // 4, SIZE // 4, generator=g)
     sigmas = torch.linspace(1.0, 0.001, steps).tolist() + [0.0]
     with torch.no_grad():
         for s, s_next in zip(sigmas[:-1], sigmas[1:]):
             t = torch.full((len(prompts),), s * 1000)
-            if guidance == 1:
-                v = unet(x, t, cond)
+            if uncond is None:
+                v = model.velocity(x, t, cond)
             else:
-                both = unet(torch.cat([x, x]), torch.cat([t, t]), torch.cat([cond, uncond]))
+                both = model.velocity(torch.cat([x, x]), torch.cat([t, t]), tuple(torch.cat([c, u]) for c, u in zip(cond, uncond)))
                 c, u = both.chunk(2)
                 v = u + guidance * (c - u)
             x = x + (s_next - s) * v
         return dec(x / scale + shift).clamp(-1, 1)
 
 
+def measure(model, steps, guidance, **marks):
+    row = {"steps": steps, "guidance": guidance, **marks}
+    for name, prompts in (("seen", seen_prompts), ("paraphrase", para_prompts)):
+        pred, feats = classify(generate(model, prompts, steps, guidance))
+        acc = (pred == target).float().mean().item()
+        row[f"{name}_accuracy"], row[f"{name}_adherence"] = acc, acc / real_acc
+        if name == "seen":
+            row["frechet"] = frechet(feats, real_feats)
+    print(row, flush=True)
+    return row
+
+
+defaults = (manifest["defaults"]["steps"], float(manifest["defaults"]["guidance"]))
+draft_defaults = (manifest["defaults"]["draft_steps"], float(manifest["defaults"].get("draft_guidance", 1.0)))
+
+if QUICK:
+    file = os.path.join(ROOT, os.environ["EVAL_FLOW"])  # relative to models/
+    draft = os.path.basename(file).startswith("student")
+    model = V3Model(file)
+    row = measure(model, *(draft_defaults if draft else defaults), draft=draft)
+    curve_file = os.path.join(V3, "curve.json")
+    curve = json.load(open(curve_file)) if os.path.exists(curve_file) else []
+    curve.append({"checkpoint": os.path.basename(file), "step": model.step, "seconds": model.seconds, **row})
+    json.dump(curve, open(curve_file, "w"), indent=2)
+    sys.exit(0)
+
 trained_captions = {c for i in train_idx for c in items[i]["captions"]} | {c for i in train_idx for c in all_paraphrases(items[i])}
 prompts_in_training = {"seen": sum(p in trained_captions for p in seen_prompts),
                        "paraphrase": sum(p in trained_captions for p in para_prompts)}
 print(f"evaluation prompts that are training captions: {prompts_in_training}")
-defaults = (manifest["defaults"]["steps"], float(manifest["defaults"]["guidance"]))
-settings = [defaults] if QUICK else [(s, g) for s in (4, 8, 16) for g in (1.0, 3.0, 5.0)] + [defaults]
-results = []
-for steps, guidance in dict.fromkeys(settings):
-    row = {"steps": steps, "guidance": guidance, "defaults": (steps, guidance) == defaults}
-    for name, prompts in (("seen", seen_prompts), ("paraphrase", para_prompts)):
-        out = generate(prompts, steps, guidance)
-        pred, feats = classify(out)
-        acc = (pred == target).float().mean().item()
-        row[f"{name}_accuracy"] = acc
-        row[f"{name}_adherence"] = acc / real_acc
-        if name == "seen":
-            row["frechet"] = frechet(feats, real_feats)
-    results.append(row)
-    print(row)
+teacher, student, v2 = V3Model(os.path.join(V3, "teacher.pt")), V3Model(os.path.join(V3, "student.pt")), V2Model()
+results = [measure(teacher, s, g, model="v3", defaults=(s, g) == defaults)
+           for s, g in dict.fromkeys([(s, g) for s in (4, 8, 16) for g in (1.0, 3.0, 5.0)] + [defaults])]
+results += [measure(student, s, 1.0, model="v3-draft", draft=True, defaults=(s, 1.0) == draft_defaults) for s in (1, 2, 4)]
+results.append(measure(v2, 8, 4.0, model="v2", defaults=False))
 
-if QUICK:
-    curve_file = os.path.join(CKPT, "curve.json")
-    curve = json.load(open(curve_file)) if os.path.exists(curve_file) else []
-    curve.append({"checkpoint": os.path.basename(FLOW_FILE), "step": flow.get("step"), "seconds": flow.get("seconds"),
-                  "autoencoder_psnr_db": ae_psnr, **results[0]})
-    json.dump(curve, open(curve_file, "w"), indent=2)
-    sys.exit(0)
 
-# ---- sample grid of 16 held-out prompts -------------------------------------------------------------
-sample_prompts = [items[i]["captions"][0] + (f" in {items[i]['style']} style" if k % 2 else "") for k, i in enumerate(chosen[:16])]
-grid = generate(sample_prompts, manifest["defaults"]["steps"], manifest["defaults"]["guidance"], seed=1)
-grid = ((grid + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
-sheet = grid.reshape(4, 4, SIZE, SIZE, 3).transpose(0, 2, 1, 3, 4).reshape(4 * SIZE, 4 * SIZE, 3)
+# ---- pictures ---------------------------------------------------------------------------------------
+def sheet(batch, columns):
+    batch = ((batch + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    rows = len(batch) // columns
+    return batch.reshape(rows, columns, SIZE, SIZE, 3).transpose(0, 2, 1, 3, 4).reshape(rows * SIZE, columns * SIZE, 3)
+
+
 from PIL import Image  # noqa: E402  (Debian's python3-pil, pulled in by python3-torch)
 
-Image.fromarray(sheet).resize((4 * SIZE * 2, 4 * SIZE * 2), Image.NEAREST).save(os.path.join(OUT, "samples.png"))
+sample_prompts = [sample_prompt(items[i], k) for k, i in enumerate(chosen[:16])]
+picture = sheet(generate(teacher, sample_prompts, *defaults, seed=1), 4)
+Image.fromarray(picture).resize((picture.shape[1] * 2, picture.shape[0] * 2), Image.NEAREST).save(os.path.join(OUT, "samples.png"))
+# v2 (8 steps), v3 (8 steps) and v3's draft (2 steps) on the same prompts and seed, one row each.
+compare = torch.cat([generate(v2, COMPARE_PROMPTS, *defaults, seed=1), generate(teacher, COMPARE_PROMPTS, *defaults, seed=1),
+                     generate(student, COMPARE_PROMPTS, *draft_defaults, seed=1)])
+picture = sheet(compare, len(COMPARE_PROMPTS))
+Image.fromarray(picture).resize((picture.shape[1] * 2, picture.shape[0] * 2), Image.NEAREST).save(os.path.join(OUT, "compare.png"))
+
+curve_file = os.path.join(V3, "curve.json")
 metrics = {
     "autoencoder_psnr_db": ae_psnr, "classifier_real_accuracy": real_acc, "grid": results, "sample_prompts": sample_prompts,
-    "evaluation_prompts_in_training": prompts_in_training,
+    "compare_prompts": COMPARE_PROMPTS, "evaluation_prompts_in_training": prompts_in_training,
+    "curve": sorted(json.load(open(curve_file)), key=lambda r: (r.get("draft", False), r["step"] or 0)) if os.path.exists(curve_file) else [],
     "parameters": {"autoencoder": sum(p.numel() for p in enc.parameters()) + sum(p.numel() for p in dec.parameters()),
-                   "text_encoder": sum(p.numel() for p in text.parameters()), "denoiser": sum(p.numel() for p in unet.parameters())},
+                   "text_encoder": 22_565_376,  # models/minilm-l6 (its graph, without the unused pooler)
+                   "denoiser": sum(p.numel() for p in teacher.unet.parameters()),
+                   "draft_denoiser": sum(p.numel() for p in student.unet.parameters())},
 }
 with open(os.path.join(OUT, "metrics.json"), "w") as f:
     json.dump(metrics, f, indent=2)
+from model_card import write_card  # noqa: E402
 
-
-def table(rows, columns):
-    head = "| " + " | ".join(c for c, _ in columns) + " |\n| " + " | ".join("---" for _ in columns) + " |\n"
-    return head + "".join("| " + " | ".join(fmt(r) for _, fmt in columns) + " |\n" for r in rows)
-
-
-sources = table(meta["sources"], [("Source (npm)", lambda s: f"`{s['label']}`"), ("Style word", lambda s: s["style"]),
-                                    ("Licence", lambda s: s["license"]), ("Images", lambda s: str(s["images"]))])
-quality = table(results, [("Steps", lambda r: str(r["steps"]) + (" *" if r.get("defaults") else "")), ("Guidance", lambda r: f"{r['guidance']:g}"),
-                          ("Adherence, seen wordings", lambda r: f"{r['seen_adherence']:.2f}"),
-                          ("Adherence, paraphrases", lambda r: f"{r['paraphrase_adherence']:.2f}"),
-                          ("Fréchet distance", lambda r: f"{r['frechet']:.1f}")])
-training = manifest.get("training", {})
-upscale_file = os.path.join(OUT, "upscale-metrics.json")
-upscale = json.load(open(upscale_file)) if os.path.exists(upscale_file) else []
-upscale_table = table(upscale, [("Protocol", lambda u: u.get("protocol", "held-out 64 px art, shrunk to 16 px, x4")), ("Upscaler", lambda u: u["name"]), ("PSNR (dB)", lambda u: f"{u['psnr']:.2f}"), ("SSIM", lambda u: f"{u['ssim']:.3f}")]) if upscale else "Run `npm run eval:model` to fill this in.\n"
-if training.get("fine_tuned_from_shipped"):
-    hours = "about three hours"
-    training_text = f"""`cd models && npm run data:build && npm run train` trains from scratch (see `recipe/`). This version was
-made in two stages, on {training.get('device', 'cpu')} with 2 cores:
-
-- **v1**: the autoencoder, 2,400 steps of 32 (30 min); the text encoder and UNet, 8,000 steps of 64 (72 min).
-- **v2** (`npm run train:finetune`): from v1's weights, recovered from its ONNX files (`recipe/from_onnx.py`,
-  exact to 2e-6), the decoder alone on the frozen encoder's latents, {training.get('decoder_steps', 0):,} steps of 32
-  ({training.get('decoder_seconds', 0) / 60:.0f} min); then the text encoder and UNet, {training.get('flow_steps'):,} steps of 64
-  ({(training.get('flow_seconds') or 0) / 60:.0f} min), with {training.get('paraphrase_share', 0):.0%} of the captions paraphrased.
-
-Seeds are fixed; losses are in `checkpoints/train.log`.
-"""
-else:
-    hours = "about two hours"
-    training_text = f"""`cd models && npm run data:build && npm run train` (see `recipe/`). Hardware: {training.get('device', 'cpu')}, 2 cores.
-Autoencoder {training.get('autoencoder_seconds', 0) / 60:.0f} min; flow model {training.get('flow_steps')} steps of 64 in
-{(training.get('flow_seconds') or 0) / 60:.0f} min. Seeds are fixed; losses are in `checkpoints/train.log`.
-"""
-paraphrase_line = ("Half of the training captions are paraphrases (`recipe/captions.py`): every emojilib keyword of\n"
-                   "  the image's emoji, alone or after its name, in framings such as \"an image of …\" or \"… icon\".") \
-    if training.get("paraphrase_share") else ""
-curve_file = os.path.join(CKPT, "curve.json")
-curve = sorted(json.load(open(curve_file)), key=lambda r: r["step"] or 0) if os.path.exists(curve_file) else []
-curve_text = ("\nAdherence at the defaults during v2's fine-tuning (step 0 is v1):\n\n" + table(curve, [
-    ("Fine-tuning steps", lambda r: str(r["step"] or 0)),
-    ("Adherence, seen wordings", lambda r: f"{r['seen_adherence']:.2f}"),
-    ("Adherence, paraphrases", lambda r: f"{r['paraphrase_adherence']:.2f}"),
-    ("Fréchet distance", lambda r: f"{r['frechet']:.1f}")])) if curve else ""
-card = f"""# flowbot-emoji
-
-flowbot's own small text-to-image model. It turns a short prompt such as "grinning face in 3d style" into a
-{SIZE}x{SIZE} emoji-style picture on a CPU in well under a second, so that `npm install && npm start`
-works without downloading any model. It is a toy next to Stable Diffusion, trained for {hours} on
-a 2-core CPU, and it only knows emoji.
-
-![16 held-out prompts](samples.png)
-
-*16 prompts of emoji never seen in training (default settings: {manifest['defaults']['steps']} steps, guidance {manifest['defaults']['guidance']:g}):*
-{'; '.join(sample_prompts)}.
-
-## Architecture
-
-The recipe of today's latent flow-matching generators at toy scale:
-
-- **Autoencoder** (VAE with a tiny KL term): {SIZE}x{SIZE} RGB <-> 16x16x4 latents, {metrics['parameters']['autoencoder']:,} parameters.
-  Latents are normalised with shift {shift:.4f} and scale {scale:.4f}.
-- **Text encoder**: CLIP's BPE tokenizer (OpenAI's vocabulary, MIT) feeding a 2-layer causal transformer
-  (width 128), trained jointly with the denoiser; {metrics['parameters']['text_encoder']:,} parameters. Only the
-  token ids seen in training captions have rows; others share an "unknown" row. Prompts are cut to 32 tokens.
-  {paraphrase_line}
-- **Denoiser**: a rectified-flow UNet (patchified 2x2, levels of 8x8 and 4x4, adaptive group norm from
-  time and text, cross-attention to the text tokens), {metrics['parameters']['denoiser']:,} parameters. Trained on
-  x_t = (1 - t)·x0 + t·ε with target v = ε - x0, t logit-normal, 10% caption dropout for classifier-free
-  guidance; EMA weights are shipped. A UNet rather than a DiT because steps decide quality on a CPU: a
-  training step of this 5.7M-parameter UNet at batch 64 measured 0.38 s on 2 threads, while the planning
-  figure for a 4.8M-parameter transformer at 64 tokens was 1.1 s on one thread; a DiT was not trained
-  here for comparison.
-- **Sampling**: Euler on the flow (diffusers' FlowMatchEulerDiscreteScheduler, shift 1), 8 steps and
-  guidance 4 by default.
-- **Upscalers**: `emoji-sr/` (the default), a x4 residual CNN (375k parameters) trained here by
-  `recipe/train_sr.py` on pairs of 64 px and 256 px renders of the same vector emoji, plus 64 px images
-  shrunk to 16 px; held-out emoji never seen. ESRGAN slim and medium x4 from UpscalerJS (MIT, trained on
-  DIV2K), converted from TF.js to ONNX (`esrgan-slim/`, `esrgan-medium/`), remain as alternatives.
-
-Native resolution: **{SIZE}x{SIZE}** (128x128 did not fit the 2-hour CPU budget).
-
-## Data
-
-{meta['count']:,} images in {len(meta['styles'])} styles, composited onto white at {SIZE} px, of the
-{len(meta['subcategories'])} emoji subcategories. 5% of the emoji (by code point hash) are held out of
-training for evaluation. Captions come from `emoji-datasource`'s emoji.json (names, categories) and
-`emojilib`'s keywords; each image has several caption variants, and a style word ("... in 3d style").
-Apple and Facebook images are not used: their licence does not allow it.
-
-{sources}
-Attribution: Noto Emoji © Google (Apache-2.0); Twemoji © Twitter, Inc. and contributors (CC-BY-4.0);
-Fluent Emoji © Microsoft (MIT); FxEmoji © Mozilla (Apache-2.0); EmojiOne © Ranks.com / JoyPixels
-(CC-BY-4.0); Fluent Emoji 3D via @lobehub/fluent-emoji-3d (MIT). The model's outputs are derived
-from these works; keep their notices when you redistribute it.
-
-## Training
-
-{training_text}
-
-## Quality (`npm run eval:model`)
-
-- Autoencoder reconstruction PSNR on held-out images: **{ae_psnr:.2f} dB**.
-- A small CNN classifier of the {classes} subcategories, trained on real images: **{real_acc:.3f}** accuracy on
-  real held-out images (the reference for adherence).
-- Prompt adherence = the classifier's accuracy on images generated for 200 held-out captions ÷ its
-  accuracy on real held-out images; "seen wordings" use the caption forms of training ("grinning face"),
-  "paraphrases" reword them ("a smiling smiley"). Fréchet distance on the classifier's 128-d features,
-  generated (seen wordings) against real held-out images.
-
-{quality}
-The row marked * is the shipped default. None of the emoji evaluated is trained on. Of the 200 paraphrases,
-{prompts_in_training['paraphrase']} equal a training caption; of the 200 seen wordings (held-out emoji's names),
-{prompts_in_training['seen']} are also a keyword of some training emoji (such as "fire" or "baby"), so they appear as captions.
-{curve_text}
-Upscalers: PSNR and SSIM against the original, for held-out art shrunk x4 (Lanczos) then upscaled x4, and
-for held-out 64 px renders upscaled x4 against the 256 px render of the same vector emoji (the way chat
-uses them: the generator makes 64 px).
-
-{upscale_table}
-## Limits
-
-Emoji only, {SIZE} px; text in images does not work; rare words fall back to the "unknown" token.
-"""
-with open(os.path.join(OUT, "MODEL_CARD.md"), "w") as f:
-    f.write(card)
-print("wrote metrics.json, samples.png and MODEL_CARD.md")
+write_card(OUT, meta, manifest, metrics)
+print("wrote metrics.json, samples.png, compare.png and MODEL_CARD.md")

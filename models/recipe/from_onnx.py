@@ -8,6 +8,7 @@ scale and shift become `onnx::Mul_N` / `onnx::Add_N` of shape [C, 1, 1]). Rather
 values, finds which parameter (as is, transposed or reshaped) each exported initializer came from, and
 reads the shipped file through that map. It refuses when any parameter is left unmatched.
 """
+import inspect
 import io
 
 import numpy as np
@@ -30,10 +31,14 @@ def _candidates(value):
     return forms
 
 
+# torch >= 2.9 defaults to the torch.export-based exporter; the recovery traces with the legacy one.
+LEGACY_EXPORTER = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+
+
 def _export(module, inputs, names_in, names_out, dynamic):
     buffer = io.BytesIO()
     torch.onnx.export(module, inputs, buffer, input_names=names_in, output_names=names_out, dynamic_axes=dynamic,
-                      opset_version=17, do_constant_folding=True)
+                      opset_version=17, do_constant_folding=True, **LEGACY_EXPORTER)
     return onnx.load_from_string(buffer.getvalue())
 
 

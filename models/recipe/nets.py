@@ -195,3 +195,49 @@ class FlowUNet(nn.Module):
         u2 = self.up2(torch.cat([m, h2], dim=1), cond)
         u1 = self.up1(torch.cat([self.up_sample(u2), h1], dim=1), cond)
         return F.pixel_shuffle(self.conv_out(F.silu(self.norm_out(u1))), self.patch)
+
+
+class TextProjection(nn.Module):
+    """
+    v3: the frozen sentence encoder's token states [B, L, 384] -> the UNet's text width [B, L, 128].
+    Padding rows arrive as zeros and stay zeros-in (the projection's bias makes them one shared key).
+    """
+
+    def __init__(self, encoder_dim=384, text_dim=128):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(encoder_dim, text_dim), nn.LayerNorm(text_dim))
+
+    def forward(self, states):
+        return self.net(states)
+
+
+class ConditionedUNet(FlowUNet):
+    """
+    v3's denoiser: FlowUNet cross-attending to a pretrained sentence encoder's token states through a
+    learned projection, its adaptive norms fed by the encoder's pooled sentence vector. Inputs follow
+    diffusers' names: sample, timestep (σ·1000), encoder_hidden_states [B, L, 384] (padding rows zero),
+    pooled_projections [B, 384] -> out_sample.
+    """
+
+    def __init__(self, latent=4, encoder_dim=384, widths=(128, 256), cond_dim=256, tokens=32, patch=2):
+        super().__init__(latent, text_dim=128, widths=widths, cond_dim=cond_dim, tokens=tokens, patch=patch)
+        del self.text_pool
+        self.text_proj = TextProjection(encoder_dim, 128)
+        self.pooled_proj = nn.Linear(encoder_dim, cond_dim)
+
+    def forward(self, sample, timestep, encoder_hidden_states, pooled_projections):
+        text = self.text_proj(encoder_hidden_states[:, : self.tokens])
+        t = timestep.float().reshape(-1).expand(sample.shape[0])
+        cond = F.silu(self.time(timestep_embedding(t, 128)) + self.pooled_proj(pooled_projections))
+        x = F.pixel_unshuffle(sample, self.patch)
+        h1 = self.down1(self.conv_in(x), cond)
+        h2 = self.attn_down(self.down2(self.down_sample(h1), cond), text)
+        m = self.attn_mid(h2, text)
+        u2 = self.up2(torch.cat([m, h2], dim=1), cond)
+        u1 = self.up1(torch.cat([self.up_sample(u2), h1], dim=1), cond)
+        return F.pixel_shuffle(self.conv_out(F.silu(self.norm_out(u1))), self.patch)
+
+    def cross_attention_parameters(self):
+        """What stage A of the fine-tune trains: the new projections and both cross-attention blocks."""
+        for module in (self.text_proj, self.pooled_proj, self.attn_down, self.attn_mid):
+            yield from module.parameters()
