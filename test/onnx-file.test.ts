@@ -29,7 +29,7 @@ afterAll(async () => {
 const MODEL_FILES = [
   'models/flowbot-emoji/denoiser.onnx',
   'models/flowbot-emoji/vae_decoder.onnx',
-  'models/flowbot-emoji/text_encoder.onnx',
+  'models/flowbot-emoji/draft_denoiser.onnx',
   'test/fixtures/models/sd-tiny/unet/model.onnx',
   'test/fixtures/models/sd-tiny-fp16/unet/model.onnx',
   'test/fixtures/models/sdxl-tiny/unet/model.onnx',
