@@ -1,8 +1,9 @@
 /** `imagine <prompt with flags>`: a grid of `--n` images (default 4). */
+import path from 'node:path';
 import type { GenerateParams } from '../src/jobs.js';
 import type { LoraUse } from '../src/lora/library.js';
 import { tileRefusal } from '../src/pipeline/circular.js';
-import { draftSteps } from '../src/pipeline/draft.js';
+import { draftDenoiser, draftSteps } from '../src/pipeline/draft.js';
 import { sizeFor } from '../src/pipeline/recipe.js';
 import { formatMultiPrompt, isMultiPrompt, parseMultiPrompt } from '../src/prompt/multiprompt.js';
 import { type PromptParams, parsePrompt } from '../src/prompt/params.js';
@@ -129,7 +130,7 @@ export function imagine(deps: CommandDeps, ctx: ChatContext, text: string): Repl
     ctx,
     generations.map((generation, i) => ({
       kind: 'generate',
-      params: { ...generation, explanation: explain(generation, i, generations.length) },
+      params: { ...generation, explanation: explain(deps, generation, i, generations.length) },
     })),
   );
 }
@@ -150,11 +151,23 @@ function repeated(
 }
 
 /** The result line: the (expanded) prompt, what is made, and which of the request's jobs this is. */
-function explain(generation: Omit<GenerateParams, 'explanation'>, index: number, total: number): string {
+function explain(
+  deps: CommandDeps,
+  generation: Omit<GenerateParams, 'explanation'>,
+  index: number,
+  total: number,
+): string {
   const count = generation.n === 1 ? '1 image' : `${generation.n} images`;
   const which = total > 1 ? ` · ${index + 1} of ${total}` : '';
   const chaos = generation.chaos !== undefined ? ` · chaos ${generation.chaos}` : '';
-  const draft = generation.draft ? ` · draft (${generation.steps} steps)` : '';
+  const draft = generation.draft ? ` · ${draftNote(deps, generation)}` : '';
   const tile = generation.tile ? ' · tile' : '';
   return `Imagined: "${truncate(generation.prompt, 200)}" · ${count} · ${generation.width}×${generation.height} · seed ${generation.seed}${chaos}${draft}${tile}${which}`;
+}
+
+/** "draft (2 steps)", naming the draft denoiser that makes it where the model has one. */
+function draftNote(deps: CommandDeps, generation: Omit<GenerateParams, 'explanation'>): string {
+  const student = draftDenoiser(deps.models.get(generation.model));
+  const denoiser = student ? ` of ${path.basename(student.file)}` : '';
+  return `draft (${generation.steps} steps${denoiser})`;
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodePng, type RgbImage, readImage } from '../src/pipeline/image.js';
@@ -35,7 +35,11 @@ describe('model folders', () => {
       flow: true,
       nativeSize: { width: 64, height: 64 },
       latent: { scale: 0.5, shift: 0.1 },
+      tokenizers: { tokenizer: { kind: 'clip' } },
+      options: {},
     });
+    // A manifest without `tokenizer.kind` is CLIP's BPE, as before WordPiece; it has no draft denoiser.
+    expect(flow.files.draftDenoiser).toBeUndefined();
     expect(sr).toMatchObject({ scale: 4, inputScale: 1, tile: 64 });
   });
 
@@ -50,6 +54,22 @@ describe('model folders', () => {
       mkdirSync(path.join(t.dir, 'bad'));
       writeFileSync(path.join(t.dir, 'bad', 'model.json'), '{"format":"flowbot-model","version":1}');
       expect(() => loadModelSpec(path.join(t.dir, 'bad'))).toThrow(/bad\/model.json: name:/);
+      // The tokenizer's kind says which files it needs; a component in a sibling folder is named when missing.
+      const manifest = JSON.parse(readFileSync(path.join(models, 'flow-tiny', 'model.json'), 'utf8'));
+      const wordpiece = (tokenizer: object, components = {}) => {
+        mkdirSync(path.join(t.dir, 'wp'), { recursive: true });
+        const m = { ...manifest, tokenizer, components: { ...manifest.components, ...components } };
+        writeFileSync(path.join(t.dir, 'wp', 'model.json'), JSON.stringify(m));
+        return () => loadModelSpec(path.join(t.dir, 'wp'));
+      };
+      expect(wordpiece({ kind: 'wordpiece', max_length: 32 })).toThrow(/wp\/model.json: tokenizer.file: /);
+      expect(wordpiece({ kind: 'sentencepiece', file: 'x' })).toThrow(/wp\/model.json: tokenizer.kind: /);
+      expect(
+        wordpiece(
+          { kind: 'wordpiece', file: '../minilm-l6/tokenizer.json' },
+          { text_encoder: '../minilm-l6/encoder.onnx' },
+        ),
+      ).toThrow(/minilm-l6\/encoder.onnx: missing/);
       mkdirSync(path.join(t.dir, 'sd', 'scheduler'), { recursive: true });
       writeFileSync(path.join(t.dir, 'sd', 'model_index.json'), '{}');
       writeFileSync(

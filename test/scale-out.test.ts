@@ -184,6 +184,9 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
       for (const model of models) {
         const from = model === 'flowbot-emoji' ? MODELS_DIR : fixtures;
         cpSync(path.join(from, model), path.join(dir, model), { recursive: true });
+        // The shipped model's text encoder is its sibling folder's (model.json: ../minilm-l6/…).
+        if (model === 'flowbot-emoji')
+          cpSync(path.join(MODELS_DIR, 'minilm-l6'), path.join(dir, 'minilm-l6'), { recursive: true });
       }
       return dir;
     };
@@ -401,36 +404,66 @@ describe.skipIf(!haveRedisServer())('scale-out on BullMQ and Redis', () => {
     }
   }, 90_000);
 
-  it('gives the same pixels through Redis (local worker, the default) as in-process', async () => {
+  it('gives the same pixels through Redis (local worker, the default) as in-process, drafts too', async () => {
     const fe = frontend({ LOCAL_WORKER: '1' });
     await fe.waitEvent((e) => e.event === 'ready');
     const job = await fe.enqueue('alice', params(42));
     await fe.waitEvent((e) => e.event === 'succeeded' && e.job === job, 60_000);
     const viaRedis = sha256sOfJob(path.join(dirs.dir, 'data'), job);
+    // A --draft job: the worker runs the draft denoiser, as in-process, from `draft: true` in its params.
+    const draftParams = { ...params(42), steps: 2, draft: true };
+    const draft = await fe.enqueue('alice', draftParams);
+    await fe.waitEvent((e) => e.event === 'succeeded' && e.job === draft, 60_000);
+    const draftViaRedis = sha256sOfJob(path.join(dirs.dir, 'data'), draft);
+    expect(denoisersOfJob(path.join(dirs.dir, 'data'), draft)).toEqual(Array(4).fill('draft_denoiser.onnx'));
 
     const local = tempDir('flowbot-local-');
     try {
       const core = createCore(loadConfig({ env: { DATA_DIR: local.dir, MODELS_DIR, ONNX_THREADS: '1' } }));
-      const progress: { step: number; preview: boolean }[] = [];
-      core.queue.on('progress', (_, p) => progress.push({ step: p.step, preview: Boolean(p.preview) }));
+      const progress: { job: string; step: number; preview: boolean }[] = [];
+      core.queue.on('progress', (job, p) =>
+        progress.push({ job: job.id, step: p.step, preview: Boolean(p.preview) }),
+      );
       const queued = core.queue.enqueue({ kind: 'generate', userId: 'alice', params: params(42) });
       if (!queued.ok) throw queued.error;
       await core.queue.onIdle();
       const inProcess = sha256sOfJob(local.dir, queued.value.job.id);
+      const draftQueued = core.queue.enqueue({ kind: 'generate', userId: 'alice', params: draftParams });
+      if (!draftQueued.ok) throw draftQueued.error;
+      await core.queue.onIdle();
+      const draftInProcess = sha256sOfJob(local.dir, draftQueued.value.job.id);
       await core.close();
       expect(viaRedis).toHaveLength(5);
       expect(viaRedis).toEqual(inProcess);
+      expect(draftViaRedis).toHaveLength(5);
+      expect(draftViaRedis).toEqual(draftInProcess);
       // The same progress reports, previews included, as in-process.
       const remote = fe.events
         .filter((e) => e.event === 'progress' && e.job === job)
         .map((e) => ({ step: e.step, preview: e.preview }));
-      expect(progress.length).toBeGreaterThan(4);
-      expect(remote).toEqual(progress);
+      const first = progress
+        .filter((p) => p.job === queued.value.job.id)
+        .map(({ step, preview }) => ({ step, preview }));
+      expect(first.length).toBeGreaterThan(4);
+      expect(remote).toEqual(first);
     } finally {
       local.cleanup();
     }
   }, 60_000);
 });
+
+/** The denoiser each cell of a job says made it (recorded with the image). */
+function denoisersOfJob(dataDir: string, job: string): unknown[] {
+  const db = new Database(path.join(dataDir, 'flowbot.db'), { readonly: true });
+  try {
+    const rows = db
+      .prepare("SELECT extra FROM images WHERE job_id = ? AND operation != 'grid' ORDER BY cell")
+      .all(job) as { extra: string | null }[];
+    return rows.map((row) => (JSON.parse(row.extra ?? '{}') as { denoiser?: string }).denoiser);
+  } finally {
+    db.close();
+  }
+}
 
 /** The stored files' hashes of a job's images, cells then grid. */
 function sha256sOfJob(dataDir: string, job: string): string[] {

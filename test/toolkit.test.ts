@@ -185,7 +185,7 @@ describe('model permissions', () => {
 describe('--draft', () => {
   it('uses the fastest good step count of each model', () => {
     const steps = (dir: string) => draftSteps(loadModelSpec(dir));
-    expect(steps(path.resolve(import.meta.dirname, '..', 'models', 'flowbot-emoji'))).toBe(4);
+    expect(steps(path.resolve(import.meta.dirname, '..', 'models', 'flowbot-emoji'))).toBe(2);
     expect(
       ['flow-tiny', 'sd-tiny', 'sdxl-tiny', 'sd3-tiny', 'flux-schnell-tiny', 'flux-dev-tiny'].map((name) =>
         steps(path.join(FIXTURE_MODELS, name)),
@@ -193,7 +193,7 @@ describe('--draft', () => {
     ).toEqual([2, 10, 10, 10, 2, 10]);
   });
 
-  it('makes a draft with an Enhance button that makes the full image with the same seed', async () => {
+  it('on a model without a draft denoiser: fewer steps of its denoiser, then Enhance with the same seed', async () => {
     const draft = await bot.imagine('a cat --draft --seed 21', 'drafter');
     const job = bot.core.store.getJob(draft.view!.jobId!)!;
     expect(job.params).toMatchObject({ steps: 2, draft: true, seed: 21 });
@@ -217,6 +217,40 @@ describe('--draft', () => {
           .reply,
       ]),
     ).toBe('Only drafts (made with --draft) can be enhanced; this image is already the full one.');
+  });
+
+  it('on the shipped model: two steps of its draft denoiser without a guidance pass; Enhance runs the full one', async () => {
+    const shipped = new TestBot(path.join(t.dir, 'shipped'), {
+      MODELS_DIR: path.resolve(import.meta.dirname, '..', 'models'),
+      MODEL: 'flowbot-emoji',
+    });
+    try {
+      const draft = await shipped.imagine('a red apple --draft --seed 9 --n 1', 'drafter');
+      expect(draft.view!.text).toBe(
+        'Imagined: "a red apple" · 1 image · 64×64 · seed 9 · draft (2 steps of draft_denoiser.onnx)',
+      );
+      const made = shipped.core.store.getImage(draft.view!.imageId)!;
+      expect(made).toMatchObject({ steps: 2, guidance: 1, extra: { denoiser: 'draft_denoiser.onnx' } });
+      // The job keeps the full guidance for Enhance; the draft denoiser runs at the model's draft_guidance.
+      expect(shipped.core.store.getJob(made.jobId!)!.params).toMatchObject({
+        draft: true,
+        steps: 2,
+        guidance: 4,
+      });
+      const enhance = draft.view!.buttons.find((b) => b.label === 'Enhance')!;
+      const full = await shipped.press(enhance.customId, 'drafter');
+      expect(full.view!.text).toMatch(
+        /^Enhanced: "a red apple" · 8 steps \(the draft had 2\) · seed 9 · from #/,
+      );
+      expect(shipped.core.store.getImage(full.view!.imageId)).toMatchObject({
+        seed: 9,
+        steps: 8,
+        guidance: 4,
+        extra: { denoiser: 'denoiser.onnx' },
+      });
+    } finally {
+      await shipped.close();
+    }
   });
 
   it('refuses --draft with --steps', async () => {

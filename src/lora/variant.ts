@@ -144,6 +144,9 @@ export class LoraMerger {
       const variant = this.variant(spec, component, opened);
       if (variant) byFile.set(path.resolve(file), variant);
     }
+    // A draft denoiser is a student of the same architecture: a draft gets the denoiser's LoRA layers.
+    const denoiser = byFile.get(path.resolve(spec.files.denoiser));
+    if (denoiser && spec.files.draftDenoiser) byFile.set(path.resolve(spec.files.draftDenoiser), denoiser);
     return { byFile, notes: () => this.notes(spec, opened, byFile) };
   }
 
@@ -154,8 +157,13 @@ export class LoraMerger {
     for (const o of opened) {
       let missed = o.contents.unreadKeys.length;
       for (const layer of o.contents.layers) if (!files[layer.component]) missed += layer.keys.length;
-      for (const [file, variant] of byFile)
-        missed += this.unmatched.get(`${file}#${variant.name}`)?.get(o.lora.name) ?? 0;
+      // The denoiser and its draft share one variant (and their weights' names): counted once.
+      const counted = new Map<ModelVariant, number>();
+      for (const [file, variant] of byFile) {
+        const count = this.unmatched.get(`${file}#${variant.name}`)?.get(o.lora.name) ?? 0;
+        counted.set(variant, Math.max(counted.get(variant) ?? 0, count));
+      }
+      for (const count of counted.values()) missed += count;
       if (missed > 0)
         notes.push(
           `${o.lora.name}: ${missed} of ${o.contents.totalKeys} LoRA keys matched no weight of this model`,

@@ -17,6 +17,7 @@ export type TokenizerSpec =
       readonly pad: string | number;
     }
   | {
+      /** A `tokenizer.json` (T5's Unigram, MiniLM's WordPiece) read by @huggingface/tokenizers. */
       readonly kind: 'json';
       readonly file: string;
       readonly config: string | undefined;

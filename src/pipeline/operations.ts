@@ -24,6 +24,11 @@ export interface GenerateRequest {
   readonly chaos?: number;
   /** Seamless tiles: the denoiser and the VAE decoder wrap around the edges (`circular.ts`). */
   readonly tile?: boolean;
+  /**
+   * `--draft`: the model's draft denoiser at its draft guidance, where it has one (`draft.ts`); the
+   * steps are the request's either way.
+   */
+  readonly draft?: boolean;
   /** LoRAs merged into the denoiser and text encoders (`lora/`), in order, with their weights. */
   readonly loras?: readonly ResolvedLora[];
 }
@@ -65,6 +70,8 @@ export interface PipelineResult {
   readonly steps: number;
   readonly guidance: number;
   readonly scheduler: string;
+  /** The denoiser file that ran (its base name, e.g. `draft_denoiser.onnx`), where the model has two. */
+  readonly denoiser?: string;
   readonly timings: Readonly<Record<string, number>>;
   /** Things the person should know about how it was made ("3 of 264 LoRA keys matched no weight"). */
   readonly notes?: readonly string[];

@@ -13,6 +13,7 @@ import { chaosCells, chaosNoise, DEFAULT_CHAOS } from './chaos.js';
 import { circularFor } from './circular.js';
 import { encodeConditioning } from './conditioning.js';
 import { type DenoiseInput, denoise } from './denoise.js';
+import { draftDenoiser } from './draft.js';
 import { familyOf } from './families/index.js';
 import type { DenoiserAdapter, LatentGeometry, ModelFamily, PromptConditioning } from './families/types.js';
 import { blurMask, composeGrid, encodePng, fromTensor, type RgbImage, resizeRgb, toTensor } from './image.js';
@@ -71,6 +72,8 @@ interface Prepared {
   readonly conditioning: PromptConditioning;
   readonly steps: number;
   readonly guidance: number;
+  /** The denoiser file that runs (the draft denoiser for a draft, where the model has one). */
+  readonly denoiserFile: string;
   readonly textMs: number;
   /** `--tile`: the denoiser and the decoder wrap around the edges. */
   readonly tile: boolean;
@@ -297,7 +300,9 @@ export class Pipeline {
     const spec = request.model;
     const family = familyOf(spec);
     const steps = request.steps ?? spec.defaults.steps;
-    const guidance = request.guidance ?? spec.defaults.guidance;
+    const student = request.draft ? draftDenoiser(spec) : undefined;
+    const guidance = student?.guidance ?? request.guidance ?? spec.defaults.guidance;
+    const denoiserFile = student?.file ?? spec.files.denoiser;
     const geometry: LatentGeometry = {
       height: height / spec.latent.downscale,
       width: width / spec.latent.downscale,
@@ -307,8 +312,8 @@ export class Pipeline {
     const loras: LoraVariants | undefined =
       request.loras && request.loras.length > 0 ? this.loras.variants(spec, request.loras) : undefined;
     const variantOf = (file: string) => loras?.byFile.get(path.resolve(file));
-    const denoiserVariant = chainVariants(variantOf(spec.files.denoiser), circularFor(spec, request.tile));
-    const model = await this.backend.load(spec.files.denoiser, denoiserVariant);
+    const denoiserVariant = chainVariants(variantOf(denoiserFile), circularFor(spec, request.tile));
+    const model = await this.backend.load(denoiserFile, denoiserVariant);
     const release = model.hold();
     const adapter = family.denoiser(model, spec, geometry, guidance);
     const textStart = performance.now();
@@ -342,6 +347,7 @@ export class Pipeline {
       conditioning,
       steps,
       guidance,
+      denoiserFile,
       textMs,
       tile,
       notes: loras ? loras.notes() : [],
@@ -422,6 +428,7 @@ function result(
     steps: prepared.steps,
     guidance: prepared.guidance,
     scheduler: prepared.schedulerName,
+    ...(prepared.spec.files.draftDenoiser ? { denoiser: path.basename(prepared.denoiserFile) } : {}),
     timings: {
       textEncoder: prepared.textMs,
       denoise: run.denoiseMs,

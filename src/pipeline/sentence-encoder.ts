@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
 import { folderError, readJson, requireFile } from './folder.js';
-import type { HostTensor, OnnxBackend, OnnxModel } from './onnx.js';
+import type { HostTensor, OnnxBackend } from './onnx.js';
 
 /** The manifest every encoder folder has. */
 export const ENCODER_MANIFEST = 'encoder.json';
@@ -36,7 +36,11 @@ export interface Encoded {
 }
 
 interface Loaded {
-  readonly model: OnnxModel;
+  /**
+   * The encoder's ONNX file, loaded through the backend on each use: the pipeline shares it (the
+   * shipped model's text encoder) and may release it after a prompt (RELEASE_TEXT_ENCODERS).
+   */
+  readonly file: string;
   readonly tokenizer: Tokenizer;
   readonly manifest: z.infer<typeof manifestSchema>;
 }
@@ -63,7 +67,8 @@ export class SentenceEncoder {
 
   /** Token states and sentence vectors of a batch of texts. */
   async encode(texts: readonly string[]): Promise<Encoded> {
-    const { model, tokenizer, manifest } = await this.load();
+    const { file, tokenizer, manifest } = await this.load();
+    const model = await this.backend.load(file);
     const sequences = texts.map((text) => this.ids(tokenizer, manifest.max_length, text));
     const longest = Math.max(1, ...sequences.map((ids) => ids.length));
     const ids = new BigInt64Array(texts.length * longest).fill(BigInt(manifest.pad_token_id));
@@ -118,6 +123,6 @@ export class SentenceEncoder {
     const model = await this.backend.load(requireFile(path.join(this.dir, manifest.model)));
     for (const output of ['token_states', 'sentence'])
       if (!model.output(output)) throw folderError(model.file, `has no output "${output}"`);
-    return { model, tokenizer, manifest };
+    return { file: model.file, tokenizer, manifest };
   }
 }

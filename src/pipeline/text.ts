@@ -50,6 +50,11 @@ export class TextEncoders {
     return new TextEncoders(this.backend, variantOf, this.tokenizers);
   }
 
+  /** The encoder at `file`, in the form this request's variants give (LoRA merges). */
+  load(file: string): Promise<OnnxModel> {
+    return this.backend.load(file, this.variantOf(file));
+  }
+
   /** The tokenizer a spec describes, loaded once. */
   tokenizer(spec: TokenizerSpec): PromptTokenizer {
     const key = JSON.stringify(spec);
@@ -71,7 +76,7 @@ export class TextEncoders {
     texts: readonly string[],
     choose: (model: OnnxModel) => readonly string[],
   ): Promise<EncoderOutputs[]> {
-    const model = await this.backend.load(file, this.variantOf(file));
+    const model = await this.load(file);
     const [input] = requireInputs(model, ['input_ids']);
     const tokenizer = this.tokenizer(tokenizerSpec);
     const names = choose(model);
@@ -105,6 +110,29 @@ export class TextEncoders {
     }
     return results;
   }
+}
+
+/**
+ * Runs a sentence encoder (input_ids and attention_mask) on one text at its own length, unpadded, as
+ * it was trained: no padding tokens reach its attention. Returns every output of the graph.
+ */
+export async function encodeUnpadded(
+  text: TextEncoders,
+  file: string,
+  tokenizerSpec: TokenizerSpec,
+  prompt: string,
+): Promise<EncoderOutputs> {
+  const model = await text.load(file);
+  requireInputs(model, ['input_ids', 'attention_mask']);
+  const ids = text.tokenizer(tokenizerSpec).tokens(prompt);
+  const dims = [1, ids.length];
+  const release = model.hold();
+  return model
+    .run({
+      input_ids: { data: Int32Array.from(ids), dims },
+      attention_mask: { data: new Int32Array(ids.length).fill(1), dims },
+    })
+    .finally(release);
 }
 
 /**

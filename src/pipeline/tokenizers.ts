@@ -1,7 +1,7 @@
 /**
  * Prompt tokenizers behind one interface: CLIP's BPE from `vocab.json` + `merges.txt` (our own
- * implementation, checked against OpenAI's reference ids), and any `tokenizer.json` (T5's Unigram
- * included) through the maintained @huggingface/tokenizers library.
+ * implementation, checked against OpenAI's reference ids), and any `tokenizer.json` (T5's Unigram and
+ * MiniLM's WordPiece included) through the maintained @huggingface/tokenizers library.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 import { FlowbotError } from '../errors.js';
@@ -17,19 +17,24 @@ export interface PromptTokenizer {
   readonly length: number;
   /** Ids padded to `length` with the pad token, or truncated keeping the end token last. */
   ids(text: string): Int32Array;
+  /**
+   * The same ids without padding: the text's own tokens with the start and end tokens, at most
+   * `length` of them (a longer text keeps its first `length − 1` and its end token).
+   */
+  tokens(text: string): number[];
   /** The ids with each token's `(words:w)` weight (1 elsewhere; all 1 where weighting is unsupported). */
   weighted(text: string): { ids: Int32Array; weights: Float32Array };
+}
+
+/** Truncates (truncation=True) keeping the end token last: `ids[:length-1] + [end]`. */
+function cut(ids: readonly number[], length: number, endId: number): number[] {
+  return ids.length > length ? [...ids.slice(0, length - 1), endId] : [...ids];
 }
 
 /** Pads or truncates (max_length padding, truncation=True): a truncated sequence keeps its end token. */
 function padOrTruncate(ids: readonly number[], length: number, padId: number, endId: number): Int32Array {
   const out = new Int32Array(length).fill(padId);
-  if (ids.length > length) {
-    out.set(ids.slice(0, length - 1));
-    out[length - 1] = endId;
-  } else {
-    out.set(ids);
-  }
+  out.set(cut(ids, length, endId));
   return out;
 }
 
@@ -41,6 +46,7 @@ function clipTokenizer(spec: Extract<TokenizerSpec, { kind: 'clip' }>): PromptTo
   return {
     length,
     ids: (text) => padOrTruncate(clip.encode(plainPrompt(text)), length, padId, clip.endToken),
+    tokens: (text) => cut(clip.encode(plainPrompt(text)), length, clip.endToken),
     weighted: (text) => {
       // Each segment tokenized alone (without its start and end tokens), its weight on each token.
       const ids = [clip.startToken];
@@ -74,15 +80,17 @@ function jsonTokenizer(spec: Extract<TokenizerSpec, { kind: 'json' }>): PromptTo
   }
   const padId = typeof spec.pad === 'number' ? spec.pad : tokenizer.token_to_id(spec.pad);
   if (padId === undefined) throw fail(spec.file, `has no pad token "${spec.pad}"`);
-  const ids = (text: string) => {
+  const tokens = (text: string) => {
     const encoded = tokenizer.encode(plainPrompt(text)).ids;
-    // The post-processor appends the end token (T5's </s>); truncation keeps it last.
-    return padOrTruncate(encoded, spec.maxLength, padId, encoded[encoded.length - 1] ?? padId);
+    // The post-processor appends the end token (T5's </s>, WordPiece's [SEP]); truncation keeps it last.
+    return cut(encoded, spec.maxLength, encoded[encoded.length - 1] ?? padId);
   };
+  const ids = (text: string) => padOrTruncate(tokens(text), spec.maxLength, padId, padId);
   return {
     length: spec.maxLength,
     ids,
-    // Weighting is applied to CLIP embeddings only; T5 reads the words without their weights.
+    tokens,
+    // Weighting is applied to CLIP embeddings only; T5 and WordPiece read the words without their weights.
     weighted: (text) => ({ ids: ids(text), weights: new Float32Array(spec.maxLength).fill(1) }),
   };
 }

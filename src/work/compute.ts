@@ -127,11 +127,15 @@ export async function computeWork(
           ...(p.jitter ? { jitter: p.jitter } : {}),
           ...(p.chaos !== undefined ? { chaos: p.chaos } : {}),
           ...(p.tile ? { tile: true } : {}),
+          ...(p.draft ? { draft: true } : {}),
           ...lorasFor(models, spec, p.loras),
         },
         hooks,
       );
-      return fromPipeline(result, loraExtra(models, spec, p.loras, result));
+      return fromPipeline(result, {
+        ...loraExtra(models, spec, p.loras, result),
+        ...(result.denoiser ? { denoiser: result.denoiser } : {}),
+      });
     }
     case 'variation': {
       const p = parseParams('variation', order.params);

@@ -1,12 +1,12 @@
 /**
  * `npm run bench`: runs every benchmark in one process and prints its figures. Speed is reported here,
  * as figures and ratios taken in one run, never asserted in tests. `npm run bench -- scale-out` (or
- * `queue`, `pipeline`, `blocklist`, `edits`, `intake`, `encoder`, `chaos`, `moderation`, `peers`, `repaint`,
- * `lora`) runs one group.
+ * `queue`, `pipeline`, `blocklist`, `edits`, `intake`, `encoder`, `chaos`, `draft`, `moderation`, `peers`,
+ * `repaint`, `lora`) runs one group.
  */
 import os from 'node:os';
 import { benchBlocklist } from './blocklist.js';
-import { benchChaos } from './chaos.js';
+import { benchChaos, benchDraft } from './chaos.js';
 import { benchCluster } from './cluster.js';
 import { benchEditLatency, benchEditMemory } from './edits.js';
 import { encoderBenches } from './encoder.js';
@@ -27,6 +27,7 @@ const groups: Record<string, (() => Promise<BenchResult>)[]> = {
   intake: [benchIntake],
   encoder: encoderBenches(),
   chaos: [benchChaos],
+  draft: [benchDraft],
   moderation: [benchModeration],
   peers: [benchPeers],
   repaint: repaintBenches(),

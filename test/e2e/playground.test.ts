@@ -2,9 +2,9 @@
  * End to end in a real browser (Debian's chromium, driven by playwright-core): the playground's whole
  * flow, with a screenshot of each step under .tmp/screenshots/.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebAdapter } from '../../adapters/web/server.js';
 import { createBot } from '../../commands/index.js';
@@ -13,13 +13,11 @@ import { loadConfig } from '../../src/config.js';
 import { LinkSigner } from '../../src/links.js';
 import { readImage, readMask } from '../../src/pipeline/image.js';
 import { FIXTURE_MODELS } from '../helpers/bot.js';
+import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.resolve(import.meta.dirname, '..', '..', '.tmp', 'screenshots');
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI)
-  throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium for this test`);
+const available = chromiumAvailable();
 
 describe.skipIf(!available)('playground in a browser', () => {
   const t = tempDir();
@@ -51,19 +49,7 @@ describe.skipIf(!available)('playground in a browser', () => {
     web = adapter;
     base = await web.listen();
     core.queue.recover();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     await page.goto(base);
     await page.waitForSelector('body[data-ready="true"]');

@@ -266,17 +266,38 @@ document.querySelector('#close-lineage').addEventListener('click', () => {
   document.querySelector('#lineage').hidden = true;
 });
 document.querySelector('#cancel-reply').addEventListener('click', stopReply);
-document.querySelector('#composer').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const text = promptInput.value.trim();
-  if (!text) return;
+async function send(text, options = {}) {
   promptInput.value = '';
-  const body = { text, ...(replyTo ? { replyTo } : {}) };
+  const body = { text, ...(replyTo && !options.fresh ? { replyTo } : {}) };
   stopReply();
   const answer = await post('/api/message', body);
   // Your own line first, even when this answer overtakes its event on the stream.
   if (answer.mine) add(answer.mine);
   handleReplies(answer.replies);
+}
+
+/**
+ * ⚡ Quick preview: the typed prompt as `/imagine … --draft` (the model's draft: on the shipped model
+ * its two-step draft denoiser), so it is shown like any result, with Enhance for the full image.
+ */
+function quickPreviewCommand(text) {
+  const prompt = text.replace(/^\/imagine\s+/i, '');
+  if (prompt.startsWith('/')) return null;
+  return /(^|\s)(--|—)draft(?=\s|$)/.test(prompt) ? `/imagine ${prompt}` : `/imagine ${prompt} --draft`;
+}
+
+document.querySelector('#composer').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const text = promptInput.value.trim();
+  if (text) send(text);
+});
+document.querySelector('#quick-preview').addEventListener('click', () => {
+  const text = promptInput.value.trim();
+  if (!text) return note('Type a prompt first: ⚡ makes a quick draft of it.');
+  const command = quickPreviewCommand(text);
+  if (!command) return note('⚡ makes a quick draft of a prompt; type the prompt without a command.');
+  // A preview is always a new image, never a reply that edits an older one.
+  send(command, { fresh: true });
 });
 
 const history = await (await fetch('/api/history')).json();

@@ -25,6 +25,8 @@ export interface ModelSpec {
     readonly textEncoder2?: string;
     readonly textEncoder3?: string;
     readonly denoiser: string;
+    /** A few-step student of the denoiser (flowbot manifest `draft_denoiser`) that `--draft` runs. */
+    readonly draftDenoiser?: string;
     readonly vaeEncoder: string | undefined;
     readonly vaeDecoder: string;
   };
@@ -46,8 +48,16 @@ export interface ModelSpec {
   readonly nativeSize: { readonly width: number; readonly height: number };
   /** Image sides are rounded to multiples of this. */
   readonly sizeMultiple: number;
-  /** Steps and guidance by default; `draftSteps` where the folder says what `--draft` should use. */
-  readonly defaults: { readonly steps: number; readonly guidance: number; readonly draftSteps?: number };
+  /**
+   * Steps and guidance by default; `draftSteps` and `draftGuidance` where the folder says what
+   * `--draft` should use (the guidance only applies to a draft denoiser, which was distilled for it).
+   */
+  readonly defaults: {
+    readonly steps: number;
+    readonly guidance: number;
+    readonly draftSteps?: number;
+    readonly draftGuidance?: number;
+  };
   /** Latent → RGB factors for previews ([channels][3]) when the folder gives them; fitted otherwise. */
   readonly latentRgb: readonly (readonly number[])[] | undefined;
   readonly license: string | undefined;
@@ -63,6 +73,12 @@ export interface FamilyOptions {
   readonly forceZerosForEmptyPrompt?: boolean;
   /** FLUX.1 dev: the guidance value is a model input (transformer guidance_embeds). */
   readonly guidanceEmbeds?: boolean;
+  /**
+   * flowbot manifest with a WordPiece tokenizer: the text encoder is a sentence encoder (token states
+   * and a pooled sentence vector, run at the text's own length) conditioning `encoder_hidden_states`
+   * and `pooled_projections`.
+   */
+  readonly sentenceEncoder?: boolean;
 }
 
 /** The latent grid of one image. */
