@@ -1,5 +1,4 @@
 /** `imagine <prompt with flags>`: a grid of `--n` images (default 4). */
-import path from 'node:path';
 import type { GenerateParams } from '../src/jobs.js';
 import type { LoraUse } from '../src/lora/library.js';
 import { tileRefusal } from '../src/pipeline/circular.js';
@@ -165,9 +164,8 @@ function explain(
   return `Imagined: "${truncate(generation.prompt, 200)}" · ${count} · ${generation.width}×${generation.height} · seed ${generation.seed}${chaos}${draft}${tile}${which}`;
 }
 
-/** "draft (2 steps)", naming the draft denoiser that makes it where the model has one. */
+/** "draft (2 steps)", saying so where the model's draft denoiser (a distilled student) makes it. */
 function draftNote(deps: CommandDeps, generation: Omit<GenerateParams, 'explanation'>): string {
-  const student = draftDenoiser(deps.models.get(generation.model));
-  const denoiser = student ? ` of ${path.basename(student.file)}` : '';
+  const denoiser = draftDenoiser(deps.models.get(generation.model)) ? ' of the draft denoiser' : '';
   return `draft (${generation.steps} steps${denoiser})`;
 }

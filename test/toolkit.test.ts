@@ -227,7 +227,7 @@ describe('--draft', () => {
     try {
       const draft = await shipped.imagine('a red apple --draft --seed 9 --n 1', 'drafter');
       expect(draft.view!.text).toBe(
-        'Imagined: "a red apple" · 1 image · 64×64 · seed 9 · draft (2 steps of draft_denoiser.onnx)',
+        'Imagined: "a red apple" · 1 image · 64×64 · seed 9 · draft (2 steps of the draft denoiser)',
       );
       const made = shipped.core.store.getImage(draft.view!.imageId)!;
       expect(made).toMatchObject({ steps: 2, guidance: 1, extra: { denoiser: 'draft_denoiser.onnx' } });

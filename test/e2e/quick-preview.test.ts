@@ -70,7 +70,7 @@ describe.skipIf(!chromiumAvailable())('playground quick preview on the shipped m
     );
     const draft = results().first();
     expect(await draft.locator('.text').textContent()).toBe(
-      'Imagined: "a grinning face" · 4 images · 64×64 · seed 7 · draft (2 steps of draft_denoiser.onnx)',
+      'Imagined: "a grinning face" · 4 images · 64×64 · seed 7 · draft (2 steps of the draft denoiser)',
     );
     const drafted = await recordOf(0);
     expect(drafted).toMatchObject({ operation: 'grid', seed: 7, steps: 2, guidance: 1 });
