@@ -182,6 +182,16 @@ describe('model permissions', () => {
   });
 });
 
+/** Mean absolute difference of two images' bytes (0–255). */
+function meanAbsoluteDifference(a: Uint8Array, b: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
+  return sum / a.length;
+}
+
+/** How much nearer a draft is to its seed's full image than to another seed's (measured: see below). */
+const DRAFT_NEARNESS = 0.5;
+
 describe('--draft', () => {
   it('uses the fastest good step count of each model', () => {
     const steps = (dir: string) => draftSteps(loadModelSpec(dir));
@@ -242,12 +252,17 @@ describe('--draft', () => {
       expect(full.view!.text).toMatch(
         /^Enhanced: "a red apple" · 8 steps \(the draft had 2\) · seed 9 · from #/,
       );
-      expect(shipped.core.store.getImage(full.view!.imageId)).toMatchObject({
-        seed: 9,
-        steps: 8,
-        guidance: 4,
-        extra: { denoiser: 'denoiser.onnx' },
-      });
+      const enhanced = shipped.core.store.getImage(full.view!.imageId)!;
+      expect(enhanced).toMatchObject({ seed: 9, steps: 8, guidance: 4, extra: { denoiser: 'denoiser.onnx' } });
+      // The student was distilled on the teacher's images for the same noise: a draft is near the full
+      // image of its seed, much nearer than to the full image of another seed.
+      const other = await shipped.imagine('a red apple --seed 10 --n 1', 'drafter');
+      const pixelsOf = async (imageId: string) =>
+        (await readImage(shipped.core.files.resolve(shipped.core.store.getImage(imageId)!.filePath))).pixels;
+      const draftPixels = await pixelsOf(draft.view!.imageId);
+      const sameSeed = meanAbsoluteDifference(draftPixels, await pixelsOf(enhanced.id));
+      const otherSeed = meanAbsoluteDifference(draftPixels, await pixelsOf(other.view!.imageId));
+      expect(sameSeed).toBeLessThan(DRAFT_NEARNESS * otherSeed);
     } finally {
       await shipped.close();
     }

@@ -254,6 +254,12 @@ results = [measure(teacher, s, g, model="v3", defaults=(s, g) == defaults)
            for s, g in dict.fromkeys([(s, g) for s in (4, 8, 16) for g in (1.0, 3.0, 5.0)] + [defaults])]
 results += [measure(student, s, 1.0, model="v3-draft", draft=True, defaults=(s, 1.0) == draft_defaults) for s in (1, 2, 4)]
 results.append(measure(v2, 8, 4.0, model="v2", defaults=False))
+# A draft is meant to preview the full image of its seed: its mean pixel distance (0-255) to that image,
+# and to the full image of the same prompt from other noise, over the 200 seen wordings.
+draft_images = generate(student, seen_prompts, *draft_defaults)
+draft_nearness = {"same_seed": (draft_images - generate(teacher, seen_prompts, *defaults)).abs().mean().item() * 127.5,
+                  "other_seed": (draft_images - generate(teacher, seen_prompts, *defaults, seed=1)).abs().mean().item() * 127.5}
+print(f"draft nearness: {draft_nearness}")
 
 
 # ---- pictures ---------------------------------------------------------------------------------------
@@ -277,7 +283,7 @@ Image.fromarray(picture).resize((picture.shape[1] * 2, picture.shape[0] * 2), Im
 curve_file = os.path.join(V3, "curve.json")
 metrics = {
     "autoencoder_psnr_db": ae_psnr, "classifier_real_accuracy": real_acc, "grid": results, "sample_prompts": sample_prompts,
-    "compare_prompts": COMPARE_PROMPTS, "evaluation_prompts_in_training": prompts_in_training,
+    "compare_prompts": COMPARE_PROMPTS, "evaluation_prompts_in_training": prompts_in_training, "draft_nearness": draft_nearness,
     "curve": sorted(json.load(open(curve_file)), key=lambda r: (r.get("draft", False), r["step"] or 0)) if os.path.exists(curve_file) else [],
     "parameters": {"autoencoder": sum(p.numel() for p in enc.parameters()) + sum(p.numel() for p in dec.parameters()),
                    "text_encoder": 22_565_376,  # models/minilm-l6 (its graph, without the unused pooler)

@@ -159,6 +159,10 @@ paraphrase adherence from {v2['paraphrase_adherence']:.2f} to {best['v3']['parap
 {best['v3']['frechet']:.1f}. None of the emoji evaluated is trained on. Of the 200 paraphrases,
 {prompts_in_training['paraphrase']} equal a training caption; of the 200 seen wordings (held-out emoji's names),
 {prompts_in_training['seen']} are also a keyword of some training emoji (such as "fire" or "baby"), so they appear as captions.
+
+A draft previews the full image of its seed: over the 200 seen wordings its mean pixel distance (0–255) to
+the 8-step image from the same noise is {metrics['draft_nearness']['same_seed']:.1f}, against
+{metrics['draft_nearness']['other_seed']:.1f} to the 8-step image of the same prompt from other noise.
 {curves}
 Upscalers: PSNR and SSIM against the original, for held-out art shrunk x4 (Lanczos) then upscaled x4, and
 for held-out 64 px renders upscaled x4 against the 256 px render of the same vector emoji.

@@ -188,6 +188,10 @@ class FlowUNet(nn.Module):
         text = encoder_hidden_states[:, : self.tokens]
         t = timestep.float().reshape(-1).expand(sample.shape[0])
         cond = F.silu(self.time(timestep_embedding(t, 128)) + self.text_pool(text.mean(dim=1)))
+        return self.body(sample, cond, text)
+
+    def body(self, sample, cond, text):
+        """The UNet proper: `cond` [B, cond_dim] conditions the norms, `text` [B, L, 128] the attention."""
         x = F.pixel_unshuffle(sample, self.patch)
         h1 = self.down1(self.conv_in(x), cond)
         h2 = self.attn_down(self.down2(self.down_sample(h1), cond), text)
@@ -229,13 +233,7 @@ class ConditionedUNet(FlowUNet):
         text = self.text_proj(encoder_hidden_states[:, : self.tokens])
         t = timestep.float().reshape(-1).expand(sample.shape[0])
         cond = F.silu(self.time(timestep_embedding(t, 128)) + self.pooled_proj(pooled_projections))
-        x = F.pixel_unshuffle(sample, self.patch)
-        h1 = self.down1(self.conv_in(x), cond)
-        h2 = self.attn_down(self.down2(self.down_sample(h1), cond), text)
-        m = self.attn_mid(h2, text)
-        u2 = self.up2(torch.cat([m, h2], dim=1), cond)
-        u1 = self.up1(torch.cat([self.up_sample(u2), h1], dim=1), cond)
-        return F.pixel_shuffle(self.conv_out(F.silu(self.norm_out(u1))), self.patch)
+        return self.body(sample, cond, text)
 
     def cross_attention_parameters(self):
         """What stage A of the fine-tune trains: the new projections and both cross-attention blocks."""
