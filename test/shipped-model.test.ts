@@ -4,7 +4,7 @@
  * makes deterministic images with it. Nothing here depends on what the images look like: the weights
  * are replaced by retrained ones with the same files and interface.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { draftDenoiser } from '../src/pipeline/draft.js';
@@ -104,6 +104,14 @@ describe('flowbot-emoji v3', () => {
     // Both licences travel with the weights: the model's own, and the text encoder's in its folder.
     expect(readFileSync(path.join(dir, 'LICENSE'), 'utf8')).toMatch(/draft_denoiser\.onnx[\s\S]*Apache/);
     expect(readFileSync(path.join(root, 'models', 'minilm-l6', 'LICENSE'), 'utf8')).toMatch(/Apache/);
+  });
+
+  it('fits the size budget: its folder and the encoder folder it reads, 60 MB in all', () => {
+    // Every file a host copies for the shipped model: its own folder and the sibling encoder folder.
+    const bytesIn = (folder: string) =>
+      readdirSync(folder).reduce((sum, name) => sum + statSync(path.join(folder, name)).size, 0);
+    const total = bytesIn(dir) + bytesIn(path.dirname(spec.files.textEncoder));
+    expect(total).toBeLessThanOrEqual(60_000_000);
   });
 
   it('tokenizes as the Python recipe: [CLS] … [SEP], cut to 32 keeping [SEP] last', () => {
