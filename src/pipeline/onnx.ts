@@ -16,6 +16,12 @@ import { ErrorCode, FlowbotError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { scratchFolder } from './scratch.js';
 
+/**
+ * Session config: intra-op threads sleep after a run instead of spinning. Each session has its own
+ * pool, and threads spinning after one session's run take the cores from the next (denoiser, then
+ * VAE); on 2 cores this made a 2-step draft grid 2.4× slower (121 ms against 50 ms).
+ */
+const NO_SPINNING = { intra_op: { allow_spinning: '0' } };
 const log = createLogger('onnx');
 
 /** Element types flowbot feeds to models. */
@@ -454,6 +460,7 @@ export class OnnxBackend {
             ? [{ name: 'cuda', deviceId: this.deviceId }, 'cpu']
             : [this.executionProvider, 'cpu'],
       graphOptimizationLevel: 'all',
+      extra: { session: NO_SPINNING },
       ...(this.threads > 0
         ? { intraOpNumThreads: this.threads, interOpNumThreads: 1 }
         : { intraOpNumThreads: os.availableParallelism() }),
@@ -473,7 +480,10 @@ export class OnnxBackend {
           : ort.InferenceSession.create(source, {
               ...options,
               extra: {
-                session: { model_external_initializers_file_folder_path: path.dirname(file) },
+                session: {
+                  ...NO_SPINNING,
+                  model_external_initializers_file_folder_path: path.dirname(file),
+                },
               },
             });
       try {
