@@ -64,6 +64,9 @@ describe('the mask editor for a Discord image', () => {
       bot.core.store.findChatMessage('discord', CHANNEL, post.messageId!)!.imageId!,
     )!;
     await bot.core.queue.onIdle();
+    // The slash command's private status is deleted once the result is posted, which may come after
+    // the queue is idle: count from when only the result is left.
+    await waitFor(() => shown().length === 1, 10_000, 'only the result left');
     const before = shown().length;
     const statuses = () => fake.of('POST', new RegExp(`^/channels/${CHANNEL}/messages$`)).length;
     const posts = statuses();

@@ -90,7 +90,7 @@ describe('daily quotas', () => {
       expect(jobsOf(await imagine('a lime --n 1', 'quota'))).toHaveLength(1);
       const third = textOf(await imagine('a melon --n 1', 'quota'));
       expect(third).toMatch(
-        /^You've used your daily quota of 2 jobs \(for everyone\)\. It resets at 00:00 UTC \(in \d{1,2} h \d{1,2} min\)\.$/,
+        /^You've used your daily quota of 2 jobs \(for everyone\)\. It resets at 00:00 UTC \(in (\d{1,2} h )?\d{1,2} min\)\.$/,
       );
       const shown = await bot.send({ kind: 'command', name: 'quota', text: '', ctx: bot.ctx('quota') });
       expect(textOf(shown)).toMatch(
