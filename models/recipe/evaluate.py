@@ -219,10 +219,10 @@ def generate(model, prompts, steps, guidance, seed=0):
         return dec(x / scale + shift).clamp(-1, 1)
 
 
-def measure(model, steps, guidance, **marks):
+def measure(generator, steps, guidance, **marks):
     row = {"steps": steps, "guidance": guidance, **marks}
     for name, prompts in (("seen", seen_prompts), ("paraphrase", para_prompts)):
-        pred, feats = classify(generate(model, prompts, steps, guidance))
+        pred, feats = classify(generate(generator, prompts, steps, guidance))
         acc = (pred == target).float().mean().item()
         row[f"{name}_accuracy"], row[f"{name}_adherence"] = acc, acc / real_acc
         if name == "seen":

@@ -18,11 +18,9 @@ def quality_columns(first):
 
 
 def grid_table(rows):
-    def setting(r):
-        name = {"v3": "v3", "v3-draft": "v3 draft", "v2": "v2"}[r["model"]]
-        return f"{name} | {r['steps']}{' *' if r.get('defaults') else ''} | {r['guidance']:g}"
-
-    columns = quality_columns(("Model | Steps | Guidance", setting))
+    names = {"v3": "v3", "v3-draft": "v3 draft", "v2": "v2"}
+    columns = [("Model", lambda r: names[r["model"]]), ("Steps", lambda r: f"{r['steps']}{' *' if r.get('defaults') else ''}"),
+               *quality_columns(("Guidance", lambda r: f"{r['guidance']:g}"))]
     return table(rows, columns)
 
 
@@ -58,6 +56,8 @@ def write_card(out, meta, manifest, metrics):
                    + curve_table(teacher_curve, "Fine-tuning steps"))
     if student_curve:
         curves += "\nThe draft student during reflow, at 2 steps without guidance:\n\n" + curve_table(student_curve, "Reflow steps")
+    restart = (f" (planned as {training['teacher_restart_step']:,} steps and then extended: the learning rate restarts"
+               f" at step {training['teacher_restart_step']:,})") if training.get("teacher_restart_step") else ""
     card = f"""# flowbot-emoji
 
 flowbot's own small text-to-image model. It turns a short prompt such as "a slice of pizza" into a
@@ -133,7 +133,7 @@ On {training.get('device', 'cpu')} with {training.get('threads', 2)} cores:
   the training images and {training.get('paraphrases_per_image', 0)} sampled paraphrases each) encoded once by the
   shipped encoder graph; from v2's UNet, {training.get('stage_a_steps', 0):,} steps training only the new projections and the
   cross-attention, then everything, {training.get('teacher_steps', 0):,} steps of {training.get('batch', 64)} in all
-  ({minutes(training.get('teacher_seconds'))}), encoder frozen, half the captions paraphrased. Then
+  ({minutes(training.get('teacher_seconds'))}), encoder frozen, half the captions paraphrased{restart}. Then
   {training.get('reflow_pairs', 0):,} teacher samples ({minutes(training.get('reflow_pairs_seconds'))}) and
   {training.get('student_steps', 0):,} reflow steps of {training.get('batch', 64)} for the draft student
   ({minutes(training.get('student_seconds'))}), 70% of them at σ = 1, the draft's first step.

@@ -48,10 +48,12 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--phase", choices=["all", "captions", "teacher", "pairs", "student", "export"], default="all")
 parser.add_argument("--paraphrases", type=int, default=6, help="paraphrases sampled per training image")
 parser.add_argument("--stage-a", type=int, default=600, help="steps training the projections and cross-attention")
-parser.add_argument("--teacher-steps", type=int, default=5000, help="steps in all, stage A included")
+parser.add_argument("--teacher-steps", type=int, default=6000, help="steps in all, stage A included")
 parser.add_argument("--pairs", type=int, default=12288)
-parser.add_argument("--student-steps", type=int, default=2500)
+parser.add_argument("--student-steps", type=int, default=2000)
 parser.add_argument("--batch", type=int, default=64)
+parser.add_argument("--teacher-restart", type=int, default=0,
+                    help="for model.json: the step where a shorter teacher run was extended (its learning rate restarts there)")
 parser.add_argument("--seed", type=int, default=20261206)
 args = parser.parse_args()
 
@@ -321,7 +323,7 @@ def training_record():
     return {"device": str(device), "threads": torch.get_num_threads(), "fine_tuned_from": "v2",
             "captions": len(captions["texts"]), "paraphrases_per_image": len(next(iter(captions["paraphrases"].values()))),
             "paraphrase_share": 0.5, "stage_a_steps": args.stage_a, "teacher_steps": teacher["step"],
-            "teacher_seconds": teacher["seconds"], "batch": args.batch, "reflow_pairs": len(pairs["noise"]),
+            "teacher_seconds": teacher["seconds"], "teacher_restart_step": args.teacher_restart, "batch": args.batch, "reflow_pairs": len(pairs["noise"]),
             "reflow_pairs_seconds": pairs.get("seconds"), "student_steps": student["step"],
             "student_seconds": student["seconds"]}
 
