@@ -253,7 +253,12 @@ describe('--draft', () => {
         /^Enhanced: "a red apple" · 8 steps \(the draft had 2\) · seed 9 · from #/,
       );
       const enhanced = shipped.core.store.getImage(full.view!.imageId)!;
-      expect(enhanced).toMatchObject({ seed: 9, steps: 8, guidance: 4, extra: { denoiser: 'denoiser.onnx' } });
+      expect(enhanced).toMatchObject({
+        seed: 9,
+        steps: 8,
+        guidance: 4,
+        extra: { denoiser: 'denoiser.onnx' },
+      });
       // The student was distilled on the teacher's images for the same noise: a draft is near the full
       // image of its seed, much nearer than to the full image of another seed.
       const other = await shipped.imagine('a red apple --seed 10 --n 1', 'drafter');
