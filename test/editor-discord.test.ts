@@ -109,8 +109,11 @@ describe('the mask editor for a Discord image', () => {
     expect(shown()).toHaveLength(before + 1);
     const result = fake.posted()[1]!;
     expect(result.files.some((f) => /^flowbot-\w+\.png$/.test(f.name))).toBe(true);
-    const record = bot.core.store.findChatMessage('discord', CHANNEL, result.messageId!)!;
-    expect(bot.core.store.getImage(record.imageId!)).toMatchObject({
+    // The message's record gets its image once the edit of the status is acknowledged.
+    const imageOf = () =>
+      bot.core.store.findChatMessage('discord', CHANNEL, result.messageId!)?.imageId ?? undefined;
+    await waitFor(() => imageOf() !== undefined, 10_000, 'the result message record');
+    expect(bot.core.store.getImage(imageOf()!)).toMatchObject({
       operation: 'inpaint',
       parentId: image.id,
     });
