@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from captions import all_paraphrases  # noqa: E402
 from clip_bpe import ClipBpe  # noqa: E402
 from eval_prompts import COMPARE_PROMPTS, paraphrase, sample_prompt  # noqa: E402
-from nets import ConditionedUNet, Decoder, Encoder, FlowUNet, TextEncoder  # noqa: E402
+from nets import ConditionedUNet, Decoder, Encoder, FlowUNet, TextEncoder, round_to_half  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA, CKPT, OUT = os.path.join(ROOT, "dataset"), os.path.join(ROOT, "checkpoints"), os.path.join(ROOT, "flowbot-emoji")
@@ -60,15 +60,6 @@ def to_tensor(batch):
     return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div(127.5).sub(1)
 
 
-def rounded(module):
-    """The module with its weights rounded to fp16, as the export stores them."""
-    with torch.no_grad():
-        for p in list(module.parameters()) + list(module.buffers()):
-            if p.dtype == torch.float32:
-                p.copy_(p.half().float())
-    return module.eval()
-
-
 # ---- models (v2's are built first, in v2's order: the classifier's initial weights follow them) ------
 v2_weights = torch.load(os.path.join(V2, "v2-weights.pt"))
 manifest = json.load(open(os.path.join(OUT, "model.json")))
@@ -79,7 +70,7 @@ v2_unet = FlowUNet(4, widths=(128, 256), tokens=32)
 v2_text.load_state_dict(v2_weights["text"]), v2_unet.load_state_dict(v2_weights["unet"])
 for m in (enc, dec, v2_text, v2_unet):
     m.eval()
-enc, dec = rounded(enc), rounded(dec)  # v3 ships v2's VAE in fp16
+enc, dec = round_to_half(enc), round_to_half(dec)  # v3 ships v2's VAE in fp16
 v2_bpe = ClipBpe(os.path.join(V2, "tokenizer", "vocab.json"), os.path.join(V2, "tokenizer", "merges.txt"))
 scale, shift = manifest["latent"]["scale"], manifest["latent"]["shift"]
 
@@ -103,7 +94,7 @@ class V3Model:
         state = torch.load(file)
         self.unet = ConditionedUNet(4, widths=(128, 256), tokens=32)
         self.unet.load_state_dict(state["ema"])
-        self.unet = rounded(self.unet)
+        self.unet = round_to_half(self.unet)
         self.step, self.seconds = state.get("step"), state.get("seconds")
 
     def encode(self, prompts):

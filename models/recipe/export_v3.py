@@ -16,22 +16,13 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from from_onnx import LEGACY_EXPORTER
-from nets import ConditionedUNet, Decoder, Encoder
+from nets import ConditionedUNet, Decoder, Encoder, round_to_half
 from sentence import SentenceStates
 from shipped import SPATIAL, DecodeWrapper
 
 TOKENS = 32
 LATENT = 4
 ENCODER = "../minilm-l6"
-
-
-def round_to_half(module):
-    """Every float parameter and buffer rounded to fp16 precision (kept fp32), as the graph will hold it."""
-    with torch.no_grad():
-        for tensor in list(module.parameters()) + list(module.buffers()):
-            if tensor.dtype == torch.float32:
-                tensor.copy_(tensor.half().float())
-    return module.eval()
 
 
 def half_weights(file, min_elements=1024):

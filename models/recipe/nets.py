@@ -115,6 +115,18 @@ class TextEncoder(nn.Module):
         return h, pooled
 
 
+def round_to_half(module):
+    """
+    Every float parameter and buffer rounded to fp16 precision (kept fp32), as v3's export stores the
+    weights; the evaluation measures the same rounded weights.
+    """
+    with torch.no_grad():
+        for tensor in list(module.parameters()) + list(module.buffers()):
+            if tensor.dtype == torch.float32:
+                tensor.copy_(tensor.half().float())
+    return module.eval()
+
+
 def timestep_embedding(t, dim):
     """Sinusoidal embedding of timesteps t in [0, 1000]."""
     half = dim // 2
